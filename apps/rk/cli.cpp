@@ -1,0 +1,93 @@
+#include "cli.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "rk/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace rk::cli {
+
+namespace {
+
+bool env_set(const char* name) {
+    const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): single-threaded here
+    return v != nullptr && *v != '\0';
+}
+
+bool want_color(const std::string& mode, int fd) {
+    if (mode == "always") return true;
+    if (mode == "never") return false;
+    if (env_set("NO_COLOR")) return false;
+    if (env_set("CLICOLOR_FORCE")) {
+        const char* v = std::getenv("CLICOLOR_FORCE");  // NOLINT(concurrency-mt-unsafe)
+        if (std::string_view(v) != "0") return true;
+    }
+    const char* term = std::getenv("TERM");  // NOLINT(concurrency-mt-unsafe)
+    if (term != nullptr && std::string_view(term) == "dumb") return false;
+    return ::isatty(fd) != 0;
+}
+
+}  // namespace
+
+IndexLocation Context::location() const {
+    return resolve_index(index_flag.empty() ? std::nullopt
+                                            : std::optional<fs::path>(fs::path(index_flag)));
+}
+
+Index Context::open(Index::Mode mode) const { return Index::open(location().dir, mode); }
+
+bool Context::color_stdout() const { return want_color(color, STDOUT_FILENO); }
+bool Context::color_stderr() const { return want_color(color, STDERR_FILENO); }
+
+void Context::note(const std::string& msg) const {
+    if (!quiet) fmt::print(stderr, "rk: {}\n", msg);
+}
+void Context::warn(const std::string& msg) const {
+    fmt::print(stderr, "rk: {} {}\n", style(color_stderr(), "33", "warning:"), msg);
+}
+void Context::error(const std::string& msg) const {
+    fmt::print(stderr, "rk: {} {}\n", style(color_stderr(), "31", "error:"), msg);
+}
+
+std::string display_path(const std::string& path) {
+    if (path.empty() || path[0] != '/') return path;
+    std::error_code ec;
+    const fs::path cwd = fs::current_path(ec);
+    if (ec) return path;
+    const std::string base = cwd.string();
+    if (path.size() > base.size() + 1 && path.starts_with(base) && path[base.size()] == '/') {
+        return path.substr(base.size() + 1);
+    }
+    return path;
+}
+
+void out(std::string_view text) {
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size()) {
+        throw Error("cannot write to standard output");
+    }
+}
+
+void flush_out() {
+    if (std::fflush(stdout) != 0) throw Error("cannot write to standard output");
+}
+
+std::string style(bool on, std::string_view code, std::string_view text) {
+    if (!on) return std::string(text);
+    return fmt::format("\x1b[{}m{}\x1b[0m", code, text);
+}
+
+std::string human_bytes(std::int64_t n) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    auto v = static_cast<double>(n);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        ++u;
+    }
+    return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+}  // namespace rk::cli

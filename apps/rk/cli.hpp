@@ -1,0 +1,60 @@
+// What every command shares: the global flags, the terminal, and how to open the index.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fmt/format.h>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "rk/index.hpp"
+
+namespace rk::cli {
+
+// Exit codes, as DESIGN.md fixes them.
+inline constexpr int kOk = 0;
+inline constexpr int kNegative = 1;  // no result, a failed gate or verification
+inline constexpr int kError = 2;
+
+struct Context {
+    std::string index_flag;
+    bool quiet = false;
+    int verbose = 0;
+    std::string color = "auto";
+    // Set by the chosen subcommand's parse callback, run by main after parsing.
+    std::function<int()> action;
+
+    [[nodiscard]] IndexLocation location() const;
+    [[nodiscard]] Index open(Index::Mode mode) const;
+    [[nodiscard]] bool color_stdout() const;
+    [[nodiscard]] bool color_stderr() const;
+
+    // Messages on stderr: notes (not with -q), warnings and errors (always).
+    void note(const std::string& msg) const;
+    void warn(const std::string& msg) const;
+    void error(const std::string& msg) const;
+};
+
+// "/home/u/docs/a.md" -> "docs/a.md" when under the working directory.
+std::string display_path(const std::string& path);
+
+// Writes text to stdout, failing loudly (as an Error) if stdout is closed or full.
+void out(std::string_view text);
+void flush_out();
+
+// ANSI styles, applied only when `on`.
+std::string style(bool on, std::string_view code, std::string_view text);
+
+std::string human_bytes(std::int64_t n);
+
+void add_init(CLI::App& app, Context& ctx);
+void add_ingest(CLI::App& app, Context& ctx);
+void add_get(CLI::App& app, Context& ctx);
+void add_ls(CLI::App& app, Context& ctx);
+void add_rm(CLI::App& app, Context& ctx);
+void add_stats(CLI::App& app, Context& ctx);
+void add_index(CLI::App& app, Context& ctx);
+
+}  // namespace rk::cli

@@ -1,0 +1,102 @@
+// rk stats and rk index: the state of an index, and keeping it healthy.
+#include "cli.hpp"
+#include "rk/error.hpp"
+#include "rk/json.hpp"
+
+namespace rk::cli {
+
+namespace {
+
+int run_stats(Context& ctx, bool json) {
+    const Index index = ctx.open(Index::Mode::read);
+    const Stats s = index.stats();
+    if (json) {
+        JsonWriter w;
+        w.begin_object()
+            .key("index").value(index.dir().string())
+            .key("schema_version").value(s.schema_version)
+            .key("documents").value(s.documents)
+            .key("chunks").value(s.chunks)
+            .key("text_bytes").value(s.text_bytes)
+            .key("db_bytes").value(s.db_bytes)
+            .key("wal_bytes").value(s.wal_bytes)
+            .key("created").value(s.created)
+            .key("updated").value(s.updated)
+            .key("settings").begin_object()
+            .key("embedder").value(s.settings.embedder)
+            .key("tokenizer").value(s.settings.tokenizer)
+            .key("chunk_size").value(s.settings.chunk_size)
+            .key("chunk_overlap").value(s.settings.chunk_overlap)
+            .end_object()
+            .key("collections").begin_object();
+        for (const auto& [name, n] : s.collections) w.key(name).value(n);
+        w.end_object().end_object();
+        out(w.str() + "\n");
+        return kOk;
+    }
+    std::string t;
+    t += fmt::format("index        {}\n", index.dir().string());
+    t += fmt::format("documents    {}\n", s.documents);
+    t += fmt::format("chunks       {}\n", s.chunks);
+    t += fmt::format("text         {}\n", human_bytes(s.text_bytes));
+    t += fmt::format("on disk      {} (+ {} write-ahead log)\n", human_bytes(s.db_bytes),
+                     human_bytes(s.wal_bytes));
+    t += fmt::format("settings     embedder {}, tokenizer {}, chunks {} tokens (overlap {})\n",
+                     s.settings.embedder, s.settings.tokenizer, s.settings.chunk_size,
+                     s.settings.chunk_overlap);
+    t += fmt::format("schema       version {}\n", s.schema_version);
+    for (const auto& [name, n] : s.collections) {
+        t += fmt::format("collection   {} ({} documents)\n", name, n);
+    }
+    out(t);
+    return kOk;
+}
+
+}  // namespace
+
+void add_stats(CLI::App& app, Context& ctx) {
+    auto* cmd = app.add_subcommand("stats", "Counts, sizes and settings of the index");
+    auto json = std::make_shared<bool>(false);
+    cmd->add_flag("--json", *json, "Print as JSON");
+    cmd->footer("Example:\n  rk stats --json | jq .documents");
+    cmd->callback([&ctx, json] { ctx.action = [&ctx, json] { return run_stats(ctx, *json); }; });
+}
+
+void add_index(CLI::App& app, Context& ctx) {
+    auto* cmd = app.add_subcommand("index", "Verify, rebuild or optimize the index");
+    cmd->require_subcommand(1);
+    auto* verify = cmd->add_subcommand(
+        "verify", "Check SQLite, full-text and chunk consistency; exit 1 on any problem");
+    verify->callback([&ctx] {
+        ctx.action = [&ctx] {
+            const Index index = ctx.open(Index::Mode::read);
+            const Health h = index.verify();
+            for (const auto& p : h.problems) out(fmt::format("problem: {}\n", p));
+            if (!h.ok) return kNegative;
+            ctx.note(fmt::format("{}: ok", index.dir().string()));
+            return kOk;
+        };
+    });
+    auto* rebuild =
+        cmd->add_subcommand("rebuild", "Rebuild the derived structures from the stored chunks");
+    rebuild->callback([&ctx] {
+        ctx.action = [&ctx] {
+            Index index = ctx.open(Index::Mode::write);
+            index.rebuild();
+            ctx.note("rebuilt the full-text index");
+            return kOk;
+        };
+    });
+    auto* optimize = cmd->add_subcommand("optimize", "Merge the full-text index and compact");
+    optimize->callback([&ctx] {
+        ctx.action = [&ctx] {
+            Index index = ctx.open(Index::Mode::write);
+            index.optimize();
+            ctx.note("optimized");
+            return kOk;
+        };
+    });
+    for (auto* sub : {verify, rebuild, optimize}) sub->fallthrough();
+}
+
+}  // namespace rk::cli

@@ -1,0 +1,127 @@
+// An index directory: rk.db (SQLite, the source of truth) and the files derived from it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rk {
+
+// Settings are fixed when an index is created and checked every time it is opened.
+struct Settings {
+    std::string embedder = "builtin";
+    // "porter" (English stemming, the default), "unicode" (no stemming) or "trigram".
+    std::string tokenizer = "porter";
+    // Chunk size and overlap, counted in tokens (whitespace-separated words).
+    int chunk_size = 256;
+    int chunk_overlap = 32;
+};
+
+// Where an index lives and why it was chosen (--index, RK_INDEX, a .rk/ above, or XDG).
+struct IndexLocation {
+    enum class From { flag, env, found, fallback };
+    std::filesystem::path dir;
+    From from = From::fallback;
+};
+
+// Resolves the index directory as DESIGN.md says: the flag, else $RK_INDEX, else the
+// nearest `.rk/` in `cwd` or a parent, else ${XDG_DATA_HOME:-~/.local/share}/rk/default.
+IndexLocation resolve_index(const std::optional<std::filesystem::path>& flag,
+                            const std::filesystem::path& cwd = std::filesystem::current_path());
+
+struct DocumentInfo {
+    std::string id;          // the user-visible id: a record's id, or a file's absolute path
+    std::string source;      // the file it was read from; empty for standard input
+    std::string collection;  // "default" unless --collection said otherwise
+    std::string title;
+    std::string meta;  // a JSON object
+    std::string hash;  // content hash (XXH3-128, hex)
+    std::int64_t bytes = 0;
+    std::int64_t chunks = 0;
+    std::int64_t updated = 0;  // unix seconds
+};
+
+struct Chunk {
+    std::int64_t seq = 0;  // 0-based position in its document
+    std::string heading;   // the Markdown heading path, "A > B", or empty
+    std::int64_t start = 0, end = 0;  // byte range in the document's text
+    std::int64_t tokens = 0;
+    std::string text;
+};
+
+struct Document {
+    DocumentInfo info;
+    std::string text;
+    std::vector<Chunk> chunks;
+};
+
+struct ListFilter {
+    std::optional<std::string> collection;
+    std::optional<std::string> glob;  // matched against id and source path
+};
+
+struct Stats {
+    std::int64_t documents = 0, chunks = 0, text_bytes = 0;
+    std::vector<std::pair<std::string, std::int64_t>> collections;  // name, documents
+    std::int64_t db_bytes = 0, wal_bytes = 0;
+    int schema_version = 0;
+    Settings settings;
+    std::int64_t created = 0, updated = 0;  // unix seconds; updated is 0 if never written
+};
+
+struct Health {
+    bool ok = true;
+    std::vector<std::string> problems;
+};
+
+class Index {
+public:
+    enum class Mode { read, write };
+
+    // Creates a new index at `dir` (which must not hold one yet).
+    static Index create(const std::filesystem::path& dir, const Settings& settings);
+    // Opens an existing index; throws IndexError if there is none or it cannot be used.
+    // A writer takes the directory's lock, waiting up to `lock_wait_ms` for another writer.
+    static Index open(const std::filesystem::path& dir, Mode mode, int lock_wait_ms = 3000);
+    // Opens the index at `dir` for writing, creating it with `settings` if absent.
+    static Index open_or_create(const std::filesystem::path& dir, const Settings& settings,
+                                bool* created = nullptr);
+
+    Index(Index&&) noexcept;
+    Index& operator=(Index&&) noexcept;
+    ~Index();
+
+    [[nodiscard]] const std::filesystem::path& dir() const noexcept;
+    [[nodiscard]] const Settings& settings() const noexcept;
+    [[nodiscard]] Mode mode() const noexcept;
+
+    // Looks a document up by id, by the path it was read from, or by "ID#SEQ" for one chunk
+    // (then `chunks` holds just that chunk and `text` is the chunk's text).
+    [[nodiscard]] std::optional<Document> get(std::string_view id_or_path) const;
+    [[nodiscard]] std::vector<DocumentInfo> list(const ListFilter& filter = {}) const;
+    // Removes documents matching any selector (id, path, or glob over either) and, when
+    // `collection` is set, every document of it. Returns the ids removed.
+    std::vector<std::string> remove(const std::vector<std::string>& selectors,
+                                    const std::optional<std::string>& collection);
+    [[nodiscard]] Stats stats() const;
+    // Checks SQLite's integrity, FTS5's, and that documents and chunks agree.
+    [[nodiscard]] Health verify() const;
+    // Rebuilds the full-text index from the stored chunks.
+    void rebuild();
+    // Merges the full-text index's segments and compacts the database file.
+    void optimize();
+
+    struct Impl;
+    Impl& impl() noexcept { return *impl_; }
+    [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
+
+private:
+    explicit Index(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rk

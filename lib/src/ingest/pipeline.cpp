@@ -1,0 +1,595 @@
+// rk::ingest(): sources -> work items -> (worker threads) parsed, hashed, chunked documents
+// -> (this thread) one transaction per round of work. Rounds are written in input order, so
+// an ingest is deterministic whatever the number of jobs; while one round is written the
+// workers already prepare the next.
+
+#include <xxh3.h>
+
+#include <atomic>
+#include <chrono>
+#include <fmt/format.h>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "ingest/chunker.hpp"
+#include "ingest/readers.hpp"
+#include "ingest/records.hpp"
+#include "ingest/walker.hpp"
+#include "rk/error.hpp"
+#include "rk/ingest.hpp"
+#include "rk/json.hpp"
+#include "store/documents.hpp"
+#include "store/index_impl.hpp"
+#include "text/utf8.hpp"
+
+namespace fs = std::filesystem;
+
+namespace rk {
+
+namespace {
+
+using inputs::Format;
+using Known = std::unordered_map<std::string, store::KnownDocument>;
+
+// A round holds about this much input, so that progress moves and memory stays bounded.
+constexpr std::size_t kRoundBytes = std::size_t{4} << 20;
+constexpr std::size_t kRoundItems = 256;
+constexpr std::size_t kLinesPerItem = 256;
+
+struct WorkItem {
+    enum class Kind { file, lines, stdin_text };
+    Kind kind = Kind::file;
+    std::string display;  // how notes name the input
+    std::string source;   // absolute path, or empty for standard input
+    Format format = Format::text;
+    std::string data;  // standard input's text
+    std::vector<std::pair<std::int64_t, std::string>> lines;  // JSONL: (line number, line)
+    std::uint64_t bytes = 0;
+};
+
+struct Prepared {
+    store::DocumentRecord rec;
+    Format format = Format::text;  // how to chunk it, if the worker did not
+    bool chunked = false;
+    std::string where;
+};
+
+struct WorkResult {
+    std::vector<Prepared> docs;
+    std::vector<IngestNote> notes;
+    std::int64_t failed = 0, skipped = 0;
+    std::uint64_t bytes = 0;
+    std::string source;  // the input's source, so that --prune spares inputs that failed
+};
+
+std::string hash_hex(std::initializer_list<std::string_view> parts) {
+    XXH3_state_t state;
+    XXH3_128bits_reset(&state);
+    for (const auto p : parts) {
+        const std::uint64_t n = p.size();
+        XXH3_128bits_update(&state, &n, sizeof n);  // length-prefixed: no ambiguous splits
+        XXH3_128bits_update(&state, p.data(), p.size());
+    }
+    const XXH128_hash_t h = XXH3_128bits_digest(&state);
+    return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+}
+
+std::string meta_json(const std::vector<std::pair<std::string, std::string>>& a,
+                      const std::vector<std::pair<std::string, std::string>>& b) {
+    JsonWriter w;
+    w.begin_object();
+    std::unordered_set<std::string> seen;
+    // The user's --meta wins over what the document says of itself.
+    for (const auto* list : {&b, &a}) {
+        for (const auto& [k, v] : *list) {
+            if (seen.insert(k).second) w.key(k).value(v);
+        }
+    }
+    w.end_object();
+    return w.take();
+}
+
+// The first line of some text, trimmed and cut at a character boundary: a title for stdin.
+std::string first_line(std::string_view text, std::size_t max_bytes) {
+    const auto b = text.find_first_not_of(" \t\r\n");
+    if (b == std::string_view::npos) return {};
+    text = text.substr(b);
+    text = text.substr(0, text.find('\n'));
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\r')) text.remove_suffix(1);
+    if (text.size() > max_bytes) {
+        std::size_t cut = max_bytes;
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+        text = text.substr(0, cut);
+    }
+    return std::string(text);
+}
+
+std::optional<std::string> read_file(const std::string& path, std::string& error) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        error = std::strerror(errno);
+        return std::nullopt;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) {
+        error = "read error";
+        return std::nullopt;
+    }
+    return std::move(ss).str();
+}
+
+void chunk(Prepared& p, const Settings& s, const inputs::Parsed* parsed) {
+    inputs::Parsed local;
+    if (parsed == nullptr) {
+        local = p.format == Format::markdown ? inputs::read_markdown(p.rec.body)
+                                             : inputs::read_text(p.rec.body);
+        parsed = &local;
+    }
+    p.rec.chunks = inputs::make_chunks(p.rec.body, parsed->segments, s.chunk_size,
+                                       s.chunk_overlap);
+    p.chunked = true;
+}
+
+// Parses, hashes and (unless unchanged since the last ingest) chunks. One per worker thread.
+class Preparer {
+public:
+    Preparer(const IngestOptions& o, const Settings& s, const Known& known)
+        : o_(o), s_(s), known_(known), fields_{o.id_field, o.title_field, o.text_field} {}
+
+    void run(WorkItem& item, WorkResult& r) {
+        r.bytes = item.bytes;
+        r.source = item.source;
+        switch (item.kind) {
+            case WorkItem::Kind::file: file(item, r); break;
+            case WorkItem::Kind::lines: lines(item, r); break;
+            case WorkItem::Kind::stdin_text: text_document(item, std::move(item.data), r); break;
+        }
+    }
+
+private:
+    static void note(WorkResult& r, IngestNote::Level level, std::string where,
+                     std::string what) {
+        r.notes.push_back({level, std::move(where), std::move(what)});
+    }
+
+    // Repairs invalid UTF-8 in place and says where the first bad byte was.
+    static void repair(std::string& s, const std::string& where, WorkResult& r) {
+        if (const auto bad = text::utf8_first_invalid(s)) {
+            const std::size_t n = text::utf8_repair(s);
+            note(r, IngestNote::Level::warning, where,
+                 fmt::format("invalid UTF-8 at byte {}; {} sequence{} replaced with U+FFFD", *bad,
+                             n, n == 1 ? "" : "s"));
+        }
+    }
+
+    void file(WorkItem& item, WorkResult& r) {
+        std::string error;
+        auto data = read_file(item.source, error);
+        if (!data) {
+            ++r.failed;
+            note(r, IngestNote::Level::error, item.display, fmt::format("cannot read: {}", error));
+            return;
+        }
+        if (text::looks_binary(*data)) {
+            ++r.skipped;
+            note(r, IngestNote::Level::info, item.display, "binary file skipped");
+            return;
+        }
+        if (data->starts_with("\xEF\xBB\xBF")) data->erase(0, 3);
+        if (item.format == Format::json) {
+            json_file(item, *data, r);
+            return;
+        }
+        text_document(item, std::move(*data), r);
+    }
+
+    void text_document(WorkItem& item, std::string body, WorkResult& r) {
+        if (body.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
+            ++r.skipped;
+            note(r, IngestNote::Level::info, item.display, "empty, skipped");
+            return;
+        }
+        repair(body, item.display, r);
+        Prepared p;
+        p.format = item.format;
+        p.where = item.display;
+        inputs::Parsed parsed = item.format == Format::markdown ? inputs::read_markdown(body)
+                                                                : inputs::read_text(body);
+        if (parsed.title.empty()) {
+            parsed.title = item.kind == WorkItem::Kind::stdin_text
+                               ? first_line(body, 120)
+                               : fs::path(item.source).filename().string();
+        }
+        p.rec.title = parsed.title;
+        p.rec.source = item.source;
+        p.rec.collection = o_.collection;
+        p.rec.meta = meta_json(o_.meta, parsed.meta);
+        p.rec.body = std::move(body);
+        p.rec.hash = hash_hex({p.rec.collection, p.rec.title, p.rec.meta, p.rec.body});
+        p.rec.ext_id = item.kind == WorkItem::Kind::stdin_text
+                           ? "stdin:" + p.rec.hash.substr(0, 16)
+                           : item.source;
+        finish(p, &parsed, r);
+    }
+
+    void json_file(WorkItem& item, std::string& data, WorkResult& r) {
+        repair(data, item.display, r);
+        try {
+            parser_.parse_document(data, fields_, o_.meta,
+                                   [&](std::size_t n, inputs::Record&& rec) {
+                                       record(std::move(rec), item,
+                                              fmt::format("{}[{}]", item.display, n), r);
+                                   });
+        } catch (const InputError& e) {
+            ++r.failed;
+            note(r, IngestNote::Level::error, item.display, e.what());
+        }
+    }
+
+    void lines(WorkItem& item, WorkResult& r) {
+        for (auto& [line_no, line] : item.lines) {
+            const std::string where = fmt::format("{}:{}", item.display, line_no);
+            repair(line, where, r);
+            try {
+                record(parser_.parse_object(line, fields_, o_.meta), item, where, r);
+            } catch (const InputError& e) {
+                ++r.failed;
+                note(r, IngestNote::Level::error, where, e.what());
+            }
+        }
+    }
+
+    void record(inputs::Record&& rec, const WorkItem& item, std::string where, WorkResult& r) {
+        Prepared p;
+        p.format = Format::text;
+        p.where = std::move(where);
+        p.rec.source = item.source;
+        p.rec.collection = o_.collection;
+        p.rec.title = std::move(rec.title);
+        p.rec.meta = std::move(rec.meta);
+        p.rec.body = std::move(rec.text);
+        p.rec.hash = hash_hex({p.rec.collection, p.rec.title, p.rec.meta, p.rec.body});
+        // A record without an id is named by its content, which is stable across runs.
+        p.rec.ext_id = rec.id.empty() ? p.rec.hash.substr(0, 16) : std::move(rec.id);
+        finish(p, nullptr, r);
+    }
+
+    void finish(Prepared& p, const inputs::Parsed* parsed, WorkResult& r) {
+        const auto k = known_.find(p.rec.ext_id);
+        if (k == known_.end() || k->second.hash != p.rec.hash) chunk(p, s_, parsed);
+        r.docs.push_back(std::move(p));
+    }
+
+    const IngestOptions& o_;
+    const Settings& s_;
+    const Known& known_;
+    inputs::RecordFields fields_;
+    inputs::RecordParser parser_;
+};
+
+// Cuts the input into rounds of work items, reading JSONL files line by line.
+class RoundMaker {
+public:
+    RoundMaker(const std::vector<inputs::SourceFile>& files, const IngestOptions& o)
+        : files_(files), o_(o) {}
+
+    std::vector<WorkItem> next(const std::function<void(const IngestNote&)>& fail) {
+        std::vector<WorkItem> round;
+        std::size_t bytes = 0;
+        while (round.size() < kRoundItems && bytes < kRoundBytes) {
+            if (stdin_pending()) {
+                add_stdin(round, bytes);
+                continue;
+            }
+            if (jsonl_) {
+                if (!fill_lines(round, bytes)) close_jsonl();
+                continue;
+            }
+            if (next_file_ >= files_.size()) break;
+            const auto& f = files_[next_file_++];
+            const Format format = inputs::format_for(f.path.filename().string());
+            if (format == Format::jsonl) {
+                open_jsonl(f, fail);
+                continue;
+            }
+            WorkItem item;
+            item.kind = WorkItem::Kind::file;
+            item.display = f.path.string();
+            item.source = f.path.string();
+            item.format = format;
+            item.bytes = f.size;
+            bytes += f.size;
+            round.push_back(std::move(item));
+        }
+        return round;
+    }
+
+private:
+    bool stdin_pending() const { return o_.stdin_data && !stdin_done_; }
+
+    void add_stdin(std::vector<WorkItem>& round, std::size_t& bytes) {
+        const std::string& data = *o_.stdin_data;
+        const auto first = data.find_first_not_of(" \t\r\n");
+        if (first != std::string::npos && data[first] == '{') {
+            if (!stdin_stream_) {
+                stdin_stream_ = std::make_unique<std::istringstream>(data);
+                line_no_ = 0;
+            }
+            if (!read_lines(*stdin_stream_, "<stdin>", "", round, bytes)) stdin_done_ = true;
+            return;
+        }
+        WorkItem item;
+        item.kind = WorkItem::Kind::stdin_text;
+        item.display = "<stdin>";
+        item.data = data;
+        item.bytes = data.size();
+        bytes += data.size();
+        round.push_back(std::move(item));
+        stdin_done_ = true;
+    }
+
+    void open_jsonl(const inputs::SourceFile& f,
+                    const std::function<void(const IngestNote&)>& fail) {
+        auto in = std::make_unique<std::ifstream>(f.path, std::ios::binary);
+        if (!*in) {
+            fail({IngestNote::Level::error, f.path.string(),
+                  fmt::format("cannot read: {}", std::strerror(errno))});
+            return;
+        }
+        jsonl_ = std::move(in);
+        jsonl_path_ = f.path.string();
+        line_no_ = 0;
+    }
+
+    void close_jsonl() { jsonl_.reset(); }
+
+    bool fill_lines(std::vector<WorkItem>& round, std::size_t& bytes) {
+        return read_lines(*jsonl_, jsonl_path_, jsonl_path_, round, bytes);
+    }
+
+    // Adds one work item of up to kLinesPerItem lines; false at the end of the stream.
+    bool read_lines(std::istream& in, const std::string& display, const std::string& source,
+                    std::vector<WorkItem>& round, std::size_t& bytes) {
+        WorkItem item;
+        item.kind = WorkItem::Kind::lines;
+        item.display = display;
+        item.source = source;
+        item.format = Format::jsonl;
+        std::string line;
+        bool more = true;
+        while (item.lines.size() < kLinesPerItem) {
+            if (!std::getline(in, line)) {
+                more = false;
+                break;
+            }
+            ++line_no_;
+            item.bytes += line.size() + 1;
+            if (line_no_ == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (line.find_first_not_of(" \t") == std::string::npos) continue;
+            item.lines.emplace_back(line_no_, std::move(line));
+        }
+        bytes += item.bytes;
+        if (item.bytes > 0) round.push_back(std::move(item));
+        return more;
+    }
+
+    const std::vector<inputs::SourceFile>& files_;
+    const IngestOptions& o_;
+    std::size_t next_file_ = 0;
+    bool stdin_done_ = false;
+    std::unique_ptr<std::istringstream> stdin_stream_;
+    std::unique_ptr<std::ifstream> jsonl_;
+    std::string jsonl_path_;
+    std::int64_t line_no_ = 0;
+};
+
+std::vector<WorkResult> process(std::vector<WorkItem> items, std::vector<Preparer>& preparers) {
+    std::vector<WorkResult> results(items.size());
+    std::atomic<std::size_t> next{0};
+    auto work = [&](Preparer& p) {
+        for (std::size_t i = next++; i < items.size(); i = next++) {
+            try {
+                p.run(items[i], results[i]);
+            } catch (const std::exception& e) {
+                ++results[i].failed;
+                results[i].notes.push_back({IngestNote::Level::error, items[i].display, e.what()});
+            }
+        }
+    };
+    if (preparers.size() == 1 || items.size() == 1) {
+        work(preparers.front());
+    } else {
+        std::vector<std::jthread> threads;
+        threads.reserve(preparers.size());
+        for (auto& p : preparers) threads.emplace_back(work, std::ref(p));
+    }
+    return results;
+}
+
+// Decides each document's fate against what the index held and what this run wrote.
+class Writer {
+public:
+    Writer(store::Database& db, const IngestOptions& o, const Settings& s, const Known& known,
+           const IngestCallbacks& cb, IngestReport& report)
+        : db_(db), o_(o), s_(s), known_(known), cb_(cb), report_(report) {}
+
+    void write(std::vector<WorkResult>& results) {
+        std::optional<store::Transaction> tx;
+        std::optional<store::DocumentWriter> writer;
+        if (!o_.dry_run) {
+            tx.emplace(db_);
+            writer.emplace(db_);
+        }
+        for (auto& r : results) {
+            report_.failed += r.failed;
+            report_.skipped += r.skipped;
+            report_.bytes += static_cast<std::int64_t>(r.bytes);
+            seen_sources_.insert(r.source);
+            if (r.failed > 0) failed_sources_.insert(r.source);
+            for (auto& n : r.notes) {
+                if (cb_.note) cb_.note(n);
+            }
+            for (auto& p : r.docs) write_one(p, writer ? &*writer : nullptr);
+        }
+        if (tx) tx->commit();
+    }
+
+    void mark_failed_source(const std::string& s) { failed_sources_.insert(s); }
+
+    // Removes what --prune covers; returns the number of documents removed.
+    void prune(const std::vector<fs::path>& roots) {
+        struct Victim {
+            std::int64_t rowid;
+            std::string id;
+        };
+        std::vector<Victim> victims;
+        {
+            auto st = db_.prepare("SELECT id, ext_id, source FROM documents WHERE source != ''");
+            std::error_code ec;
+            while (st.step()) {
+                const std::string id = st.str(1), source = st.str(2);
+                if (run_.contains(id)) continue;
+                bool gone = false;
+                if (seen_sources_.contains(source)) {
+                    // Read in full this run, and the document was not in it any more.
+                    gone = !failed_sources_.contains(source);
+                } else {
+                    const bool under = std::any_of(roots.begin(), roots.end(), [&](const fs::path& r) {
+                        const std::string rs = r.string();
+                        return source == rs ||
+                               (source.starts_with(rs) && source.size() > rs.size() &&
+                                (source[rs.size()] == '/' || rs.ends_with('/')));
+                    });
+                    gone = under && !fs::exists(source, ec);
+                }
+                if (gone) victims.push_back({st.int64(0), id});
+            }
+        }
+        std::optional<store::Transaction> tx;
+        std::optional<store::DocumentWriter> writer;
+        if (!o_.dry_run) {
+            tx.emplace(db_);
+            writer.emplace(db_);
+        }
+        for (const auto& v : victims) {
+            if (writer) writer->remove(v.rowid);
+            if (cb_.item) cb_.item("prune", v.id);
+            ++report_.pruned;
+        }
+        if (tx) tx->commit();
+    }
+
+private:
+    struct Written {
+        std::int64_t rowid = 0;
+        std::string hash, where;
+    };
+
+    void write_one(Prepared& p, store::DocumentWriter* writer) {
+        const std::string& id = p.rec.ext_id;
+        std::int64_t rowid = 0;
+        const std::string* old_hash = nullptr;
+        if (auto w = run_.find(id); w != run_.end()) {
+            if (cb_.note) {
+                cb_.note({IngestNote::Level::warning, p.where,
+                          fmt::format("duplicate id '{}' (also at {}); this record replaces it",
+                                      id, w->second.where)});
+            }
+            rowid = w->second.rowid;
+            old_hash = &w->second.hash;
+        } else if (auto k = known_.find(id); k != known_.end()) {
+            rowid = k->second.rowid;
+            old_hash = &k->second.hash;
+        }
+        std::string_view action = "add";
+        if (old_hash != nullptr) action = *old_hash == p.rec.hash ? "unchanged" : "update";
+        if (action != "unchanged" && !p.chunked) chunk(p, s_, nullptr);
+        if (writer != nullptr) {
+            if (action == "add") {
+                rowid = writer->insert(p.rec);
+            } else if (action == "update") {
+                writer->replace(rowid, p.rec);
+            }
+        }
+        if (action == "add") {
+            ++report_.added;
+        } else if (action == "update") {
+            ++report_.updated;
+        } else {
+            ++report_.unchanged;
+        }
+        if (action != "unchanged") report_.chunks += static_cast<std::int64_t>(p.rec.chunks.size());
+        if (cb_.item) cb_.item(action, id);
+        run_[id] = Written{rowid, p.rec.hash, p.where};
+    }
+
+    store::Database& db_;
+    const IngestOptions& o_;
+    const Settings& s_;
+    const Known& known_;
+    const IngestCallbacks& cb_;
+    IngestReport& report_;
+    std::unordered_map<std::string, Written> run_;
+    std::unordered_set<std::string> seen_sources_, failed_sources_;
+};
+
+}  // namespace
+
+IngestReport ingest(Index& index, const IngestOptions& options, const IngestCallbacks& cb) {
+    if (index.mode() != Index::Mode::write) {
+        throw IndexError("index is open read-only", index.dir().string());
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    IngestReport report;
+    auto& db = *index.impl().db;
+
+    const inputs::Walk walk = inputs::walk(options, index.dir(), cb.note, report.failed);
+    const Known known = store::load_known(db);
+
+    IngestProgress progress;
+    for (const auto& f : walk.files) progress.bytes_total += static_cast<std::int64_t>(f.size);
+    if (options.stdin_data) progress.bytes_total += static_cast<std::int64_t>(options.stdin_data->size());
+
+    unsigned jobs = options.jobs != 0 ? options.jobs : std::thread::hardware_concurrency();
+    jobs = std::clamp(jobs, 1U, 256U);
+    std::vector<Preparer> preparers;
+    preparers.reserve(jobs);
+    for (unsigned i = 0; i < jobs; ++i) preparers.emplace_back(options, index.settings(), known);
+
+    Writer writer(db, options, index.settings(), known, cb, report);
+    RoundMaker rounds(walk.files, options);
+    auto fail = [&](const IngestNote& n) {
+        ++report.failed;
+        writer.mark_failed_source(n.where);
+        if (cb.note) cb.note(n);
+    };
+
+    // Workers prepare round r+1 while this thread writes round r.
+    auto start = [&](std::vector<WorkItem>&& items) {
+        return std::async(std::launch::async, process, std::move(items), std::ref(preparers));
+    };
+    std::future<std::vector<WorkResult>> pending;
+    if (auto first = rounds.next(fail); !first.empty()) pending = start(std::move(first));
+    while (pending.valid()) {
+        auto following = rounds.next(fail);
+        auto results = pending.get();
+        if (!following.empty()) pending = start(std::move(following));
+        writer.write(results);
+        progress.bytes_done = report.bytes;
+        progress.documents = report.added + report.updated + report.unchanged;
+        if (cb.progress) cb.progress(progress);
+    }
+    if (options.prune) writer.prune(walk.roots);
+
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return report;
+}
+
+}  // namespace rk

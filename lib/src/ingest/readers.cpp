@@ -1,0 +1,243 @@
+#include "ingest/readers.hpp"
+
+#include <algorithm>
+#include <optional>
+
+namespace rk::inputs {
+
+namespace {
+
+bool ends_with_ci(std::string_view s, std::string_view suffix) {
+    if (s.size() < suffix.size()) return false;
+    return std::equal(suffix.begin(), suffix.end(), s.end() - static_cast<long>(suffix.size()),
+                      [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) ==
+                                 std::tolower(static_cast<unsigned char>(b));
+                      });
+}
+
+bool is_blank(std::string_view line) {
+    return line.find_first_not_of(" \t\r\f\v") == std::string_view::npos;
+}
+
+std::string_view trim(std::string_view s) {
+    const auto b = s.find_first_not_of(" \t\r\n\f\v");
+    if (b == std::string_view::npos) return {};
+    const auto e = s.find_last_not_of(" \t\r\n\f\v");
+    return s.substr(b, e - b + 1);
+}
+
+// Iterates lines as (start offset, line without its '\n').
+template <typename F>
+void for_each_line(std::string_view text, std::size_t from, F&& f) {
+    std::size_t pos = from;
+    while (pos < text.size()) {
+        std::size_t nl = text.find('\n', pos);
+        if (nl == std::string_view::npos) nl = text.size();
+        f(pos, text.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+}
+
+// Leading spaces, up to 3, as CommonMark allows before block markers.
+std::size_t indent_of(std::string_view line) {
+    std::size_t i = 0;
+    while (i < line.size() && i < 4 && line[i] == ' ') ++i;
+    return i;
+}
+
+std::optional<std::pair<int, std::string_view>> atx_heading(std::string_view line) {
+    const std::size_t ind = indent_of(line);
+    if (ind > 3) return std::nullopt;
+    std::size_t i = ind;
+    while (i < line.size() && line[i] == '#') ++i;
+    const auto level = static_cast<int>(i - ind);
+    if (level < 1 || level > 6) return std::nullopt;
+    if (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r') {
+        return std::nullopt;
+    }
+    std::string_view rest = trim(line.substr(i));
+    // Closing #s, when separated by a space, are not part of the heading.
+    const auto last = rest.find_last_not_of('#');
+    if (last == std::string_view::npos) {
+        rest = {};
+    } else if (last + 1 < rest.size() && (rest[last] == ' ' || rest[last] == '\t')) {
+        rest = trim(rest.substr(0, last));
+    }
+    return std::make_pair(level, rest);
+}
+
+std::optional<int> setext_underline(std::string_view line) {
+    const std::string_view t = trim(line);
+    if (indent_of(line) > 3 || t.empty()) return std::nullopt;
+    if (t.find_first_not_of('=') == std::string_view::npos) return 1;
+    if (t.find_first_not_of('-') == std::string_view::npos) return 2;
+    return std::nullopt;
+}
+
+std::optional<std::string_view> fence_of(std::string_view line) {
+    const std::size_t ind = indent_of(line);
+    if (ind > 3 || ind >= line.size()) return std::nullopt;
+    const char c = line[ind];
+    if (c != '`' && c != '~') return std::nullopt;
+    std::size_t n = ind;
+    while (n < line.size() && line[n] == c) ++n;
+    if (n - ind < 3) return std::nullopt;
+    return line.substr(ind, n - ind);
+}
+
+std::string join_path(const std::vector<std::pair<int, std::string>>& stack) {
+    std::string out;
+    for (const auto& [level, text] : stack) {
+        if (!out.empty()) out += " > ";
+        out += text;
+    }
+    return out;
+}
+
+std::string unquote(std::string_view v) {
+    v = trim(v);
+    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
+        v = v.substr(1, v.size() - 2);
+    }
+    return std::string(v);
+}
+
+}  // namespace
+
+Format format_for(std::string_view name) {
+    for (const char* ext : {".md", ".markdown", ".mdown", ".mkd", ".mdx"}) {
+        if (ends_with_ci(name, ext)) return Format::markdown;
+    }
+    if (ends_with_ci(name, ".jsonl") || ends_with_ci(name, ".ndjson")) return Format::jsonl;
+    if (ends_with_ci(name, ".json")) return Format::json;
+    return Format::text;
+}
+
+Parsed read_text(std::string_view text) {
+    Parsed p;
+    constexpr std::size_t kNone = std::string_view::npos;
+    std::size_t para_start = kNone;
+    std::size_t para_end = 0;
+    for_each_line(text, 0, [&](std::size_t at, std::string_view line) {
+        if (is_blank(line)) {
+            if (para_start != kNone) p.segments.push_back({para_start, para_end, {}, false});
+            para_start = kNone;
+            return;
+        }
+        if (para_start == kNone) para_start = at;
+        para_end = at + line.size();
+    });
+    if (para_start != kNone) p.segments.push_back({para_start, para_end, {}, false});
+    return p;
+}
+
+Parsed read_markdown(std::string_view text) {
+    Parsed p;
+    std::size_t body = 0;
+    // Front matter: "---" on the first line, closed by "---" or "...".
+    if (text.starts_with("---\n") || text.starts_with("---\r\n")) {
+        std::size_t pos = text.find('\n') + 1;
+        std::vector<std::pair<std::string, std::string>> fields;
+        bool closed = false;
+        while (pos < text.size()) {
+            std::size_t nl = text.find('\n', pos);
+            if (nl == std::string_view::npos) nl = text.size();
+            const std::string_view line = text.substr(pos, nl - pos);
+            pos = std::min(nl + 1, text.size());
+            const std::string_view t = trim(line);
+            if (t == "---" || t == "...") {
+                closed = true;
+                break;
+            }
+            const auto colon = line.find(':');
+            if (colon != std::string_view::npos && colon > 0 && line[0] != ' ' &&
+                line[0] != '-' && line[0] != '#') {
+                const std::string key(trim(line.substr(0, colon)));
+                std::string value = unquote(line.substr(colon + 1));
+                if (!value.empty()) fields.emplace_back(key, std::move(value));
+            }
+        }
+        if (closed) {
+            body = pos;
+            for (auto& [k, v] : fields) {
+                if (k == "title" && p.title.empty()) {
+                    p.title = v;
+                } else {
+                    p.meta.emplace_back(k, v);
+                }
+            }
+        }
+    }
+
+    std::vector<std::pair<int, std::string>> stack;
+    constexpr std::size_t kNone = std::string_view::npos;
+    std::size_t block_start = kNone;
+    std::size_t block_end = 0;
+    int block_lines = 0;
+    std::optional<std::string> fence;  // the open fence's marker
+    std::string first_heading;
+
+    auto flush = [&] {
+        if (block_start != kNone) {
+            p.segments.push_back({block_start, block_end, join_path(stack), false});
+        }
+        block_start = kNone;
+        block_lines = 0;
+    };
+    auto open_section = [&](int level, std::string_view title, std::size_t start,
+                            std::size_t end) {
+        while (!stack.empty() && stack.back().first >= level) stack.pop_back();
+        stack.emplace_back(level, std::string(title));
+        if (first_heading.empty()) first_heading = std::string(title);
+        p.segments.push_back({start, end, join_path(stack), true});
+    };
+
+    for_each_line(text, body, [&](std::size_t at, std::string_view line) {
+        const std::size_t end = at + line.size();
+        if (fence) {
+            block_end = end;
+            if (auto f = fence_of(line);
+                f && f->front() == fence->front() && f->size() >= fence->size() &&
+                is_blank(line.substr(line.find(*f) + f->size()))) {
+                fence.reset();
+                flush();
+            }
+            return;
+        }
+        if (auto f = fence_of(line)) {
+            flush();
+            fence = std::string(*f);
+            block_start = at;
+            block_end = end;
+            return;
+        }
+        if (auto h = atx_heading(line)) {
+            flush();
+            open_section(h->first, h->second, at, end);
+            return;
+        }
+        if (is_blank(line)) {
+            flush();
+            return;
+        }
+        if (block_start != kNone && block_lines == 1) {
+            if (auto level = setext_underline(line)) {
+                const std::size_t start = block_start;
+                const std::string title(trim(text.substr(start, block_end - start)));
+                block_start = kNone;
+                block_lines = 0;
+                open_section(*level, title, start, end);
+                return;
+            }
+        }
+        if (block_start == kNone) block_start = at;
+        block_end = end;
+        ++block_lines;
+    });
+    flush();
+    if (p.title.empty()) p.title = first_heading;
+    return p;
+}
+
+}  // namespace rk::inputs

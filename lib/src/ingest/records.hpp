@@ -1,0 +1,46 @@
+// JSON and JSONL records: one document each, with configurable id, title and text fields.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rk::inputs {
+
+struct RecordFields {
+    std::string id = "_id", title = "title", text = "text";
+};
+
+struct Record {
+    std::string id;     // empty when the record has none
+    std::string title, text;
+    std::string meta;  // the record's other fields and the user's --meta, as a JSON object
+};
+
+// A parser with its reusable buffers; one per thread.
+class RecordParser {
+public:
+    RecordParser();
+    RecordParser(RecordParser&&) noexcept;
+    RecordParser& operator=(RecordParser&&) noexcept;
+    ~RecordParser();
+
+    // Parses one JSON object. Throws InputError (without a place) when it is not valid JSON,
+    // not an object, or a field has the wrong type.
+    Record parse_object(std::string_view json, const RecordFields& fields,
+                        const std::vector<std::pair<std::string, std::string>>& extra_meta);
+    // Parses a .json file: an array of objects, or one object. Calls `each` per record with
+    // its position (1-based) or, on a bad element, throws InputError naming the element.
+    void parse_document(std::string_view json, const RecordFields& fields,
+                        const std::vector<std::pair<std::string, std::string>>& extra_meta,
+                        const std::function<void(std::size_t, Record&&)>& each);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rk::inputs

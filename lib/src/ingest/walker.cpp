@@ -1,0 +1,169 @@
+#include "ingest/walker.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <system_error>
+
+#include "rk/error.hpp"
+#include "util/glob.hpp"
+
+namespace fs = std::filesystem;
+
+namespace rk::inputs {
+
+namespace {
+
+bool matches_any(const std::vector<std::string>& patterns, const std::string& rel,
+                 const std::string& name) {
+    return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
+        // A pattern with a slash is matched against the whole relative path, like .gitignore.
+        return p.find('/') != std::string::npos ? util::glob_match(p, rel)
+                                                : util::glob_match(p, name);
+    });
+}
+
+bool is_hidden(const fs::path& p) {
+    const std::string name = p.filename().string();
+    return name.size() > 1 && name[0] == '.' && name != "..";
+}
+
+fs::path normal_absolute(const fs::path& p) {
+    std::error_code ec;
+    fs::path abs = fs::absolute(p, ec);
+    return (ec ? p : abs).lexically_normal();
+}
+
+class Walker {
+public:
+    Walker(const IngestOptions& o, fs::path index_dir,
+           const std::function<void(const IngestNote&)>& note, std::int64_t& failed)
+        : o_(o), index_dir_(std::move(index_dir)), note_(note), failed_(failed) {}
+
+    void error(const std::string& where, const std::string& what) {
+        ++failed_;
+        if (note_) note_({IngestNote::Level::error, where, what});
+    }
+
+    void add_file(const fs::path& p) {
+        std::error_code ec;
+        const auto size = fs::file_size(p, ec);
+        if (ec) {
+            error(p.string(), ec.message());
+            return;
+        }
+        out.files.push_back({normal_absolute(p), size});
+    }
+
+    // Walks `root`; `pattern`, if set, must match each file's path relative to the root.
+    void walk_dir(const fs::path& root, const std::string* pattern) {
+        std::error_code ec;
+        fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied,
+                                            ec);
+        if (ec) {
+            error(root.string(), ec.message());
+            return;
+        }
+        const fs::path index_abs = normal_absolute(index_dir_);
+        for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+            if (ec) {
+                error(it->path().string(), ec.message());
+                ec.clear();
+                continue;
+            }
+            const fs::path& p = it->path();
+            const std::string name = p.filename().string();
+            const std::string rel = p.lexically_relative(root).generic_string();
+            const bool dir = it->is_directory(ec);
+            if (dir) {
+                if (name == ".git" || name == ".rk" || (is_hidden(p) && !o_.hidden) ||
+                    normal_absolute(p) == index_abs || matches_any(o_.exclude, rel, name) ||
+                    (!o_.recursive && !pattern)) {
+                    it.disable_recursion_pending();
+                }
+                continue;
+            }
+            if (!it->is_regular_file(ec)) continue;
+            if (is_hidden(p) && !o_.hidden) continue;
+            if (pattern && !util::glob_match(*pattern, rel)) continue;
+            if (!o_.include.empty() && !matches_any(o_.include, rel, name)) continue;
+            if (matches_any(o_.exclude, rel, name)) continue;
+            add_file(p);
+        }
+    }
+
+    void add_arg(const std::string& arg) {
+        if (arg == "-") {
+            out.has_stdin = true;
+            return;
+        }
+        std::error_code ec;
+        const fs::path p(arg);
+        const auto st = fs::status(p, ec);
+        if (fs::is_regular_file(st)) {
+            add_file(p);
+            out.roots.push_back(normal_absolute(p));
+            return;
+        }
+        if (fs::is_directory(st)) {
+            if (!o_.recursive) {
+                throw UsageError(
+                    fmt::format("{} is a directory; use -r to ingest the files under it", arg));
+            }
+            out.roots.push_back(normal_absolute(p));
+            walk_dir(p, nullptr);
+            return;
+        }
+        if (fs::exists(st)) {
+            error(arg, "not a regular file or directory");
+            return;
+        }
+        if (util::has_glob_chars(arg)) {
+            // The longest leading part without metacharacters is where the walk starts.
+            const fs::path pattern_path(arg);
+            fs::path base;
+            fs::path rest;
+            bool in_pattern = false;
+            for (const auto& part : pattern_path) {
+                if (!in_pattern && util::has_glob_chars(part.string())) in_pattern = true;
+                (in_pattern ? rest : base) /= part;
+            }
+            if (base.empty()) base = ".";
+            const std::string pattern = rest.generic_string();
+            const std::size_t before = out.files.size();
+            if (fs::is_directory(base, ec)) {
+                out.roots.push_back(normal_absolute(base));
+                walk_dir(base, &pattern);
+            }
+            if (out.files.size() == before) error(arg, "no files match this pattern");
+            return;
+        }
+        error(arg, ec ? ec.message() : "no such file or directory");
+    }
+
+    Walk out;
+
+private:
+    const IngestOptions& o_;
+    fs::path index_dir_;
+    const std::function<void(const IngestNote&)>& note_;
+    std::int64_t& failed_;
+};
+
+}  // namespace
+
+Walk walk(const IngestOptions& options, const fs::path& index_dir,
+          const std::function<void(const IngestNote&)>& note, std::int64_t& failed) {
+    Walker w(options, index_dir, note, failed);
+    for (const auto& arg : options.paths) w.add_arg(arg);
+    auto& files = w.out.files;
+    std::sort(files.begin(), files.end(),
+              [](const SourceFile& a, const SourceFile& b) { return a.path < b.path; });
+    files.erase(std::unique(files.begin(), files.end(),
+                            [](const SourceFile& a, const SourceFile& b) {
+                                return a.path == b.path;
+                            }),
+                files.end());
+    return std::move(w.out);
+}
+
+}  // namespace rk::inputs

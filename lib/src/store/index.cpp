@@ -1,0 +1,333 @@
+#include <cstdlib>
+#include <fmt/format.h>
+#include <system_error>
+
+#include "rk/error.hpp"
+#include "rk/index.hpp"
+#include "store/documents.hpp"
+#include "store/index_impl.hpp"
+#include "store/schema.hpp"
+#include "util/glob.hpp"
+
+namespace fs = std::filesystem;
+
+namespace rk {
+
+namespace {
+
+constexpr const char* kDbFile = "rk.db";
+constexpr const char* kLockFile = "lock";
+
+std::optional<std::string> env(const char* name) {
+    const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read before threads
+    if (v == nullptr || *v == '\0') return std::nullopt;
+    return std::string(v);
+}
+
+// Settings every connection needs. WAL lets readers go on while a writer commits;
+// synchronous=NORMAL keeps every commit atomic and durable against a killed process.
+void configure(store::Database& db, Index::Mode mode) {
+    db.exec("PRAGMA foreign_keys = ON");
+    if (mode == Index::Mode::write) {
+        db.exec("PRAGMA journal_mode = WAL");
+        db.exec("PRAGMA synchronous = NORMAL");
+        db.exec("PRAGMA cache_size = -65536");
+        db.exec("PRAGMA journal_size_limit = 67108864");
+    }
+}
+
+std::int64_t file_size_or_zero(const fs::path& p) {
+    std::error_code ec;
+    const auto n = fs::file_size(p, ec);
+    return ec ? 0 : static_cast<std::int64_t>(n);
+}
+
+DocumentInfo read_info(const store::Statement& st) {
+    // Column order of kInfoColumns.
+    DocumentInfo d;
+    d.id = st.str(0);
+    d.source = st.str(1);
+    d.collection = st.str(2);
+    d.title = st.str(3);
+    d.meta = st.str(4);
+    d.hash = st.str(5);
+    d.bytes = st.int64(6);
+    d.updated = st.int64(7);
+    d.chunks = st.int64(8);
+    return d;
+}
+
+constexpr const char* kInfoColumns =
+    "d.ext_id, d.source, d.collection, d.title, d.meta, d.hash, d.bytes, d.updated, "
+    "(SELECT count(*) FROM chunks c WHERE c.doc = d.id), d.id, d.body";
+
+std::string absolute_string(std::string_view p) {
+    std::error_code ec;
+    auto abs = fs::absolute(fs::path(p), ec);
+    if (ec) return std::string(p);
+    return abs.lexically_normal().string();
+}
+
+}  // namespace
+
+IndexLocation resolve_index(const std::optional<fs::path>& flag, const fs::path& cwd) {
+    if (flag && !flag->empty()) return {*flag, IndexLocation::From::flag};
+    if (auto e = env("RK_INDEX")) return {fs::path(*e), IndexLocation::From::env};
+    std::error_code ec;
+    for (fs::path dir = cwd; !dir.empty(); dir = dir.parent_path()) {
+        const fs::path candidate = dir / ".rk";
+        if (fs::is_directory(candidate, ec)) return {candidate, IndexLocation::From::found};
+        if (dir == dir.root_path()) break;
+    }
+    fs::path data;
+    if (auto x = env("XDG_DATA_HOME"); x && fs::path(*x).is_absolute()) {
+        data = *x;
+    } else if (auto home = env("HOME")) {
+        data = fs::path(*home) / ".local" / "share";
+    } else {
+        throw IndexError("no index given and neither XDG_DATA_HOME nor HOME is set; use --index");
+    }
+    return {data / "rk" / "default", IndexLocation::From::fallback};
+}
+
+Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Index::Index(Index&&) noexcept = default;
+Index& Index::operator=(Index&&) noexcept = default;
+Index::~Index() = default;
+
+const fs::path& Index::dir() const noexcept { return impl_->dir; }
+const Settings& Index::settings() const noexcept { return impl_->settings; }
+Index::Mode Index::mode() const noexcept { return impl_->mode; }
+
+Index Index::create(const fs::path& dir, const Settings& settings) {
+    store::check_settings(settings);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+        throw IndexError(fmt::format("cannot create directory: {}", ec.message()), dir.string());
+    }
+    auto impl = std::make_unique<Impl>();
+    impl->dir = dir;
+    impl->mode = Mode::write;
+    impl->lock.emplace(dir / kLockFile, 3000);
+    if (fs::exists(dir / kDbFile)) {
+        throw IndexError("an index already exists here", dir.string());
+    }
+    impl->db = std::make_unique<store::Database>(dir / kDbFile, store::Database::Open::create);
+    configure(*impl->db, Mode::write);
+    store::create_schema(*impl->db, settings);
+    impl->settings = settings;
+    return Index(std::move(impl));
+}
+
+Index Index::open(const fs::path& dir, Mode mode, int lock_wait_ms) {
+    std::error_code ec;
+    if (!fs::exists(dir / kDbFile, ec)) {
+        throw IndexError("no index here (create one with `rk init` or `rk ingest`)",
+                         dir.string());
+    }
+    auto impl = std::make_unique<Impl>();
+    impl->dir = dir;
+    impl->mode = mode;
+    if (mode == Mode::write) impl->lock.emplace(dir / kLockFile, lock_wait_ms);
+    // Readers open read-write too, so that SQLite can recover a WAL left by a killed writer;
+    // a read-only file system or permission falls back to a read-only connection.
+    try {
+        impl->db =
+            std::make_unique<store::Database>(dir / kDbFile, store::Database::Open::read_write);
+    } catch (const IndexError&) {
+        if (mode == Mode::write) throw;
+        impl->db =
+            std::make_unique<store::Database>(dir / kDbFile, store::Database::Open::read_only);
+    }
+    configure(*impl->db, mode);
+    store::migrate(*impl->db);
+    impl->settings = store::load_settings(*impl->db);
+    return Index(std::move(impl));
+}
+
+Index Index::open_or_create(const fs::path& dir, const Settings& settings, bool* created) {
+    std::error_code ec;
+    const bool exists = fs::exists(dir / kDbFile, ec);
+    if (created != nullptr) *created = !exists;
+    return exists ? open(dir, Mode::write) : create(dir, settings);
+}
+
+std::optional<Document> Index::get(std::string_view id_or_path) const {
+    auto& db = *impl_->db;
+    const std::string q = fmt::format("SELECT {} FROM documents d WHERE d.ext_id = ?", kInfoColumns);
+    auto by_id = db.prepare(q);
+    auto find = [&](std::string_view key) -> std::optional<Document> {
+        by_id.bind(1, key);
+        if (!by_id.step()) {
+            by_id.reset();
+            return std::nullopt;
+        }
+        Document doc;
+        doc.info = read_info(by_id);
+        const std::int64_t rowid = by_id.int64(9);
+        doc.text = by_id.str(10);
+        by_id.reset();
+        auto chunks = db.prepare(
+            "SELECT seq, heading, start, end, tokens, text FROM chunks WHERE doc=? ORDER BY seq");
+        chunks.bind(1, rowid);
+        while (chunks.step()) {
+            doc.chunks.push_back(Chunk{chunks.int64(0), chunks.str(1), chunks.int64(2),
+                                       chunks.int64(3), chunks.int64(4), chunks.str(5)});
+        }
+        return doc;
+    };
+    if (auto d = find(id_or_path)) return d;
+    // A path as typed, relative to here.
+    if (auto d = find(absolute_string(id_or_path))) return d;
+    // "ID#SEQ": one chunk of a document.
+    if (const auto hash = id_or_path.rfind('#'); hash != std::string_view::npos) {
+        const std::string_view seq_text = id_or_path.substr(hash + 1);
+        if (!seq_text.empty() && seq_text.find_first_not_of("0123456789") == std::string_view::npos &&
+            seq_text.size() < 10) {
+            auto d = find(id_or_path.substr(0, hash));
+            if (!d) return std::nullopt;
+            const std::int64_t seq = std::stoll(std::string(seq_text));
+            for (auto& c : d->chunks) {
+                if (c.seq == seq) {
+                    Chunk one = std::move(c);
+                    d->text = one.text;
+                    d->chunks = {std::move(one)};
+                    return d;
+                }
+            }
+            return std::nullopt;
+        }
+    }
+    return std::nullopt;
+}
+
+std::vector<DocumentInfo> Index::list(const ListFilter& filter) const {
+    auto& db = *impl_->db;
+    auto st = db.prepare(fmt::format(
+        "SELECT {} FROM documents d WHERE (?1 IS NULL OR d.collection = ?1) ORDER BY d.id",
+        kInfoColumns));
+    if (filter.collection) {
+        st.bind(1, *filter.collection);
+    } else {
+        st.bind_null(1);
+    }
+    std::vector<DocumentInfo> out;
+    while (st.step()) {
+        DocumentInfo d = read_info(st);
+        if (filter.glob && !util::glob_match(*filter.glob, d.id, false) &&
+            !util::glob_match(*filter.glob, d.source, false)) {
+            continue;
+        }
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+std::vector<std::string> Index::remove(const std::vector<std::string>& selectors,
+                                       const std::optional<std::string>& collection) {
+    if (impl_->mode != Mode::write) throw IndexError("index is open read-only", dir().string());
+    auto& db = *impl_->db;
+    std::vector<std::pair<std::int64_t, std::string>> victims;
+    {
+        auto st = db.prepare("SELECT id, ext_id, source, collection FROM documents ORDER BY id");
+        std::vector<std::string> absolute;
+        absolute.reserve(selectors.size());
+        for (const auto& s : selectors) absolute.push_back(absolute_string(s));
+        while (st.step()) {
+            const std::string id = st.str(1), source = st.str(2);
+            bool hit = collection && st.text(3) == *collection;
+            for (std::size_t i = 0; !hit && i < selectors.size(); ++i) {
+                const auto& s = selectors[i];
+                hit = id == s || id == absolute[i] || (!source.empty() && source == absolute[i]);
+                if (!hit && util::has_glob_chars(s)) {
+                    hit = util::glob_match(s, id, false) || util::glob_match(absolute[i], id, false) ||
+                          (!source.empty() && util::glob_match(absolute[i], source, false));
+                }
+            }
+            if (hit) victims.emplace_back(st.int64(0), id);
+        }
+    }
+    std::vector<std::string> removed;
+    store::Transaction tx(db);
+    store::DocumentWriter writer(db);
+    for (auto& [rowid, id] : victims) {
+        writer.remove(rowid);
+        removed.push_back(std::move(id));
+    }
+    tx.commit();
+    return removed;
+}
+
+Stats Index::stats() const {
+    auto& db = *impl_->db;
+    Stats s;
+    s.settings = impl_->settings;
+    s.schema_version = static_cast<int>(db.query_int("PRAGMA user_version").value_or(0));
+    s.documents = db.query_int("SELECT count(*) FROM documents").value_or(0);
+    s.chunks = db.query_int("SELECT count(*) FROM chunks").value_or(0);
+    s.text_bytes = db.query_int("SELECT total(bytes) FROM documents").value_or(0);
+    s.updated = db.query_int("SELECT max(updated) FROM documents").value_or(0);
+    s.created = std::stoll(
+        db.query_text("SELECT value FROM settings WHERE key='created'").value_or("0"));
+    auto st = db.prepare(
+        "SELECT collection, count(*) FROM documents GROUP BY collection ORDER BY collection");
+    while (st.step()) s.collections.emplace_back(st.str(0), st.int64(1));
+    s.db_bytes = file_size_or_zero(impl_->dir / kDbFile);
+    s.wal_bytes = file_size_or_zero(impl_->dir / (std::string(kDbFile) + "-wal"));
+    return s;
+}
+
+Health Index::verify() const {
+    auto& db = *impl_->db;
+    Health h;
+    auto problem = [&](std::string p) {
+        h.ok = false;
+        h.problems.push_back(std::move(p));
+    };
+    {
+        auto st = db.prepare("PRAGMA integrity_check");
+        while (st.step()) {
+            if (st.text(0) != "ok") problem(fmt::format("sqlite: {}", st.text(0)));
+        }
+    }
+    try {
+        // rank = 1 also compares the index with the content it was built from.
+        db.exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)");
+    } catch (const IndexError& e) {
+        problem(fmt::format("full-text index: {}", e.what()));
+    }
+    const auto orphans =
+        db.query_int("SELECT count(*) FROM chunks WHERE doc NOT IN (SELECT id FROM documents)");
+    if (orphans.value_or(0) > 0) problem(fmt::format("{} chunks have no document", *orphans));
+    const auto empty = db.query_int(
+        "SELECT count(*) FROM documents WHERE id NOT IN (SELECT doc FROM chunks)");
+    if (empty.value_or(0) > 0) problem(fmt::format("{} documents have no chunks", *empty));
+    const auto bad_ranges = db.query_int(
+        "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.doc "
+        "WHERE c.start < 0 OR c.end < c.start OR c.end > d.bytes");
+    if (bad_ranges.value_or(0) > 0) {
+        problem(fmt::format("{} chunks have byte ranges outside their document", *bad_ranges));
+    }
+    return h;
+}
+
+void Index::rebuild() {
+    if (impl_->mode != Mode::write) throw IndexError("index is open read-only", dir().string());
+    store::Transaction tx(*impl_->db);
+    impl_->db->exec("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')");
+    tx.commit();
+}
+
+void Index::optimize() {
+    if (impl_->mode != Mode::write) throw IndexError("index is open read-only", dir().string());
+    {
+        store::Transaction tx(*impl_->db);
+        impl_->db->exec("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')");
+        tx.commit();
+    }
+    impl_->db->exec("VACUUM");
+    impl_->db->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+}  // namespace rk

@@ -1,0 +1,156 @@
+#include "store/schema.hpp"
+
+#include <chrono>
+#include <fmt/format.h>
+
+#include "rk/error.hpp"
+#include "rk/version.hpp"
+
+namespace rk::store {
+
+namespace {
+
+std::int64_t now_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Version 1. Documents keep their full text (for `rk get` and lossless export); chunks are
+// byte ranges of it with their own copy of the text, which is what FTS5 indexes, through
+// a view that adds the document's title to each chunk.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE documents(
+  id INTEGER PRIMARY KEY,
+  ext_id TEXT NOT NULL UNIQUE,
+  source TEXT NOT NULL DEFAULT '',
+  collection TEXT NOT NULL,
+  title TEXT NOT NULL DEFAULT '',
+  meta TEXT NOT NULL DEFAULT '{}',
+  hash TEXT NOT NULL,
+  body TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  updated INTEGER NOT NULL
+);
+CREATE INDEX documents_source ON documents(source);
+CREATE INDEX documents_collection ON documents(collection);
+CREATE TABLE chunks(
+  id INTEGER PRIMARY KEY,
+  doc INTEGER NOT NULL REFERENCES documents(id),
+  seq INTEGER NOT NULL,
+  heading TEXT NOT NULL DEFAULT '',
+  start INTEGER NOT NULL,
+  end INTEGER NOT NULL,
+  tokens INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  UNIQUE(doc, seq)
+);
+CREATE VIEW chunk_view AS
+  SELECT c.id AS id, d.title AS title, c.heading AS heading, c.text AS body
+  FROM chunks c JOIN documents d ON d.id = c.doc;
+)sql";
+
+void put_setting(Database& db, std::string_view key, std::string_view value) {
+    auto st = db.prepare("INSERT OR REPLACE INTO settings(key, value) VALUES(?, ?)");
+    st.bind(1, key).bind(2, value).run();
+}
+
+int parse_int_setting(const std::string& key, const std::string& value, const Database& db) {
+    try {
+        std::size_t used = 0;
+        const int v = std::stoi(value, &used);
+        if (used == value.size()) return v;
+    } catch (const std::exception&) {
+    }
+    throw IndexError(fmt::format("setting '{}' has a bad value '{}'", key, value),
+                     db.file().string());
+}
+
+}  // namespace
+
+std::string fts_tokenize_arg(const std::string& tokenizer) {
+    if (tokenizer == "porter") return "porter unicode61 remove_diacritics 2";
+    if (tokenizer == "unicode") return "unicode61 remove_diacritics 2";
+    if (tokenizer == "trigram") return "trigram";
+    throw UsageError(
+        fmt::format("unknown tokenizer '{}' (expected porter, unicode or trigram)", tokenizer));
+}
+
+void check_settings(const Settings& s) {
+    (void)fts_tokenize_arg(s.tokenizer);
+    if (s.embedder != "builtin") {
+        throw UsageError(fmt::format("unknown embedder '{}' (expected builtin)", s.embedder));
+    }
+    if (s.chunk_size < 16 || s.chunk_size > 100000) {
+        throw UsageError(fmt::format("chunk size {} is out of range 16..100000", s.chunk_size));
+    }
+    if (s.chunk_overlap < 0 || s.chunk_overlap >= s.chunk_size / 2) {
+        throw UsageError(fmt::format("chunk overlap {} must be at least 0 and under half the "
+                                     "chunk size ({})",
+                                     s.chunk_overlap, s.chunk_size));
+    }
+}
+
+void create_schema(Database& db, const Settings& settings) {
+    check_settings(settings);
+    Transaction tx(db);
+    db.exec(kSchemaV1);
+    db.exec(fmt::format(
+        "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, body, content='chunk_view', "
+        "content_rowid='id', tokenize='{}')",
+        fts_tokenize_arg(settings.tokenizer)));
+    put_setting(db, "embedder", settings.embedder);
+    put_setting(db, "tokenizer", settings.tokenizer);
+    put_setting(db, "chunk_size", std::to_string(settings.chunk_size));
+    put_setting(db, "chunk_overlap", std::to_string(settings.chunk_overlap));
+    put_setting(db, "created", std::to_string(now_seconds()));
+    put_setting(db, "created_by", fmt::format("rk {}", version()));
+    db.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
+    tx.commit();
+}
+
+void migrate(Database& db) {
+    const auto v = db.query_int("PRAGMA user_version").value_or(0);
+    if (v == 0) {
+        throw IndexError("not an rk index (no schema version)", db.file().string());
+    }
+    if (v > kSchemaVersion) {
+        throw IndexError(fmt::format("index has schema version {}, newer than this rk "
+                                     "understands ({}); upgrade rk",
+                                     v, kSchemaVersion),
+                         db.file().string());
+    }
+    // No older versions exist yet: version 1 is the first released schema. Later steps go
+    // here as `if (v < N) { ...; PRAGMA user_version = N }`, each in its own transaction.
+}
+
+Settings load_settings(Database& db) {
+    Settings s;
+    auto st = db.prepare("SELECT key, value FROM settings");
+    bool any = false;
+    while (st.step()) {
+        any = true;
+        const std::string key = st.str(0), value = st.str(1);
+        if (key == "embedder") {
+            s.embedder = value;
+        } else if (key == "tokenizer") {
+            s.tokenizer = value;
+        } else if (key == "chunk_size") {
+            s.chunk_size = parse_int_setting(key, value, db);
+        } else if (key == "chunk_overlap") {
+            s.chunk_overlap = parse_int_setting(key, value, db);
+        }
+    }
+    if (!any) throw IndexError("index has no settings", db.file().string());
+    try {
+        check_settings(s);
+    } catch (const UsageError& e) {
+        throw IndexError(fmt::format("index was created with settings this rk cannot use: {}",
+                                     e.what()),
+                         db.file().string());
+    }
+    return s;
+}
+
+}  // namespace rk::store

@@ -1,0 +1,23 @@
+// The rk.db schema, its version and migrations, and the settings it records.
+#pragma once
+
+#include "rk/index.hpp"
+#include "store/sqlite.hpp"
+
+namespace rk::store {
+
+// Bumped whenever the schema changes; each step has a migration in schema.cpp.
+inline constexpr int kSchemaVersion = 1;
+
+// The FTS5 `tokenize` argument for a tokenizer setting; throws UsageError if unknown.
+std::string fts_tokenize_arg(const std::string& tokenizer);
+
+// Creates the schema at the current version in an empty database and records `settings`.
+void create_schema(Database& db, const Settings& settings);
+// Brings an older schema up to date; throws IndexError for one newer than this build knows.
+void migrate(Database& db);
+// Reads the recorded settings and checks them against what this build supports.
+Settings load_settings(Database& db);
+void check_settings(const Settings& s);
+
+}  // namespace rk::store

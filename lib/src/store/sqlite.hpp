@@ -1,0 +1,94 @@
+// RAII over the SQLite C API: a connection, prepared statements, and transactions.
+// Every failure becomes an rk::IndexError naming the database file.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rk::store {
+
+class Database;
+
+class Statement {
+public:
+    Statement(Database& db, std::string_view sql);
+    Statement(Statement&& other) noexcept;
+    Statement& operator=(Statement&&) = delete;
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    ~Statement();
+
+    Statement& bind(int i, std::string_view text);
+    Statement& bind(int i, std::int64_t n);
+    Statement& bind(int i, int n) { return bind(i, static_cast<std::int64_t>(n)); }
+    Statement& bind(int i, double d);
+    Statement& bind_blob(int i, const void* data, std::size_t size);
+    Statement& bind_null(int i);
+
+    // Advances to the next row; false when there are no more.
+    bool step();
+    // Runs a statement that returns no rows and resets it for reuse.
+    void run();
+    void reset();
+
+    [[nodiscard]] std::int64_t int64(int col) const;
+    [[nodiscard]] double real(int col) const;
+    [[nodiscard]] std::string_view text(int col) const;
+    [[nodiscard]] std::string str(int col) const { return std::string(text(col)); }
+    [[nodiscard]] std::string_view blob(int col) const;
+    [[nodiscard]] bool is_null(int col) const;
+
+private:
+    Database* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Database {
+public:
+    enum class Open { read_only, read_write, create };
+    Database(const std::filesystem::path& file, Open how);
+    Database(Database&&) = delete;
+    Database& operator=(Database&&) = delete;
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+    ~Database();
+
+    void exec(std::string_view sql);
+    Statement prepare(std::string_view sql) { return {*this, sql}; }
+    // The first column of the first row, or nullopt when there is no row.
+    std::optional<std::int64_t> query_int(std::string_view sql);
+    std::optional<std::string> query_text(std::string_view sql);
+
+    [[nodiscard]] std::int64_t last_insert_rowid() const;
+    [[nodiscard]] std::int64_t changes() const;
+    [[nodiscard]] sqlite3* handle() const noexcept { return db_; }
+    [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
+
+    // Throws IndexError with SQLite's message for `rc` if it is an error code.
+    void check(int rc, std::string_view doing) const;
+
+private:
+    sqlite3* db_ = nullptr;
+    std::filesystem::path file_;
+};
+
+// BEGIN IMMEDIATE on construction, ROLLBACK on destruction unless commit() was called.
+class Transaction {
+public:
+    explicit Transaction(Database& db);
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    ~Transaction();
+    void commit();
+
+private:
+    Database& db_;
+    bool done_ = false;
+};
+
+}  // namespace rk::store
