@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <system_error>
 
 #include "rk/error.hpp"
 
@@ -37,10 +40,16 @@ IndexLocation Context::location() const {
                                             : std::optional<fs::path>(fs::path(index_flag)));
 }
 
-Index Context::open(Index::Mode mode) const { return Index::open(location().dir, mode); }
+Index Context::open(Index::Mode mode) const {
+    return Index::open(location().dir, mode);
+}
 
-bool Context::color_stdout() const { return want_color(color, STDOUT_FILENO); }
-bool Context::color_stderr() const { return want_color(color, STDERR_FILENO); }
+bool Context::color_stdout() const {
+    return want_color(color, STDOUT_FILENO);
+}
+bool Context::color_stderr() const {
+    return want_color(color, STDERR_FILENO);
+}
 
 void Context::note(const std::string& msg) const {
     if (!quiet) fmt::print(stderr, "rk: {}\n", msg);
@@ -64,14 +73,22 @@ std::string display_path(const std::string& path) {
     return path;
 }
 
+namespace {
+
+[[noreturn]] void write_failed() {
+    if (errno == EPIPE) throw StdoutClosed{};
+    throw Error(fmt::format("cannot write to standard output: {}",
+                            std::error_code(errno, std::generic_category()).message()));
+}
+
+}  // namespace
+
 void out(std::string_view text) {
-    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size()) {
-        throw Error("cannot write to standard output");
-    }
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size()) write_failed();
 }
 
 void flush_out() {
-    if (std::fflush(stdout) != 0) throw Error("cannot write to standard output");
+    if (std::fflush(stdout) != 0) write_failed();
 }
 
 std::string style(bool on, std::string_view code, std::string_view text) {

@@ -1,10 +1,11 @@
 // What every command shares: the global flags, the terminal, and how to open the index.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <fmt/format.h>
 #include <functional>
 #include <optional>
 #include <string>
@@ -40,7 +41,10 @@ struct Context {
 // "/home/u/docs/a.md" -> "docs/a.md" when under the working directory.
 std::string display_path(const std::string& path);
 
-// Writes text to stdout, failing loudly (as an Error) if stdout is closed or full.
+// Thrown when the reader of stdout went away (`rk ls | head`): we stop quietly, as ripgrep does.
+struct StdoutClosed {};
+
+// Writes text to stdout; throws StdoutClosed on a closed pipe and Error if stdout is full.
 void out(std::string_view text);
 void flush_out();
 

@@ -14,20 +14,29 @@ std::string iso_time(std::int64_t t) {
     std::tm tm{};
     gmtime_r(&tt, &tm);
     char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return {buf, n};
 }
 
 void info_fields(JsonWriter& w, const DocumentInfo& d) {
-    w.key("id").value(d.id)
-        .key("title").value(d.title)
-        .key("source").value(d.source)
-        .key("collection").value(d.collection)
-        .key("meta").raw(d.meta.empty() ? "{}" : d.meta)
-        .key("hash").value(d.hash)
-        .key("bytes").value(d.bytes)
-        .key("chunks").value(d.chunks)
-        .key("updated").value(iso_time(d.updated));
+    w.key("id")
+        .value(d.id)
+        .key("title")
+        .value(d.title)
+        .key("source")
+        .value(d.source)
+        .key("collection")
+        .value(d.collection)
+        .key("meta")
+        .raw(d.meta.empty() ? "{}" : d.meta)
+        .key("hash")
+        .value(d.hash)
+        .key("bytes")
+        .value(d.bytes)
+        .key("chunks")
+        .value(d.chunks)
+        .key("updated")
+        .value(iso_time(d.updated));
 }
 
 std::string tsv_field(std::string_view s) {
@@ -46,8 +55,9 @@ void add_get(CLI::App& app, Context& ctx) {
     cmd->add_option("ID", *key, "Document id, path, or ID#N for chunk N (from 0)")->required();
     cmd->add_option("--format", *format, "text (the stored text) or json (with metadata)")
         ->check(CLI::IsMember({"text", "json"}));
-    cmd->footer("Examples:\n  rk get 4983\n  rk get docs/install.md --format json\n"
-                "  rk get 'docs/install.md#2'");
+    cmd->footer(
+        "Examples:\n  rk get 4983\n  rk get docs/install.md --format json\n"
+        "  rk get 'docs/install.md#2'");
     cmd->callback([&ctx, key, format] {
         ctx.action = [&ctx, key, format] {
             const Index index = ctx.open(Index::Mode::read);
@@ -67,11 +77,16 @@ void add_get(CLI::App& app, Context& ctx) {
             w.key("text").value(doc->text).key("chunk_list").begin_array();
             for (const auto& c : doc->chunks) {
                 w.begin_object()
-                    .key("seq").value(c.seq)
-                    .key("heading").value(c.heading)
-                    .key("start").value(c.start)
-                    .key("end").value(c.end)
-                    .key("tokens").value(c.tokens)
+                    .key("seq")
+                    .value(c.seq)
+                    .key("heading")
+                    .value(c.heading)
+                    .key("start")
+                    .value(c.start)
+                    .key("end")
+                    .value(c.end)
+                    .key("tokens")
+                    .value(c.tokens)
                     .end_object();
             }
             w.end_array().end_object();
@@ -90,8 +105,9 @@ void add_ls(CLI::App& app, Context& ctx) {
     cmd->add_option("--collection", *collection, "Only this collection")->type_name("NAME");
     cmd->add_option("--format", *format, "text, json, jsonl or tsv")
         ->check(CLI::IsMember({"text", "json", "jsonl", "tsv"}));
-    cmd->footer("Examples:\n  rk ls\n  rk ls --collection notes --format json | jq '.[].id'\n"
-                "  rk ls '*/docs/*'");
+    cmd->footer(
+        "Examples:\n  rk ls\n  rk ls --collection notes --format json | jq '.[].id'\n"
+        "  rk ls '*/docs/*'");
     cmd->callback([&ctx, glob, collection, format] {
         ctx.action = [&ctx, glob, collection, format] {
             const Index index = ctx.open(Index::Mode::read);
@@ -122,13 +138,12 @@ void add_ls(CLI::App& app, Context& ctx) {
                     buf += w.str();
                     buf += '\n';
                 } else if (*format == "tsv") {
-                    buf += fmt::format("{}\t{}\t{}\t{}\t{}\n", tsv_field(d.id),
-                                       tsv_field(d.collection), d.chunks, d.bytes,
-                                       tsv_field(d.title));
+                    buf +=
+                        fmt::format("{}\t{}\t{}\t{}\t{}\n", tsv_field(d.id),
+                                    tsv_field(d.collection), d.chunks, d.bytes, tsv_field(d.title));
                 } else {
                     buf += fmt::format("{}  {}  {}\n", style(color, "1", display_path(d.id)),
-                                       style(color, "2", d.collection),
-                                       tsv_field(d.title));
+                                       style(color, "2", d.collection), tsv_field(d.title));
                 }
                 if (buf.size() > 1 << 16) {
                     out(buf);
@@ -148,7 +163,8 @@ void add_rm(CLI::App& app, Context& ctx) {
     cmd->add_option("SELECTOR", *selectors, "Document ids, paths, or globs over either");
     cmd->add_option("--collection", *collection, "Remove every document of this collection")
         ->type_name("NAME");
-    cmd->footer("Examples:\n  rk rm docs/old.md\n  rk rm '*/drafts/*'\n  rk rm --collection scratch");
+    cmd->footer(
+        "Examples:\n  rk rm docs/old.md\n  rk rm '*/drafts/*'\n  rk rm --collection scratch");
     cmd->callback([&ctx, selectors, collection] {
         ctx.action = [&ctx, selectors, collection] {
             if (selectors->empty() && collection->empty()) {
@@ -156,8 +172,8 @@ void add_rm(CLI::App& app, Context& ctx) {
             }
             Index index = ctx.open(Index::Mode::write);
             const auto removed = index.remove(
-                *selectors, collection->empty() ? std::nullopt
-                                                : std::optional<std::string>(*collection));
+                *selectors,
+                collection->empty() ? std::nullopt : std::optional<std::string>(*collection));
             if (ctx.verbose > 0) {
                 for (const auto& id : removed) fmt::print(stderr, "removed {}\n", id);
             }

@@ -43,7 +43,7 @@ std::vector<std::string> split_paths(const std::string& data, char sep) {
 
 // A one-line progress bar on stderr, redrawn at most ten times a second.
 class ProgressBar {
-public:
+  public:
     explicit ProgressBar(bool on) : on_(on) {}
     ~ProgressBar() { clear(); }
     ProgressBar(const ProgressBar&) = delete;
@@ -70,7 +70,7 @@ public:
         drawn_ = false;
     }
 
-private:
+  private:
     bool on_;
     bool drawn_ = false;
     std::chrono::steady_clock::time_point last_;
@@ -79,17 +79,28 @@ private:
 std::string summary_json(const IngestReport& r, const std::string& index, bool dry_run) {
     JsonWriter w;
     w.begin_object()
-        .key("index").value(index)
-        .key("dry_run").value(dry_run)
-        .key("added").value(r.added)
-        .key("updated").value(r.updated)
-        .key("unchanged").value(r.unchanged)
-        .key("skipped").value(r.skipped)
-        .key("failed").value(r.failed)
-        .key("pruned").value(r.pruned)
-        .key("chunks").value(r.chunks)
-        .key("bytes").value(r.bytes)
-        .key("seconds").value(r.seconds)
+        .key("index")
+        .value(index)
+        .key("dry_run")
+        .value(dry_run)
+        .key("added")
+        .value(r.added)
+        .key("updated")
+        .value(r.updated)
+        .key("unchanged")
+        .value(r.unchanged)
+        .key("skipped")
+        .value(r.skipped)
+        .key("failed")
+        .value(r.failed)
+        .key("pruned")
+        .value(r.pruned)
+        .key("chunks")
+        .value(r.chunks)
+        .key("bytes")
+        .value(r.bytes)
+        .key("seconds")
+        .value(r.seconds)
         .end_object();
     return w.take() + "\n";
 }
@@ -130,9 +141,15 @@ int run_ingest(Context& ctx, IngestFlags& f) {
         bar.clear();
         const std::string msg = n.where.empty() ? n.what : display_path(n.where) + ": " + n.what;
         switch (n.level) {
-            case IngestNote::Level::info: ctx.note(msg); break;
-            case IngestNote::Level::warning: ctx.warn(msg); break;
-            case IngestNote::Level::error: ctx.error(msg); break;
+            case IngestNote::Level::info:
+                ctx.note(msg);
+                break;
+            case IngestNote::Level::warning:
+                ctx.warn(msg);
+                break;
+            case IngestNote::Level::error:
+                ctx.error(msg);
+                break;
         }
     };
     if (o.dry_run || ctx.verbose > 0) {

@@ -7,9 +7,11 @@
 #include "rk/error.hpp"
 #include "rk/version.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
     // A closed pipe (`rk ls | head`) should end us quietly through a write error, not a signal.
-    std::signal(SIGPIPE, SIG_IGN);
+    (void)std::signal(SIGPIPE, SIG_IGN);
     rk::cli::Context ctx;
     CLI::App app{"rk: local retrieval for the shell — ingest documents, search them, measure it.",
                  "rk"};
@@ -24,8 +26,9 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("rk ") + std::string(rk::version()));
     app.require_subcommand(1);
     app.option_defaults()->always_capture_default();
-    app.add_option("--index", ctx.index_flag, "Index directory (default: $RK_INDEX, ./.rk or a "
-                                             "parent's, else ~/.local/share/rk/default)")
+    app.add_option("--index", ctx.index_flag,
+                   "Index directory (default: $RK_INDEX, ./.rk or a "
+                   "parent's, else ~/.local/share/rk/default)")
         ->type_name("DIR");
     app.add_flag("-q,--quiet", ctx.quiet, "Print no progress, notes or summaries");
     app.add_flag("-v,--verbose", ctx.verbose, "Say more (repeat for even more)");
@@ -52,7 +55,7 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         ctx.error(e.what());
-        std::fputs("Run 'rk --help' for usage.\n", stderr);
+        (void)std::fputs("Run 'rk --help' for usage.\n", stderr);
         return rk::cli::kError;
     } catch (const rk::Error& e) {
         ctx.error(e.message());
@@ -63,6 +66,8 @@ int main(int argc, char** argv) {
         const int code = ctx.action ? ctx.action() : rk::cli::kError;
         rk::cli::flush_out();
         return code;
+    } catch (const rk::cli::StdoutClosed&) {
+        return rk::cli::kOk;
     } catch (const rk::Error& e) {
         ctx.error(e.message());
     } catch (const std::bad_alloc&) {
@@ -71,4 +76,15 @@ int main(int argc, char** argv) {
         ctx.error(fmt::format("internal error: {}", e.what()));
     }
     return rk::cli::kError;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (...) {
+        // Only reached if reporting an error failed too.
+        return rk::cli::kError;
+    }
 }

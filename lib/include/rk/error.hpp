@@ -8,7 +8,7 @@
 namespace rk {
 
 class Error : public std::runtime_error {
-public:
+  public:
     explicit Error(const std::string& what, std::string where = {})
         : std::runtime_error(what), where_(std::move(where)) {}
     // "path:line", "index /x/.rk", ... or empty when the place is the whole command.
@@ -18,31 +18,31 @@ public:
         return where_.empty() ? std::string(what()) : where_ + ": " + what();
     }
 
-private:
+  private:
     std::string where_;
 };
 
 // Bad flags or arguments.
 class UsageError : public Error {
-public:
+  public:
     using Error::Error;
 };
 
 // Input that cannot be read or parsed: files, JSON, qrels, ...
 class InputError : public Error {
-public:
+  public:
     using Error::Error;
 };
 
 // The index directory is missing, unreadable, corrupt, of another version or settings.
 class IndexError : public Error {
-public:
+  public:
     using Error::Error;
 };
 
 // Another process holds the index's writer lock.
 class LockError : public IndexError {
-public:
+  public:
     using IndexError::IndexError;
 };
 

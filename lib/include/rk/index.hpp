@@ -46,8 +46,8 @@ struct DocumentInfo {
 };
 
 struct Chunk {
-    std::int64_t seq = 0;  // 0-based position in its document
-    std::string heading;   // the Markdown heading path, "A > B", or empty
+    std::int64_t seq = 0;             // 0-based position in its document
+    std::string heading;              // the Markdown heading path, "A > B", or empty
     std::int64_t start = 0, end = 0;  // byte range in the document's text
     std::int64_t tokens = 0;
     std::string text;
@@ -79,7 +79,7 @@ struct Health {
 };
 
 class Index {
-public:
+  public:
     enum class Mode { read, write };
 
     // Creates a new index at `dir` (which must not hold one yet).
@@ -119,7 +119,7 @@ public:
     Impl& impl() noexcept { return *impl_; }
     [[nodiscard]] const Impl& impl() const noexcept { return *impl_; }
 
-private:
+  private:
     explicit Index(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

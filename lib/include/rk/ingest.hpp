@@ -31,8 +31,8 @@ struct IngestOptions {
 
 struct IngestReport {
     std::int64_t added = 0, updated = 0, unchanged = 0, skipped = 0, failed = 0, pruned = 0;
-    std::int64_t chunks = 0;        // chunks written
-    std::int64_t bytes = 0;         // input bytes read
+    std::int64_t chunks = 0;  // chunks written
+    std::int64_t bytes = 0;   // input bytes read
     double seconds = 0;
 };
 

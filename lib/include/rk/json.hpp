@@ -10,7 +10,7 @@
 namespace rk {
 
 class JsonWriter {
-public:
+  public:
     JsonWriter& begin_object();
     JsonWriter& end_object();
     JsonWriter& begin_array();
@@ -33,7 +33,7 @@ public:
         first_.clear();
     }
 
-private:
+  private:
     void separate();
     std::string out_;
     std::vector<bool> first_;

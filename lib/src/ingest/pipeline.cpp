@@ -3,14 +3,15 @@
 // an ingest is deterministic whatever the number of jobs; while one round is written the
 // workers already prepare the next.
 
+#include <fmt/format.h>
 #include <xxh3.h>
 
 #include <atomic>
 #include <chrono>
-#include <fmt/format.h>
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -46,7 +47,7 @@ struct WorkItem {
     std::string display;  // how notes name the input
     std::string source;   // absolute path, or empty for standard input
     Format format = Format::text;
-    std::string data;  // standard input's text
+    std::string data;                                         // standard input's text
     std::vector<std::pair<std::int64_t, std::string>> lines;  // JSONL: (line number, line)
     std::uint64_t bytes = 0;
 };
@@ -111,7 +112,7 @@ std::string first_line(std::string_view text, std::size_t max_bytes) {
 std::optional<std::string> read_file(const std::string& path, std::string& error) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        error = std::strerror(errno);
+        error = std::error_code(errno, std::generic_category()).message();
         return std::nullopt;
     }
     std::ostringstream ss;
@@ -130,14 +131,13 @@ void chunk(Prepared& p, const Settings& s, const inputs::Parsed* parsed) {
                                              : inputs::read_text(p.rec.body);
         parsed = &local;
     }
-    p.rec.chunks = inputs::make_chunks(p.rec.body, parsed->segments, s.chunk_size,
-                                       s.chunk_overlap);
+    p.rec.chunks = inputs::make_chunks(p.rec.body, parsed->segments, s.chunk_size, s.chunk_overlap);
     p.chunked = true;
 }
 
 // Parses, hashes and (unless unchanged since the last ingest) chunks. One per worker thread.
 class Preparer {
-public:
+  public:
     Preparer(const IngestOptions& o, const Settings& s, const Known& known)
         : o_(o), s_(s), known_(known), fields_{o.id_field, o.title_field, o.text_field} {}
 
@@ -145,15 +145,20 @@ public:
         r.bytes = item.bytes;
         r.source = item.source;
         switch (item.kind) {
-            case WorkItem::Kind::file: file(item, r); break;
-            case WorkItem::Kind::lines: lines(item, r); break;
-            case WorkItem::Kind::stdin_text: text_document(item, std::move(item.data), r); break;
+            case WorkItem::Kind::file:
+                file(item, r);
+                break;
+            case WorkItem::Kind::lines:
+                lines(item, r);
+                break;
+            case WorkItem::Kind::stdin_text:
+                text_document(item, std::move(item.data), r);
+                break;
         }
     }
 
-private:
-    static void note(WorkResult& r, IngestNote::Level level, std::string where,
-                     std::string what) {
+  private:
+    static void note(WorkResult& r, IngestNote::Level level, std::string where, std::string what) {
         r.notes.push_back({level, std::move(where), std::move(what)});
     }
 
@@ -198,8 +203,8 @@ private:
         Prepared p;
         p.format = item.format;
         p.where = item.display;
-        inputs::Parsed parsed = item.format == Format::markdown ? inputs::read_markdown(body)
-                                                                : inputs::read_text(body);
+        inputs::Parsed parsed =
+            item.format == Format::markdown ? inputs::read_markdown(body) : inputs::read_text(body);
         if (parsed.title.empty()) {
             parsed.title = item.kind == WorkItem::Kind::stdin_text
                                ? first_line(body, 120)
@@ -211,20 +216,18 @@ private:
         p.rec.meta = meta_json(o_.meta, parsed.meta);
         p.rec.body = std::move(body);
         p.rec.hash = hash_hex({p.rec.collection, p.rec.title, p.rec.meta, p.rec.body});
-        p.rec.ext_id = item.kind == WorkItem::Kind::stdin_text
-                           ? "stdin:" + p.rec.hash.substr(0, 16)
-                           : item.source;
+        p.rec.ext_id = item.kind == WorkItem::Kind::stdin_text ? "stdin:" + p.rec.hash.substr(0, 16)
+                                                               : item.source;
         finish(p, &parsed, r);
     }
 
     void json_file(WorkItem& item, std::string& data, WorkResult& r) {
         repair(data, item.display, r);
         try {
-            parser_.parse_document(data, fields_, o_.meta,
-                                   [&](std::size_t n, inputs::Record&& rec) {
-                                       record(std::move(rec), item,
-                                              fmt::format("{}[{}]", item.display, n), r);
-                                   });
+            parser_.parse_document(
+                data, fields_, o_.meta, [&](std::size_t n, inputs::Record&& rec) {
+                    record(std::move(rec), item, fmt::format("{}[{}]", item.display, n), r);
+                });
         } catch (const InputError& e) {
             ++r.failed;
             note(r, IngestNote::Level::error, item.display, e.what());
@@ -274,7 +277,7 @@ private:
 
 // Cuts the input into rounds of work items, reading JSONL files line by line.
 class RoundMaker {
-public:
+  public:
     RoundMaker(const std::vector<inputs::SourceFile>& files, const IngestOptions& o)
         : files_(files), o_(o) {}
 
@@ -309,7 +312,7 @@ public:
         return round;
     }
 
-private:
+  private:
     bool stdin_pending() const { return o_.stdin_data && !stdin_done_; }
 
     void add_stdin(std::vector<WorkItem>& round, std::size_t& bytes) {
@@ -338,7 +341,8 @@ private:
         auto in = std::make_unique<std::ifstream>(f.path, std::ios::binary);
         if (!*in) {
             fail({IngestNote::Level::error, f.path.string(),
-                  fmt::format("cannot read: {}", std::strerror(errno))});
+                  fmt::format("cannot read: {}",
+                              std::error_code(errno, std::generic_category()).message())});
             return;
         }
         jsonl_ = std::move(in);
@@ -414,7 +418,7 @@ std::vector<WorkResult> process(std::vector<WorkItem> items, std::vector<Prepare
 
 // Decides each document's fate against what the index held and what this run wrote.
 class Writer {
-public:
+  public:
     Writer(store::Database& db, const IngestOptions& o, const Settings& s, const Known& known,
            const IngestCallbacks& cb, IngestReport& report)
         : db_(db), o_(o), s_(s), known_(known), cb_(cb), report_(report) {}
@@ -460,12 +464,13 @@ public:
                     // Read in full this run, and the document was not in it any more.
                     gone = !failed_sources_.contains(source);
                 } else {
-                    const bool under = std::any_of(roots.begin(), roots.end(), [&](const fs::path& r) {
-                        const std::string rs = r.string();
-                        return source == rs ||
-                               (source.starts_with(rs) && source.size() > rs.size() &&
-                                (source[rs.size()] == '/' || rs.ends_with('/')));
-                    });
+                    const bool under =
+                        std::any_of(roots.begin(), roots.end(), [&](const fs::path& r) {
+                            const std::string rs = r.string();
+                            return source == rs ||
+                                   (source.starts_with(rs) && source.size() > rs.size() &&
+                                    (source[rs.size()] == '/' || rs.ends_with('/')));
+                        });
                     gone = under && !fs::exists(source, ec);
                 }
                 if (gone) victims.push_back({st.int64(0), id});
@@ -485,7 +490,7 @@ public:
         if (tx) tx->commit();
     }
 
-private:
+  private:
     struct Written {
         std::int64_t rowid = 0;
         std::string hash, where;
@@ -498,8 +503,8 @@ private:
         if (auto w = run_.find(id); w != run_.end()) {
             if (cb_.note) {
                 cb_.note({IngestNote::Level::warning, p.where,
-                          fmt::format("duplicate id '{}' (also at {}); this record replaces it",
-                                      id, w->second.where)});
+                          fmt::format("duplicate id '{}' (also at {}); this record replaces it", id,
+                                      w->second.where)});
             }
             rowid = w->second.rowid;
             old_hash = &w->second.hash;
@@ -554,7 +559,8 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
 
     IngestProgress progress;
     for (const auto& f : walk.files) progress.bytes_total += static_cast<std::int64_t>(f.size);
-    if (options.stdin_data) progress.bytes_total += static_cast<std::int64_t>(options.stdin_data->size());
+    if (options.stdin_data)
+        progress.bytes_total += static_cast<std::int64_t>(options.stdin_data->size());
 
     unsigned jobs = options.jobs != 0 ? options.jobs : std::thread::hardware_concurrency();
     jobs = std::clamp(jobs, 1U, 256U);
@@ -587,8 +593,7 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
     }
     if (options.prune) writer.prune(walk.roots);
 
-    report.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return report;
 }
 

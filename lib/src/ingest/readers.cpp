@@ -151,8 +151,8 @@ Parsed read_markdown(std::string_view text) {
                 break;
             }
             const auto colon = line.find(':');
-            if (colon != std::string_view::npos && colon > 0 && line[0] != ' ' &&
-                line[0] != '-' && line[0] != '#') {
+            if (colon != std::string_view::npos && colon > 0 && line[0] != ' ' && line[0] != '-' &&
+                line[0] != '#') {
                 const std::string key(trim(line.substr(0, colon)));
                 std::string value = unquote(line.substr(colon + 1));
                 if (!value.empty()) fields.emplace_back(key, std::move(value));
@@ -185,8 +185,7 @@ Parsed read_markdown(std::string_view text) {
         block_start = kNone;
         block_lines = 0;
     };
-    auto open_section = [&](int level, std::string_view title, std::size_t start,
-                            std::size_t end) {
+    auto open_section = [&](int level, std::string_view title, std::size_t start, std::size_t end) {
         while (!stack.empty() && stack.back().first >= level) stack.pop_back();
         stack.emplace_back(level, std::string(title));
         if (first_heading.empty()) first_heading = std::string(title);
@@ -197,9 +196,9 @@ Parsed read_markdown(std::string_view text) {
         const std::size_t end = at + line.size();
         if (fence) {
             block_end = end;
-            if (auto f = fence_of(line);
-                f && f->front() == fence->front() && f->size() >= fence->size() &&
-                is_blank(line.substr(line.find(*f) + f->size()))) {
+            if (auto f = fence_of(line); f && f->front() == fence->front() &&
+                                         f->size() >= fence->size() &&
+                                         is_blank(line.substr(line.find(*f) + f->size()))) {
                 fence.reset();
                 flush();
             }

@@ -22,20 +22,25 @@ namespace {
 // The text of a scalar field: strings as they are, numbers and booleans spelled out.
 std::string scalar_text(const simdjson::dom::element& v, std::string_view name, bool is_id) {
     switch (v.type()) {
-        case simdjson::dom::element_type::STRING: return std::string(std::string_view(v));
-        case simdjson::dom::element_type::INT64: return std::to_string(int64_t(v));
-        case simdjson::dom::element_type::UINT64: return std::to_string(uint64_t(v));
-        case simdjson::dom::element_type::NULL_VALUE: return {};
+        case simdjson::dom::element_type::STRING:
+            return std::string(std::string_view(v));
+        case simdjson::dom::element_type::INT64:
+            return std::to_string(int64_t(v));
+        case simdjson::dom::element_type::UINT64:
+            return std::to_string(uint64_t(v));
+        case simdjson::dom::element_type::NULL_VALUE:
+            return {};
         case simdjson::dom::element_type::DOUBLE:
             if (!is_id) return fmt::format("{}", double(v));
             break;
         case simdjson::dom::element_type::BOOL:
             if (!is_id) return bool(v) ? "true" : "false";
             break;
-        default: break;
+        default:
+            break;
     }
-    throw InputError(fmt::format("field '{}' must be a {}", name,
-                                 is_id ? "string or an integer" : "string"));
+    throw InputError(
+        fmt::format("field '{}' must be a {}", name, is_id ? "string or an integer" : "string"));
 }
 
 Record to_record(const simdjson::dom::element& el, const RecordFields& fields,

@@ -15,14 +15,14 @@ struct RecordFields {
 };
 
 struct Record {
-    std::string id;     // empty when the record has none
+    std::string id;  // empty when the record has none
     std::string title, text;
     std::string meta;  // the record's other fields and the user's --meta, as a JSON object
 };
 
 // A parser with its reusable buffers; one per thread.
 class RecordParser {
-public:
+  public:
     RecordParser();
     RecordParser(RecordParser&&) noexcept;
     RecordParser& operator=(RecordParser&&) noexcept;
@@ -38,7 +38,7 @@ public:
                         const std::vector<std::pair<std::string, std::string>>& extra_meta,
                         const std::function<void(std::size_t, Record&&)>& each);
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

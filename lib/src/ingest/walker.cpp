@@ -1,7 +1,8 @@
 #include "ingest/walker.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <system_error>
 
 #include "rk/error.hpp"
@@ -34,7 +35,7 @@ fs::path normal_absolute(const fs::path& p) {
 }
 
 class Walker {
-public:
+  public:
     Walker(const IngestOptions& o, fs::path index_dir,
            const std::function<void(const IngestNote&)>& note, std::int64_t& failed)
         : o_(o), index_dir_(std::move(index_dir)), note_(note), failed_(failed) {}
@@ -142,7 +143,7 @@ public:
 
     Walk out;
 
-private:
+  private:
     const IngestOptions& o_;
     fs::path index_dir_;
     const std::function<void(const IngestNote&)>& note_;
@@ -158,11 +159,10 @@ Walk walk(const IngestOptions& options, const fs::path& index_dir,
     auto& files = w.out.files;
     std::sort(files.begin(), files.end(),
               [](const SourceFile& a, const SourceFile& b) { return a.path < b.path; });
-    files.erase(std::unique(files.begin(), files.end(),
-                            [](const SourceFile& a, const SourceFile& b) {
-                                return a.path == b.path;
-                            }),
-                files.end());
+    files.erase(
+        std::unique(files.begin(), files.end(),
+                    [](const SourceFile& a, const SourceFile& b) { return a.path == b.path; }),
+        files.end());
     return std::move(w.out);
 }
 

@@ -21,19 +21,23 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db) {
 
 DocumentWriter::DocumentWriter(Database& db)
     : db_(db),
-      insert_doc_(db, "INSERT INTO documents(ext_id, source, collection, title, meta, hash, "
-                      "body, bytes, updated) VALUES(?,?,?,?,?,?,?,?,?)"),
-      update_doc_(db, "UPDATE documents SET ext_id=?, source=?, collection=?, title=?, meta=?, "
-                      "hash=?, body=?, bytes=?, updated=? WHERE id=?"),
+      insert_doc_(db,
+                  "INSERT INTO documents(ext_id, source, collection, title, meta, hash, "
+                  "body, bytes, updated) VALUES(?,?,?,?,?,?,?,?,?)"),
+      update_doc_(db,
+                  "UPDATE documents SET ext_id=?, source=?, collection=?, title=?, meta=?, "
+                  "hash=?, body=?, bytes=?, updated=? WHERE id=?"),
       delete_doc_(db, "DELETE FROM documents WHERE id=?"),
-      insert_chunk_(db, "INSERT INTO chunks(doc, seq, heading, start, end, tokens, text) "
-                        "VALUES(?,?,?,?,?,?,?)"),
+      insert_chunk_(db,
+                    "INSERT INTO chunks(doc, seq, heading, start, end, tokens, text) "
+                    "VALUES(?,?,?,?,?,?,?)"),
       insert_fts_(db, "INSERT INTO chunks_fts(rowid, title, heading, body) VALUES(?,?,?,?)"),
       // External-content FTS5 deletes by the values it indexed, read back through the view
       // before the chunk rows go.
-      delete_fts_(db, "INSERT INTO chunks_fts(chunks_fts, rowid, title, heading, body) "
-                      "SELECT 'delete', id, title, heading, body FROM chunk_view "
-                      "WHERE id IN (SELECT id FROM chunks WHERE doc=?)"),
+      delete_fts_(db,
+                  "INSERT INTO chunks_fts(chunks_fts, rowid, title, heading, body) "
+                  "SELECT 'delete', id, title, heading, body FROM chunk_view "
+                  "WHERE id IN (SELECT id FROM chunks WHERE doc=?)"),
       delete_chunks_(db, "DELETE FROM chunks WHERE doc=?") {}
 
 namespace {

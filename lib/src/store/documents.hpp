@@ -32,14 +32,14 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db);
 
 // Prepared statements for the write path. Call inside a Transaction.
 class DocumentWriter {
-public:
+  public:
     explicit DocumentWriter(Database& db);
     std::int64_t insert(const DocumentRecord& doc);
     // Replaces the document's fields and all its chunks, keeping its rowid.
     void replace(std::int64_t rowid, const DocumentRecord& doc);
     void remove(std::int64_t rowid);
 
-private:
+  private:
     void insert_chunks(std::int64_t rowid, const DocumentRecord& doc);
     void remove_chunks(std::int64_t rowid);
 

@@ -1,9 +1,11 @@
-#include <cstdlib>
+#include "rk/index.hpp"
+
 #include <fmt/format.h>
+
+#include <cstdlib>
 #include <system_error>
 
 #include "rk/error.hpp"
-#include "rk/index.hpp"
 #include "store/documents.hpp"
 #include "store/index_impl.hpp"
 #include "store/schema.hpp"
@@ -95,9 +97,15 @@ Index::Index(Index&&) noexcept = default;
 Index& Index::operator=(Index&&) noexcept = default;
 Index::~Index() = default;
 
-const fs::path& Index::dir() const noexcept { return impl_->dir; }
-const Settings& Index::settings() const noexcept { return impl_->settings; }
-Index::Mode Index::mode() const noexcept { return impl_->mode; }
+const fs::path& Index::dir() const noexcept {
+    return impl_->dir;
+}
+const Settings& Index::settings() const noexcept {
+    return impl_->settings;
+}
+Index::Mode Index::mode() const noexcept {
+    return impl_->mode;
+}
 
 Index Index::create(const fs::path& dir, const Settings& settings) {
     store::check_settings(settings);
@@ -123,8 +131,7 @@ Index Index::create(const fs::path& dir, const Settings& settings) {
 Index Index::open(const fs::path& dir, Mode mode, int lock_wait_ms) {
     std::error_code ec;
     if (!fs::exists(dir / kDbFile, ec)) {
-        throw IndexError("no index here (create one with `rk init` or `rk ingest`)",
-                         dir.string());
+        throw IndexError("no index here (create one with `rk init` or `rk ingest`)", dir.string());
     }
     auto impl = std::make_unique<Impl>();
     impl->dir = dir;
@@ -155,7 +162,8 @@ Index Index::open_or_create(const fs::path& dir, const Settings& settings, bool*
 
 std::optional<Document> Index::get(std::string_view id_or_path) const {
     auto& db = *impl_->db;
-    const std::string q = fmt::format("SELECT {} FROM documents d WHERE d.ext_id = ?", kInfoColumns);
+    const std::string q =
+        fmt::format("SELECT {} FROM documents d WHERE d.ext_id = ?", kInfoColumns);
     auto by_id = db.prepare(q);
     auto find = [&](std::string_view key) -> std::optional<Document> {
         by_id.bind(1, key);
@@ -183,7 +191,8 @@ std::optional<Document> Index::get(std::string_view id_or_path) const {
     // "ID#SEQ": one chunk of a document.
     if (const auto hash = id_or_path.rfind('#'); hash != std::string_view::npos) {
         const std::string_view seq_text = id_or_path.substr(hash + 1);
-        if (!seq_text.empty() && seq_text.find_first_not_of("0123456789") == std::string_view::npos &&
+        if (!seq_text.empty() &&
+            seq_text.find_first_not_of("0123456789") == std::string_view::npos &&
             seq_text.size() < 10) {
             auto d = find(id_or_path.substr(0, hash));
             if (!d) return std::nullopt;
@@ -241,7 +250,8 @@ std::vector<std::string> Index::remove(const std::vector<std::string>& selectors
                 const auto& s = selectors[i];
                 hit = id == s || id == absolute[i] || (!source.empty() && source == absolute[i]);
                 if (!hit && util::has_glob_chars(s)) {
-                    hit = util::glob_match(s, id, false) || util::glob_match(absolute[i], id, false) ||
+                    hit = util::glob_match(s, id, false) ||
+                          util::glob_match(absolute[i], id, false) ||
                           (!source.empty() && util::glob_match(absolute[i], source, false));
                 }
             }
@@ -268,8 +278,8 @@ Stats Index::stats() const {
     s.chunks = db.query_int("SELECT count(*) FROM chunks").value_or(0);
     s.text_bytes = db.query_int("SELECT total(bytes) FROM documents").value_or(0);
     s.updated = db.query_int("SELECT max(updated) FROM documents").value_or(0);
-    s.created = std::stoll(
-        db.query_text("SELECT value FROM settings WHERE key='created'").value_or("0"));
+    s.created =
+        std::stoll(db.query_text("SELECT value FROM settings WHERE key='created'").value_or("0"));
     auto st = db.prepare(
         "SELECT collection, count(*) FROM documents GROUP BY collection ORDER BY collection");
     while (st.step()) s.collections.emplace_back(st.str(0), st.int64(1));
@@ -300,8 +310,8 @@ Health Index::verify() const {
     const auto orphans =
         db.query_int("SELECT count(*) FROM chunks WHERE doc NOT IN (SELECT id FROM documents)");
     if (orphans.value_or(0) > 0) problem(fmt::format("{} chunks have no document", *orphans));
-    const auto empty = db.query_int(
-        "SELECT count(*) FROM documents WHERE id NOT IN (SELECT doc FROM chunks)");
+    const auto empty =
+        db.query_int("SELECT count(*) FROM documents WHERE id NOT IN (SELECT doc FROM chunks)");
     if (empty.value_or(0) > 0) problem(fmt::format("{} documents have no chunks", *empty));
     const auto bad_ranges = db.query_int(
         "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.doc "

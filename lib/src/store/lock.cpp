@@ -1,14 +1,15 @@
 #include "store/lock.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fmt/format.h>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "rk/error.hpp"
@@ -31,7 +32,8 @@ std::string read_holder(int fd) {
 WriterLock::WriterLock(const std::filesystem::path& file, int wait_ms) {
     fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) {
-        throw IndexError(fmt::format("cannot open lock file: {}", std::strerror(errno)),
+        throw IndexError(fmt::format("cannot open lock file: {}",
+                                     std::error_code(errno, std::generic_category()).message()),
                          file.string());
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
@@ -39,7 +41,9 @@ WriterLock::WriterLock(const std::filesystem::path& file, int wait_ms) {
         if (errno != EWOULDBLOCK && errno != EINTR) {
             const int err = errno;
             ::close(fd_);
-            throw IndexError(fmt::format("cannot lock: {}", std::strerror(err)), file.string());
+            throw IndexError(fmt::format("cannot lock: {}",
+                                         std::error_code(err, std::generic_category()).message()),
+                             file.string());
         }
         if (std::chrono::steady_clock::now() >= deadline) {
             const std::string holder = read_holder(fd_);

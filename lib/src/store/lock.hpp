@@ -7,7 +7,7 @@
 namespace rk::store {
 
 class WriterLock {
-public:
+  public:
     // Waits up to `wait_ms` for another writer to finish, then throws LockError.
     WriterLock(const std::filesystem::path& file, int wait_ms);
     WriterLock(WriterLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
@@ -16,7 +16,7 @@ public:
     WriterLock& operator=(const WriterLock&) = delete;
     ~WriterLock();
 
-private:
+  private:
     int fd_ = -1;
 };
 

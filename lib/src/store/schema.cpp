@@ -1,7 +1,8 @@
 #include "store/schema.hpp"
 
-#include <chrono>
 #include <fmt/format.h>
+
+#include <chrono>
 
 #include "rk/error.hpp"
 #include "rk/version.hpp"
@@ -86,9 +87,10 @@ void check_settings(const Settings& s) {
         throw UsageError(fmt::format("chunk size {} is out of range 16..100000", s.chunk_size));
     }
     if (s.chunk_overlap < 0 || s.chunk_overlap >= s.chunk_size / 2) {
-        throw UsageError(fmt::format("chunk overlap {} must be at least 0 and under half the "
-                                     "chunk size ({})",
-                                     s.chunk_overlap, s.chunk_size));
+        throw UsageError(
+            fmt::format("chunk overlap {} must be at least 0 and under half the "
+                        "chunk size ({})",
+                        s.chunk_overlap, s.chunk_size));
     }
 }
 
@@ -146,9 +148,9 @@ Settings load_settings(Database& db) {
     try {
         check_settings(s);
     } catch (const UsageError& e) {
-        throw IndexError(fmt::format("index was created with settings this rk cannot use: {}",
-                                     e.what()),
-                         db.file().string());
+        throw IndexError(
+            fmt::format("index was created with settings this rk cannot use: {}", e.what()),
+            db.file().string());
     }
     return s;
 }

@@ -9,9 +9,15 @@ namespace rk::store {
 Database::Database(const std::filesystem::path& file, Open how) : file_(file) {
     int flags = SQLITE_OPEN_NOMUTEX;
     switch (how) {
-        case Open::read_only: flags |= SQLITE_OPEN_READONLY; break;
-        case Open::read_write: flags |= SQLITE_OPEN_READWRITE; break;
-        case Open::create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+        case Open::read_only:
+            flags |= SQLITE_OPEN_READONLY;
+            break;
+        case Open::read_write:
+            flags |= SQLITE_OPEN_READWRITE;
+            break;
+        case Open::create:
+            flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+            break;
     }
     const int rc = sqlite3_open_v2(file.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
@@ -25,7 +31,9 @@ Database::Database(const std::filesystem::path& file, Open how) : file_(file) {
     sqlite3_busy_timeout(db_, 5000);
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+    sqlite3_close_v2(db_);
+}
 
 void Database::check(int rc, std::string_view doing) const {
     if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return;
@@ -55,8 +63,12 @@ std::optional<std::string> Database::query_text(std::string_view sql) {
     return st.str(0);
 }
 
-std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
-std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
+std::int64_t Database::last_insert_rowid() const {
+    return sqlite3_last_insert_rowid(db_);
+}
+std::int64_t Database::changes() const {
+    return sqlite3_changes64(db_);
+}
 
 Statement::Statement(Database& db, std::string_view sql) : db_(&db) {
     const int rc = sqlite3_prepare_v3(db.handle(), sql.data(), static_cast<int>(sql.size()),
@@ -68,12 +80,14 @@ Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.s
     other.stmt_ = nullptr;
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+    sqlite3_finalize(stmt_);
+}
 
 Statement& Statement::bind(int i, std::string_view text) {
-    db_->check(sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT,
-                                   SQLITE_UTF8),
-               "bind");
+    db_->check(
+        sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+        "bind");
     return *this;
 }
 Statement& Statement::bind(int i, std::int64_t n) {
@@ -113,8 +127,12 @@ void Statement::reset() {
     sqlite3_clear_bindings(stmt_);
 }
 
-std::int64_t Statement::int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-double Statement::real(int col) const { return sqlite3_column_double(stmt_, col); }
+std::int64_t Statement::int64(int col) const {
+    return sqlite3_column_int64(stmt_, col);
+}
+double Statement::real(int col) const {
+    return sqlite3_column_double(stmt_, col);
+}
 std::string_view Statement::text(int col) const {
     const auto* p = sqlite3_column_text(stmt_, col);
     const int n = sqlite3_column_bytes(stmt_, col);
@@ -127,9 +145,13 @@ std::string_view Statement::blob(int col) const {
     if (p == nullptr) return {};
     return {static_cast<const char*>(p), static_cast<std::size_t>(n)};
 }
-bool Statement::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+bool Statement::is_null(int col) const {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
 
-Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Database& db) : db_(db) {
+    db_.exec("BEGIN IMMEDIATE");
+}
 
 Transaction::~Transaction() {
     if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);

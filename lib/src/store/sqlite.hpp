@@ -15,7 +15,7 @@ namespace rk::store {
 class Database;
 
 class Statement {
-public:
+  public:
     Statement(Database& db, std::string_view sql);
     Statement(Statement&& other) noexcept;
     Statement& operator=(Statement&&) = delete;
@@ -43,13 +43,13 @@ public:
     [[nodiscard]] std::string_view blob(int col) const;
     [[nodiscard]] bool is_null(int col) const;
 
-private:
+  private:
     Database* db_;
     sqlite3_stmt* stmt_ = nullptr;
 };
 
 class Database {
-public:
+  public:
     enum class Open { read_only, read_write, create };
     Database(const std::filesystem::path& file, Open how);
     Database(Database&&) = delete;
@@ -72,21 +72,21 @@ public:
     // Throws IndexError with SQLite's message for `rc` if it is an error code.
     void check(int rc, std::string_view doing) const;
 
-private:
+  private:
     sqlite3* db_ = nullptr;
     std::filesystem::path file_;
 };
 
 // BEGIN IMMEDIATE on construction, ROLLBACK on destruction unless commit() was called.
 class Transaction {
-public:
+  public:
     explicit Transaction(Database& db);
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
     ~Transaction();
     void commit();
 
-private:
+  private:
     Database& db_;
     bool done_ = false;
 };

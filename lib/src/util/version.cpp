@@ -2,6 +2,8 @@
 
 namespace rk {
 
-std::string_view version() noexcept { return RK_VERSION; }
+std::string_view version() noexcept {
+    return RK_VERSION;
+}
 
 }  // namespace rk

@@ -1,0 +1,295 @@
+"""Format readers (text, Markdown, JSON, JSONL, BEIR), skipped inputs, and chunking."""
+
+import json
+import os
+import random
+import re
+import unittest
+
+from rkcli import RkTestCase, word_boundary_ok
+
+
+class Readers(RkTestCase):
+
+    def test_plain_text_title_is_file_name(self):
+        p = self.write("notes/todo list.txt", "# not a heading in plain text\n\nbuy milk\n")
+        self.ingest_json(p)
+        doc = self.get_json(p)
+        self.assertEqual(doc["title"], "todo list.txt")
+        self.assertEqual(doc["text"], "# not a heading in plain text\n\nbuy milk\n")
+        self.assertEqual(doc["source"], p)
+        self.assertEqual(doc["id"], p)
+        self.assertEqual(self.ok("get", p).out, "# not a heading in plain text\n\nbuy milk\n")
+
+    def test_markdown_front_matter_title(self):
+        p = self.write("guide.md", "---\ntitle: \"The Guide\"\nauthor: me\n---\n"
+                                   "# Guide\n\nWelcome.\n\n## Install\n\nRun make.\n")
+        self.ingest_json(p)
+        doc = self.get_json(p)
+        self.assertEqual(doc["title"], "The Guide")
+
+    def test_markdown_first_heading_title(self):
+        p = self.write("guide.md", "Some intro before any heading.\n\n"
+                                   "# Getting Started\n\ntext\n\n# Second\n\nmore\n")
+        self.ingest_json(p)
+        self.assertEqual(self.get_json(p)["title"], "Getting Started")
+
+    def test_markdown_setext_heading_title(self):
+        p = self.write("s.md", "Setext Title\n============\n\nbody text\n\nSub\n---\n\nmore\n")
+        self.ingest_json(p)
+        doc = self.get_json(p)
+        self.assertEqual(doc["title"], "Setext Title")
+        self.assertIn("Setext Title > Sub", [c["heading"] for c in doc["chunk_list"]])
+
+    def test_markdown_heading_paths(self):
+        p = self.write("guide.md", "# Guide\n\nIntro paragraph.\n\n"
+                                   "## Install\n\nRun the installer.\n\n"
+                                   "### Linux\n\nUse the package.\n\n"
+                                   "## Usage\n\nCall it.\n\n"
+                                   "# Appendix\n\nThe end.\n")
+        self.ingest_json(p)
+        doc = self.get_json(p)
+        headings = [c["heading"] for c in doc["chunk_list"]]
+        self.assertEqual(headings, ["Guide", "Guide > Install", "Guide > Install > Linux",
+                                    "Guide > Usage", "Appendix"])
+        text = doc["text"].encode()
+        for c in doc["chunk_list"]:
+            piece = text[c["start"]:c["end"]].decode()
+            self.assertIn(c["heading"].split(" > ")[-1], piece.splitlines()[0])
+
+    def test_markdown_code_fence_is_not_a_heading(self):
+        p = self.write("code.md", "# Real\n\n```sh\n# not a heading\necho hi\n```\n\nafter\n")
+        self.ingest_json(p)
+        doc = self.get_json(p)
+        self.assertEqual({c["heading"] for c in doc["chunk_list"]}, {"Real"})
+
+    def test_json_array_default_fields(self):
+        p = self.write("docs.json", json.dumps([
+            {"_id": "j1", "title": "First", "text": "first json record"},
+            {"_id": "j2", "title": "Second", "text": "second json record", "extra": 5},
+        ]))
+        s = self.ingest_json(p)
+        self.assertEqual(s["added"], 2)
+        self.assertEqual(self.ids(), ["j1", "j2"])
+        self.assertEqual(self.ok("get", "j1").out, "first json record\n")
+        self.assertEqual(self.get_json("j2")["title"], "Second")
+
+    def test_json_single_object(self):
+        p = self.write("one.json", json.dumps({"_id": "only", "text": "just one"}))
+        self.ingest_json(p)
+        self.assertEqual(self.ok("get", "only").out, "just one\n")
+
+    def test_jsonl_default_fields(self):
+        p = self.write_jsonl("recs.jsonl", [
+            {"_id": "a", "title": "Alpha", "text": "alpha text"},
+            {"_id": 7, "title": "Seven", "text": "numeric id"},
+        ])
+        s = self.ingest_json(p)
+        self.assertEqual(s["added"], 2)
+        self.assertEqual(self.ids(), ["7", "a"])
+        self.assertEqual(self.ok("get", "7").out, "numeric id\n")
+        self.assertEqual(self.get_json("a")["title"], "Alpha")
+        self.assertEqual(self.get_json("a")["source"], p)
+
+    def test_ndjson_extension(self):
+        p = self.write_jsonl("recs.ndjson", [{"_id": "n1", "text": "nd"}])
+        self.ingest_json(p)
+        self.assertEqual(self.ids(), ["n1"])
+
+    def test_custom_fields(self):
+        recs = [{"id": "c1", "name": "Custom One", "body": "custom body one", "_id": "ignored1"},
+                {"id": "c2", "name": "Custom Two", "body": "custom body two", "_id": "ignored2"}]
+        jl = self.write_jsonl("custom.jsonl", recs)
+        js = self.write("custom.json", json.dumps(
+            [{"id": "c3", "name": "Custom Three", "body": "custom body three"}]))
+        flags = ["--id-field", "id", "--title-field", "name", "--text-field", "body"]
+        s = self.ingest_json(jl, js, *flags)
+        self.assertEqual(s["added"], 3)
+        self.assertEqual(self.ids(), ["c1", "c2", "c3"])
+        doc = self.get_json("c2")
+        self.assertEqual(doc["title"], "Custom Two")
+        self.assertEqual(doc["text"], "custom body two")
+        self.assertEqual(self.ok("get", "c3").out, "custom body three\n")
+
+    def test_beir_corpus(self):
+        rnd = random.Random(3)
+        words = "the of a wing flow pressure boundary layer heat transfer shock".split()
+        recs = [{"_id": str(1000 + i), "title": f"paper {i}",
+                 "text": " ".join(rnd.choices(words, k=rnd.randint(5, 120))),
+                 "metadata": {"year": 1960 + i % 10}} for i in range(50)]
+        corpus = self.write_jsonl("beir/corpus.jsonl", recs)
+        self.write_jsonl("beir/queries.jsonl", [{"_id": "q1", "text": "wing flow"}])
+        s = self.ingest_json(corpus)
+        self.assertEqual(s["added"], 50)
+        self.assertEqual(self.stats()["documents"], 50)
+        for rec in recs[::9]:
+            self.assertEqual(self.ok("get", rec["_id"]).out, rec["text"] + "\n")
+            doc = self.get_json(rec["_id"])
+            self.assertEqual(doc["title"], rec["title"])
+            self.assertEqual(doc["text"], rec["text"])
+
+    def test_binary_file_skipped(self):
+        good = self.write("good.txt", "fine\n")
+        binf = self.write("image.bin", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256)))
+        r = self.rk("ingest", "--json", good, binf, cwd=self.tmp)
+        self.assertEqual(r.code, 0, r)
+        s = r.json()
+        self.assertEqual((s["added"], s["skipped"], s["failed"]), (1, 1, 0))
+        self.assertIn("image.bin", r.err)
+        self.assertIn("binary", r.err.lower())
+        self.assertEqual(self.ids(), [good])
+
+    def test_binary_file_in_directory_walk(self):
+        self.write("d/a.txt", "text\n")
+        self.write("d/b.dat", b"abc\0def")
+        s = self.ingest_json("-r", self.path("d"))
+        self.assertEqual((s["added"], s["skipped"]), (1, 1))
+
+    def test_empty_files_skipped(self):
+        e1 = self.write("empty.txt", "")
+        e2 = self.write("blank.md", "  \n\n\t\n")
+        s = self.ingest_json(e1, e2)
+        self.assertEqual((s["added"], s["skipped"], s["failed"]), (0, 2, 0))
+        self.assertEqual(self.stats()["documents"], 0)
+
+    def test_invalid_utf8_repaired(self):
+        raw = b"caf\xc3\xa9 ok then \xff\xfe broken \xc3 end\n"
+        p = self.write("bad.txt", raw)
+        r = self.rk("ingest", "--json", p)
+        self.assertEqual(r.code, 0, r)
+        warn = [line for line in r.err.splitlines() if "UTF-8" in line or "utf-8" in line]
+        self.assertTrue(warn, r)
+        self.assertIn("bad.txt", warn[0])
+        self.assertRegex(warn[0], r"\b14\b", "the byte offset of the first bad byte")
+        got = self.ok("get", p)
+        text = got.out_bytes.decode("utf-8")  # strict: never raw invalid bytes
+        self.assertIn("\ufffd", text)
+        self.assertTrue(text.startswith("café ok then "))
+        self.assertIn(" broken ", text)
+        doc = self.get_json(p)
+        self.assertIn("\ufffd", doc["text"])
+        # In the database too.
+        body = self.db().execute("SELECT CAST(body AS BLOB) FROM documents").fetchone()[0]
+        body.decode("utf-8")
+        for (chunk,) in self.db().execute("SELECT CAST(text AS BLOB) FROM chunks"):
+            chunk.decode("utf-8")
+        self.ok("index", "verify")
+
+    def test_invalid_utf8_in_jsonl(self):
+        p = self.write("r.jsonl", b'{"_id": "u1", "text": "bad \xff byte"}\n')
+        r = self.rk("ingest", p, cwd=self.tmp)
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("r.jsonl:1", r.err)
+        self.assertIn("\ufffd", self.ok("get", "u1").out_bytes.decode("utf-8"))
+
+    def test_bom_is_not_content(self):
+        p = self.write("bom.txt", b"\xef\xbb\xbfhello bom\n")
+        self.ingest_json(p)
+        self.assertEqual(self.ok("get", p).out, "hello bom\n")
+
+
+class Chunking(RkTestCase):
+    """--chunk-size 16 --chunk-overlap 4; offsets are bytes of the UTF-8 text."""
+
+    def setUp(self):
+        super().setUp()
+        self.init("--chunk-size", "16", "--chunk-overlap", "4")
+
+    def check_chunks(self, doc, max_tokens=16):
+        text = doc["text"].encode("utf-8")
+        chunks = doc["chunk_list"]
+        self.assertTrue(chunks)
+        self.assertEqual([c["seq"] for c in chunks], list(range(len(chunks))))
+        for c in chunks:
+            self.assertTrue(word_boundary_ok(text, c["start"], c["end"]),
+                            f"chunk {c} cuts a word: {text[max(0, c['start'] - 5):c['end'] + 5]!r}")
+            words = text[c["start"]:c["end"]].split()
+            self.assertLessEqual(len(words), max_tokens, c)
+            self.assertEqual(c["tokens"], len(words), c)
+        # Together the chunks cover every word of the text.
+        covered = bytearray(len(text))
+        for c in chunks:
+            for i in range(c["start"], c["end"]):
+                covered[i] = 1
+        for m in re.finditer(rb"\S+", text):
+            self.assertTrue(all(covered[m.start():m.end()]), f"word {m.group()!r} not covered")
+        # And each chunk's text, fetched as ID#N, is exactly its byte range.
+        for c in chunks[:3]:
+            got = self.get_json(f"{doc['id']}#{c['seq']}")
+            self.assertEqual(got["text"].encode("utf-8"), text[c["start"]:c["end"]])
+        return chunks
+
+    def test_long_paragraph_splits_on_word_boundaries(self):
+        words = [f"wörd{i}" if i % 7 == 0 else f"w{i}" for i in range(100)]
+        body = " ".join(words[:50]) + "\n" + "  ".join(words[50:]) + "\n"
+        p = self.write("long.txt", body)
+        self.ingest_json(p)
+        doc = self.get_json(p)
+        chunks = self.check_chunks(doc)
+        self.assertGreaterEqual(len(chunks), 100 // 16 + 1)
+        text = doc["text"].encode()
+        for prev, nxt in zip(chunks, chunks[1:]):
+            # Cut from one paragraph: consecutive chunks overlap by at most 4 words.
+            self.assertLess(nxt["start"], prev["end"], (prev, nxt))
+            shared = text[nxt["start"]:prev["end"]].split()
+            self.assertLessEqual(len(shared), 4)
+            self.assertGreaterEqual(len(shared), 1)
+
+    def test_sentences_and_paragraphs(self):
+        rnd = random.Random(11)
+        vocab = ["alpha", "beta", "gamma.", "delta,", "épsilon", "zeta!", "eta?", "(theta)",
+                 "iota;", "kappa:", "λ", "mu", "nu", "xi\u00a0xi"]
+        paras = []
+        for _ in range(12):
+            paras.append(" ".join(rnd.choices(vocab, k=rnd.randint(1, 45))))
+        body = "\n\n".join(paras) + "\n"
+        p = self.write("prose.txt", body)
+        self.ingest_json(p)
+        self.check_chunks(self.get_json(p))
+
+    def test_chunks_never_cross_a_heading(self):
+        sections = []
+        rnd = random.Random(5)
+        for i, h in enumerate(["# Guide", "## Install", "## Usage", "### Deep", "# Other"]):
+            paras = [" ".join(f"s{i}p{j}w{k}" for k in range(rnd.randint(2, 30)))
+                     for j in range(rnd.randint(1, 3))]
+            sections.append(h + "\n\n" + "\n\n".join(paras))
+        body = "\n\n".join(sections) + "\n"
+        p = self.write("guide.md", body)
+        self.ingest_json(p)
+        doc = self.get_json(p)
+        chunks = self.check_chunks(doc)
+        text = doc["text"].encode()
+        expected_path = {"s0": "Guide", "s1": "Guide > Install", "s2": "Guide > Usage",
+                         "s3": "Guide > Usage > Deep", "s4": "Other"}
+        for c in chunks:
+            piece = text[c["start"]:c["end"]].decode()
+            # A heading line can only be the first line of a chunk.
+            for line in piece.splitlines()[1:]:
+                self.assertFalse(line.startswith("#"), f"chunk crosses a heading: {piece!r}")
+            sections_in = {w.split("p")[0] for w in piece.split() if w.startswith("s")}
+            if not sections_in:
+                # A heading alone (its first paragraph did not fit with it).
+                self.assertRegex(piece, r"^#+ \w+$")
+                self.assertTrue(c["heading"].endswith(piece.split(" ", 1)[1]), c)
+                continue
+            self.assertEqual(len(sections_in), 1, f"chunk spans sections: {piece!r}")
+            self.assertEqual(c["heading"], expected_path[sections_in.pop()], c)
+
+    def test_small_documents_one_chunk(self):
+        p = self.write("short.txt", "just a few words here\n")
+        self.ingest_json(p)
+        doc = self.get_json(p)
+        self.assertEqual(len(doc["chunk_list"]), 1)
+        self.check_chunks(doc)
+        self.assertEqual(self.get_json(p)["chunks"], 1)
+
+    def test_single_huge_word(self):
+        p = self.write("huge.txt", "x" * 5000 + " tail\n")
+        self.ingest_json(p)
+        self.check_chunks(self.get_json(p))
+        self.ok("index", "verify")
+
+
+if __name__ == "__main__":
+    unittest.main()
