@@ -29,8 +29,8 @@ DocumentWriter::DocumentWriter(Database& db)
                   "hash=?, body=?, bytes=?, updated=? WHERE id=?"),
       delete_doc_(db, "DELETE FROM documents WHERE id=?"),
       insert_chunk_(db,
-                    "INSERT INTO chunks(doc, seq, heading, start, end, tokens, text) "
-                    "VALUES(?,?,?,?,?,?,?)"),
+                    "INSERT INTO chunks(doc, seq, heading, start, end, tokens) "
+                    "VALUES(?,?,?,?,?,?)"),
       insert_fts_(db, "INSERT INTO chunks_fts(rowid, title, heading, body) VALUES(?,?,?,?)"),
       // External-content FTS5 deletes by the values it indexed, read back through the view
       // before the chunk rows go.
@@ -85,7 +85,6 @@ void DocumentWriter::insert_chunks(std::int64_t rowid, const DocumentRecord& doc
             .bind(4, c.start)
             .bind(5, c.end)
             .bind(6, c.tokens)
-            .bind(7, c.text)
             .run();
         insert_fts_.bind(1, db_.last_insert_rowid())
             .bind(2, doc.title)

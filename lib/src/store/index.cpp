@@ -177,11 +177,17 @@ std::optional<Document> Index::get(std::string_view id_or_path) const {
         doc.text = by_id.str(10);
         by_id.reset();
         auto chunks = db.prepare(
-            "SELECT seq, heading, start, end, tokens, text FROM chunks WHERE doc=? ORDER BY seq");
+            "SELECT seq, heading, start, end, tokens FROM chunks WHERE doc=? ORDER BY seq");
         chunks.bind(1, rowid);
         while (chunks.step()) {
-            doc.chunks.push_back(Chunk{chunks.int64(0), chunks.str(1), chunks.int64(2),
-                                       chunks.int64(3), chunks.int64(4), chunks.str(5)});
+            Chunk c{chunks.int64(0), chunks.str(1), chunks.int64(2), chunks.int64(3),
+                    chunks.int64(4), {}};
+            const auto size = static_cast<std::int64_t>(doc.text.size());
+            if (c.start >= 0 && c.start <= c.end && c.end <= size) {
+                c.text = doc.text.substr(static_cast<std::size_t>(c.start),
+                                         static_cast<std::size_t>(c.end - c.start));
+            }
+            doc.chunks.push_back(std::move(c));
         }
         return doc;
     };

@@ -18,8 +18,8 @@ std::int64_t now_seconds() {
 }
 
 // Version 1. Documents keep their full text (for `rk get` and lossless export); chunks are
-// byte ranges of it with their own copy of the text, which is what FTS5 indexes, through
-// a view that adds the document's title to each chunk.
+// byte ranges of it, not copies. FTS5 indexes each chunk's text with its document's title
+// and heading path, reading them back (for snippets, deletes and rebuilds) through a view.
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE documents(
@@ -44,11 +44,11 @@ CREATE TABLE chunks(
   start INTEGER NOT NULL,
   end INTEGER NOT NULL,
   tokens INTEGER NOT NULL,
-  text TEXT NOT NULL,
   UNIQUE(doc, seq)
 );
 CREATE VIEW chunk_view AS
-  SELECT c.id AS id, d.title AS title, c.heading AS heading, c.text AS body
+  SELECT c.id AS id, d.title AS title, c.heading AS heading,
+         CAST(substr(CAST(d.body AS BLOB), c.start + 1, c.end - c.start) AS TEXT) AS body
   FROM chunks c JOIN documents d ON d.id = c.doc;
 )sql";
 
