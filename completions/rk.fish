@@ -1,0 +1,160 @@
+# fish completion for rk. Install as rk.fish in a directory of
+# $fish_complete_path (for example /usr/share/fish/vendor_completions.d).
+
+# Prints the words of the command line that are not options or option values:
+# the command, then its arguments (for `rk index`, the index subcommand).
+function __rk_positionals
+    set -l tokens (commandline -opc)
+    set -e tokens[1]
+    set -l skip 0
+    for t in $tokens
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        switch $t
+            case --index --color --embedder --tokenizer --chunk-size --chunk-overlap \
+                --include --exclude --collection --meta --id-field --title-field \
+                --text-field -j --jobs --format
+                set skip 1
+            case '-*'
+            case '*'
+                printf '%s\n' $t
+        end
+    end
+end
+
+function __rk_needs_command
+    set -l p (__rk_positionals)
+    test (count $p) -eq 0
+end
+
+function __rk_using
+    set -l p (__rk_positionals)
+    test (count $p) -ge 1; and test "$p[1]" = $argv[1]
+end
+
+function __rk_index_needs_command
+    set -l p (__rk_positionals)
+    test (count $p) -eq 1; and test "$p[1]" = index
+end
+
+# Collection names of the index the command line points at, from
+# `rk stats --json`; prints nothing when that fails.
+function __rk_collections
+    set -l tokens (commandline -opc)
+    set -l rk $tokens[1]
+    set -l index
+    set -l i 2
+    while test $i -le (count $tokens)
+        switch $tokens[$i]
+            case --index
+                set i (math $i + 1)
+                set index $tokens[$i]
+            case '--index=*'
+                set index (string replace -- --index= '' $tokens[$i])
+        end
+        set i (math $i + 1)
+    end
+    set rk (string replace -r -- '^~/' "$HOME/" $rk)
+    set -l args
+    if test -n "$index"
+        set args --index (string replace -r -- '^~/' "$HOME/" $index)
+    end
+    $rk $args --color never stats --json 2>/dev/null </dev/null | awk '
+    {
+        s = $0; n = length(s); key = "\"collections\":{"; start = 0
+        for (i = 1; i + length(key) - 1 <= n; i++) {
+            if (substr(s, i, length(key)) == key && (i == 1 || substr(s, i - 1, 1) != "\\\\")) {
+                start = i + length(key); break
+            }
+        }
+        if (!start) exit
+        i = start
+        while (i <= n) {
+            c = substr(s, i, 1)
+            if (c == "}") break
+            if (c != "\"") { i++; continue }
+            name = ""; i++
+            while (i <= n) {
+                c = substr(s, i, 1)
+                if (c == "\\\\") {
+                    e = substr(s, i + 1, 1)
+                    if (e == "t") e = "\t"; else if (e == "n") e = " "; else if (e == "r") e = " "
+                    name = name e; i += 2; continue
+                }
+                if (c == "\"") break
+                name = name c; i++
+            }
+            print name
+            while (i <= n && substr(s, i, 1) != "," && substr(s, i, 1) != "}") i++
+            if (substr(s, i, 1) == ",") i++
+        }
+    }'
+end
+
+complete -c rk -e
+# No file names unless a command wants them.
+complete -c rk -f
+
+# Global options, accepted before or after the command.
+complete -c rk -l index -x -a '(__fish_complete_directories (commandline -ct) "index directory")' -d 'Index directory'
+complete -c rk -s q -l quiet -d 'Print no progress, notes or summaries'
+complete -c rk -s v -l verbose -d 'Say more (repeat for more)'
+complete -c rk -l color -x -a 'auto always never' -d 'When to use colour'
+complete -c rk -n __rk_needs_command -l version -d 'Print the version and exit'
+complete -c rk -s h -l help -d 'Print help and exit'
+
+# Commands.
+complete -c rk -n __rk_needs_command -a init -d 'Create an index'
+complete -c rk -n __rk_needs_command -a ingest -d 'Add or update documents from files, globs or stdin'
+complete -c rk -n __rk_needs_command -a get -d 'Print a stored document, or one chunk as ID#N'
+complete -c rk -n __rk_needs_command -a ls -d 'List documents'
+complete -c rk -n __rk_needs_command -a rm -d 'Remove documents by id, path, glob or collection'
+complete -c rk -n __rk_needs_command -a stats -d 'Counts, sizes and settings of the index'
+complete -c rk -n __rk_needs_command -a index -d 'Verify, rebuild or optimize the index'
+
+# rk init [DIR]
+complete -c rk -n '__rk_using init' -a '(__fish_complete_directories (commandline -ct) "directory to create")'
+complete -c rk -n '__rk_using init' -l embedder -x -a builtin -d 'Embedder spec, fixed for the index'
+complete -c rk -n '__rk_using init' -l tokenizer -x -a 'porter\t"English stemming" unicode\t"no stemming" trigram\t"substrings"' -d 'Full-text tokenizer'
+complete -c rk -n '__rk_using init' -l chunk-size -x -d 'Tokens per chunk (default 256)'
+complete -c rk -n '__rk_using init' -l chunk-overlap -x -d 'Tokens repeated between chunks of one paragraph (default 32)'
+
+# rk ingest PATH...
+complete -c rk -n '__rk_using ingest' -F
+complete -c rk -n '__rk_using ingest' -s r -l recursive -d 'Walk directories'
+complete -c rk -n '__rk_using ingest' -l stdin-paths -d 'Read paths to ingest from stdin, one a line'
+complete -c rk -n '__rk_using ingest' -s 0 -l null -d 'With --stdin-paths: paths end in NUL'
+complete -c rk -n '__rk_using ingest' -l include -x -d 'Only walked files matching GLOB'
+complete -c rk -n '__rk_using ingest' -l exclude -x -d 'Skip files and directories matching GLOB'
+complete -c rk -n '__rk_using ingest' -l hidden -d 'Walk hidden files and directories too'
+complete -c rk -n '__rk_using ingest' -l collection -x -a '(__rk_collections)' -d 'Collection the documents belong to'
+complete -c rk -n '__rk_using ingest' -l meta -x -d 'Metadata KEY=VALUE for every document'
+complete -c rk -n '__rk_using ingest' -l id-field -x -d 'JSON/JSONL field holding the id (default _id)'
+complete -c rk -n '__rk_using ingest' -l title-field -x -d 'JSON/JSONL field holding the title (default title)'
+complete -c rk -n '__rk_using ingest' -l text-field -x -d 'JSON/JSONL field holding the text (default text)'
+complete -c rk -n '__rk_using ingest' -s n -l dry-run -d 'Print what would change, change nothing'
+complete -c rk -n '__rk_using ingest' -l prune -d 'Remove documents whose files are gone'
+complete -c rk -n '__rk_using ingest' -s j -l jobs -x -d 'Worker threads (0: one per core)'
+complete -c rk -n '__rk_using ingest' -l json -d 'Print the summary as JSON on stdout'
+
+# rk get ID
+complete -c rk -n '__rk_using get' -F
+complete -c rk -n '__rk_using get' -l format -x -a 'text\t"the stored text" json\t"with metadata"' -d 'Output format'
+
+# rk ls [GLOB]
+complete -c rk -n '__rk_using ls' -l collection -x -a '(__rk_collections)' -d 'Only this collection'
+complete -c rk -n '__rk_using ls' -l format -x -a 'text json jsonl tsv' -d 'Output format'
+
+# rk rm SELECTOR...
+complete -c rk -n '__rk_using rm' -F
+complete -c rk -n '__rk_using rm' -l collection -x -a '(__rk_collections)' -d 'Remove every document of this collection'
+
+# rk stats
+complete -c rk -n '__rk_using stats' -l json -d 'Print as JSON'
+
+# rk index verify|rebuild|optimize
+complete -c rk -n __rk_index_needs_command -a verify -d 'Check SQLite, full-text and chunk consistency'
+complete -c rk -n __rk_index_needs_command -a rebuild -d 'Rebuild the derived structures from the stored chunks'
+complete -c rk -n __rk_index_needs_command -a optimize -d 'Merge the full-text index and compact'

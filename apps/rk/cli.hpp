@@ -60,5 +60,6 @@ void add_ls(CLI::App& app, Context& ctx);
 void add_rm(CLI::App& app, Context& ctx);
 void add_stats(CLI::App& app, Context& ctx);
 void add_index(CLI::App& app, Context& ctx);
+void add_query(CLI::App& app, Context& ctx);
 
 }  // namespace rk::cli

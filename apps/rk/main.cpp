@@ -38,6 +38,7 @@ int run(int argc, char** argv) {
 
     rk::cli::add_init(app, ctx);
     rk::cli::add_ingest(app, ctx);
+    rk::cli::add_query(app, ctx);
     rk::cli::add_get(app, ctx);
     rk::cli::add_ls(app, ctx);
     rk::cli::add_rm(app, ctx);

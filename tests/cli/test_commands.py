@@ -2,6 +2,8 @@
 
 import json
 import os
+import signal
+import subprocess
 import unittest
 
 from rkcli import RkTestCase
@@ -123,6 +125,44 @@ class Commands(RkTestCase):
         self.assertEqual(self.ids("*/sub/*"), sorted([self.b, self.c]))
         self.assertEqual(self.ids("r?"), ["r1", "r2"])
         self.assertEqual(self.ids("*.txt", "--collection", "records"), [])
+
+    def test_ls_glob_relative_path_like_rm(self):
+        # BUG: `rk rm 'sub/*'` resolves a relative glob against the working directory (and
+        # removes d/sub/b.md and d/sub/c.txt), but `rk ls 'sub/*'` lists nothing: ls matches
+        # the pattern only against the absolute ids, so it cannot be used to preview an rm.
+        # Likewise `rk ls sub/c.txt` (a plain relative path) lists nothing.
+        cwd = self.path("d")
+        listed = sorted(line.split("\t")[0] for line in
+                        self.ok("ls", "--format", "tsv", "sub/*", cwd=cwd).out.splitlines())
+        self.ok("rm", "sub/*", cwd=cwd)
+        removed = sorted({self.a, self.b, self.c, "r1", "r2", "x#1"} - set(self.ids()))
+        self.assertEqual(removed, sorted([self.b, self.c]))
+        self.assertEqual(listed, removed)
+
+    def test_ls_into_closed_pipe(self):
+        for i in range(300):
+            self.write(f"many/f{i:03d}.txt", f"file number {i}\n")
+        self.ingest_json("-r", self.path("many"))
+        p = subprocess.Popen([self.RK, "--index", self.index, "ls", "--format", "jsonl"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env,
+                             cwd=self.work, stdin=subprocess.DEVNULL)
+        p.stdout.readline()
+        p.stdout.close()  # like `rk ls | head -1`
+        err = p.stderr.read()
+        p.stderr.close()
+        p.wait(timeout=60)
+        self.assertIn(p.returncode, (0, -signal.SIGPIPE), err)
+        self.assertNotIn(b"error", err)
+
+    def test_stdout_full_is_an_error(self):
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full")
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run([self.RK, "--index", self.index, "ls", "--format", "jsonl"],
+                               stdout=full, stderr=subprocess.PIPE, env=self.env, cwd=self.work,
+                               stdin=subprocess.DEVNULL, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertTrue(p.stderr.decode().startswith("rk: error:"), p.stderr)
 
     def test_ls_empty_index(self):
         idx = self.path("empty")

@@ -189,6 +189,38 @@ class Sources(RkTestCase):
                 self.assertError(r, 2, mentions=[bad])
                 self.assertNoStdout(r)
 
+    def test_stdin_with_files(self):
+        s = self.ingest_json("-", self.p("d/a.txt"), stdin="from stdin\n")
+        self.assertEqual(s["added"], 2)
+
+    def test_stdin_jsonl_malformed_line(self):
+        r = self.rk("ingest", "--json", "-",
+                    stdin='{"_id": "s1", "text": "ok"}\n{"_id": "s2", "text": }\n'
+                          '{"_id": "s3", "text": "ok too"}\n')
+        self.assertError(r, 2, mentions=["<stdin>:2"])
+        self.assertEqual(self.ids(), ["s1", "s3"])
+
+    def test_same_file_named_twice(self):
+        a = self.p("d/a.txt")
+        r = self.rk("ingest", "--json", a, a, self.d + "/*.txt", "a.txt", cwd=self.d)
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual((r.json()["added"], r.json()["updated"]), (1, 0))
+        self.assertNotIn("duplicate", r.err)
+
+    def test_index_inside_the_walked_tree_is_not_ingested(self):
+        # Neither ./.rk nor an --index directory under the walked tree (its lock file is text).
+        proj = self.path("proj")
+        self.write("proj/a.txt", "project file\n")
+        self.init(index=None, cwd=proj)
+        self.ingest_json("-r", ".", index=None, cwd=proj)
+        self.ingest_json("-r", "--hidden", ".", index=None, cwd=proj)
+        self.assertEqual(self.ids(index=None, cwd=proj), [self.path("proj", "a.txt")])
+        inner = self.path("proj", "myindex")
+        self.ingest_json("-r", proj, index=inner)
+        s = self.ingest_json("-r", proj, index=inner)
+        self.assertEqual((s["added"], s["unchanged"]), (0, 1))
+        self.assertEqual(self.ids(index=inner), [self.path("proj", "a.txt")])
+
     def test_nothing_to_ingest(self):
         r = self.rk("ingest")
         self.assertError(r, 2)
@@ -339,6 +371,45 @@ class Incremental(RkTestCase):
         s = self.ingest_json(self.r)
         self.assertEqual((s["added"], s["updated"], s["unchanged"]), (0, 1, 2))
         self.assertEqual(self.ok("get", "r2").out, "record two, changed\n")
+
+    def test_touched_file_is_unchanged(self):
+        self.ingest_json("-r", self.d)
+        os.utime(self.a, (1, 1))
+        s = self.ingest_json("-r", self.d)
+        self.assertEqual((s["updated"], s["unchanged"]), (0, 6))
+
+    def test_moved_file(self):
+        self.ingest_json("-r", self.d)
+        moved = self.path("d", "sub", "moved.txt")
+        os.rename(self.c, moved)
+        s = self.ingest_json("-r", "--prune", self.d)
+        self.assertEqual((s["added"], s["pruned"]), (1, 1))
+        self.assertIn(moved, self.ids())
+        self.assertNotIn(self.c, self.ids())
+
+    def test_collection_change_is_an_update(self):
+        self.ingest_json(self.a)
+        s = self.ingest_json(self.a, "--collection", "other")
+        self.assertEqual(s["updated"], 1)
+        self.assertEqual(self.get_json(self.a)["collection"], "other")
+
+    def test_duplicate_ids_rerun_unchanged(self):
+        # BUG: with the same id twice in one JSONL file (the later record wins, with a
+        # warning), every rerun reports "updated 2" and rewrites the document twice instead
+        # of "unchanged": the first occurrence is compared with the stored (last) version.
+        dup = self.write_jsonl("dup.jsonl", [{"_id": "x", "text": "first version"},
+                                             {"_id": "x", "text": "second version"},
+                                             {"_id": "y", "text": "other"}])
+        r = self.rk("ingest", "--json", dup, cwd=self.tmp)
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("dup.jsonl:2", r.err)
+        self.assertEqual(self.ok("get", "x").out, "second version\n")
+        self.assertEqual(self.stats()["documents"], 2)
+        before = self.ls()
+        s = self.ingest_json(dup)
+        self.assertEqual(s["updated"], 0, s)
+        self.assertEqual(self.ok("get", "x").out, "second version\n")
+        self.assertEqual(self.ls(), before)
 
     def test_deleted_file_kept_without_prune(self):
         self.ingest_json("-r", self.d)

@@ -16,9 +16,10 @@ struct Settings {
     std::string embedder = "builtin";
     // "porter" (English stemming, the default), "unicode" (no stemming) or "trigram".
     std::string tokenizer = "porter";
-    // Chunk size and overlap, counted in tokens (whitespace-separated words).
-    int chunk_size = 256;
-    int chunk_overlap = 32;
+    // Chunk size and overlap, counted in tokens (whitespace-separated words). 512/64 ranked
+    // best or tied among 128..1024 on the shared datasets with BM25 (see rk-ingest(1)).
+    int chunk_size = 512;
+    int chunk_overlap = 64;
 };
 
 // Where an index lives and why it was chosen (--index, RK_INDEX, a .rk/ above, or XDG).

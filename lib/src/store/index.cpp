@@ -180,8 +180,8 @@ std::optional<Document> Index::get(std::string_view id_or_path) const {
             "SELECT seq, heading, start, end, tokens FROM chunks WHERE doc=? ORDER BY seq");
         chunks.bind(1, rowid);
         while (chunks.step()) {
-            Chunk c{chunks.int64(0), chunks.str(1), chunks.int64(2), chunks.int64(3),
-                    chunks.int64(4), {}};
+            Chunk c{chunks.int64(0), chunks.str(1),   chunks.int64(2),
+                    chunks.int64(3), chunks.int64(4), {}};
             const auto size = static_cast<std::int64_t>(doc.text.size());
             if (c.start >= 0 && c.start <= c.end && c.end <= size) {
                 c.text = doc.text.substr(static_cast<std::size_t>(c.start),

@@ -1,0 +1,261 @@
+// rk query: one query, or a batch of them, in the output format asked for.
+#include <simdjson.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include "cli.hpp"
+#include "rk/error.hpp"
+#include "rk/json.hpp"
+#include "rk/search.hpp"
+
+namespace rk::cli {
+
+namespace {
+
+struct QueryFlags {
+    std::string text;
+    std::string mode = "bm25";
+    std::string format = "text";
+    std::string batch;
+    std::vector<std::string> where;
+    std::string collection, path;
+    int k = 10;
+    bool chunks = false;
+};
+
+struct Input {
+    std::string qid, text;
+};
+
+std::vector<Input> read_batch(const std::string& file) {
+    std::string data;
+    if (file == "-") {
+        data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    } else {
+        std::ifstream in(file, std::ios::binary);
+        if (!in) throw InputError("cannot read", file);
+        data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    std::vector<Input> out;
+    simdjson::dom::parser parser;
+    std::size_t pos = 0, line_no = 0;
+    while (pos < data.size()) {
+        std::size_t nl = data.find('\n', pos);
+        if (nl == std::string::npos) nl = data.size();
+        std::string line = data.substr(pos, nl - pos);
+        pos = nl + 1;
+        ++line_no;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;
+        if (line.front() != '{') {
+            out.push_back({std::to_string(line_no), line});
+            continue;
+        }
+        // A JSONL query: {"_id": ..., "text": ...}, as in a BEIR queries.jsonl.
+        simdjson::dom::element el;
+        const std::string where = fmt::format("{}:{}", file == "-" ? "<stdin>" : file, line_no);
+        if (parser.parse(line).get(el) != simdjson::SUCCESS || !el.is_object()) {
+            throw InputError("invalid JSON query line", where);
+        }
+        Input in;
+        std::string_view s;
+        int64_t n = 0;
+        if (el["_id"].get(s) == simdjson::SUCCESS) {
+            in.qid = std::string(s);
+        } else if (el["_id"].get(n) == simdjson::SUCCESS) {
+            in.qid = std::to_string(n);
+        } else {
+            in.qid = std::to_string(line_no);
+        }
+        if (el["text"].get(s) != simdjson::SUCCESS) {
+            throw InputError("query has no string field 'text'", where);
+        }
+        in.text = std::string(s);
+        out.push_back(std::move(in));
+    }
+    return out;
+}
+
+std::string flat(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) {
+        if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+    }
+    return out;
+}
+
+void hit_json(JsonWriter& w, const Hit& h, int rank) {
+    w.key("rank")
+        .value(rank)
+        .key("id")
+        .value(h.id)
+        .key("score")
+        .value(h.score)
+        .key("title")
+        .value(h.title)
+        .key("source")
+        .value(h.source)
+        .key("collection")
+        .value(h.collection)
+        .key("chunk")
+        .value(h.chunk)
+        .key("heading")
+        .value(h.heading)
+        .key("snippet")
+        .value(h.snippet)
+        .key("highlights")
+        .begin_array();
+    for (const auto& [b, e] : h.highlights) {
+        w.begin_array()
+            .value(static_cast<std::int64_t>(b))
+            .value(static_cast<std::int64_t>(e))
+            .end_array();
+    }
+    w.end_array();
+}
+
+std::string highlight(const Hit& h, bool color) {
+    if (!color) return h.snippet;
+    std::string out;
+    std::size_t at = 0;
+    for (const auto& [b, e] : h.highlights) {
+        out += h.snippet.substr(at, b - at);
+        out += style(true, "1;31", h.snippet.substr(b, e - b));
+        at = e;
+    }
+    return out + h.snippet.substr(at);
+}
+
+int run_query(Context& ctx, QueryFlags& f) {
+    if (f.mode != "bm25") {
+        throw UsageError(fmt::format(
+            "--mode {} needs vectors, which this index does not have yet; use --mode bm25",
+            f.mode));
+    }
+    std::vector<Input> inputs;
+    const bool batch = !f.batch.empty();
+    if (batch) {
+        if (!f.text.empty()) throw UsageError("give either TEXT or --batch, not both");
+        inputs = read_batch(f.batch);
+    } else {
+        if (f.text.empty()) throw UsageError("nothing to search for: give TEXT or --batch FILE");
+        inputs.push_back({"1", f.text});
+    }
+    Query q;
+    q.k = f.k;
+    q.chunks = f.chunks;
+    if (!f.collection.empty()) q.collection = f.collection;
+    if (!f.path.empty()) q.path_glob = f.path;
+    for (const auto& kv : f.where) {
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            throw UsageError(fmt::format("--where wants KEY=VALUE, got '{}'", kv));
+        }
+        q.where.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+
+    const Index index = ctx.open(Index::Mode::read);
+    const bool color = ctx.color_stdout();
+    bool any = false;
+    JsonWriter all;
+    if (f.format == "json" && batch) all.begin_array();
+    std::string buf;
+    for (const auto& in : inputs) {
+        q.text = in.text;
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto hits = search(index, q);
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
+        any = any || !hits.empty();
+        if (f.format == "json") {
+            JsonWriter& w = all;
+            w.begin_object();
+            if (batch) w.key("qid").value(in.qid);
+            w.key("query").value(in.text).key("mode").value(f.mode).key("took_ms").value(ms);
+            w.key("results").begin_array();
+            int rank = 0;
+            for (const auto& h : hits) {
+                w.begin_object();
+                hit_json(w, h, ++rank);
+                w.end_object();
+            }
+            w.end_array().end_object();
+            continue;
+        }
+        int rank = 0;
+        for (const auto& h : hits) {
+            ++rank;
+            if (f.format == "trec") {
+                buf += fmt::format("{} Q0 {} {} {:.6f} rk\n", in.qid, h.id, rank, h.score);
+            } else if (f.format == "tsv") {
+                buf += fmt::format("{}\t{}\t{:.4f}\t{}\t{}\n", in.qid, rank, h.score, h.id,
+                                   flat(h.title));
+            } else if (f.format == "jsonl") {
+                JsonWriter w;
+                w.begin_object();
+                if (batch) w.key("qid").value(in.qid);
+                w.key("query").value(in.text);
+                hit_json(w, h, rank);
+                w.end_object();
+                buf += w.str();
+                buf += '\n';
+            } else {
+                // Files are named by their path; records by their id.
+                const std::string where =
+                    (h.source.empty() || h.id != h.source ? h.id : display_path(h.source)) +
+                    (q.chunks ? fmt::format("#{}", h.chunk) : std::string()) +
+                    (h.heading.empty() ? std::string() : " > " + h.heading);
+                if (batch && rank == 1) buf += fmt::format("{}\n", style(color, "1", in.text));
+                buf += fmt::format("{:>2}. {}  {}\n    {}\n    {}\n", rank,
+                                   style(color, "1", h.title.empty() ? h.id : flat(h.title)),
+                                   style(color, "2", fmt::format("{:.3f}", h.score)),
+                                   style(color, "36", where), highlight(h, color));
+            }
+        }
+        if (buf.size() > (1U << 16)) {
+            out(buf);
+            buf.clear();
+        }
+    }
+    if (f.format == "json") {
+        if (batch) all.end_array();
+        out(all.str() + "\n");
+    }
+    out(buf);
+    return any ? kOk : kNegative;
+}
+
+}  // namespace
+
+void add_query(CLI::App& app, Context& ctx) {
+    auto* cmd = app.add_subcommand("query", "Search the index");
+    auto f = std::make_shared<QueryFlags>();
+    cmd->add_option("TEXT", f->text,
+                    "Words, \"quoted phrases\", -excluded words, prefix*; the rest is literal");
+    cmd->add_option("-k", f->k, "How many results")->type_name("N")->check(CLI::Range(1, 100000));
+    cmd->add_option("--mode", f->mode, "Ranking: bm25 (vector and hybrid need vectors)")
+        ->check(CLI::IsMember({"bm25", "vector", "hybrid"}));
+    cmd->add_flag("--chunks", f->chunks, "One result per matching chunk, not per document");
+    cmd->add_option("--collection", f->collection, "Only this collection")->type_name("NAME");
+    cmd->add_option("--where", f->where, "Only documents whose metadata KEY is VALUE")
+        ->type_name("KEY=VALUE");
+    cmd->add_option("--path", f->path, "Only documents whose path or id matches GLOB")
+        ->type_name("GLOB");
+    cmd->add_option("--format", f->format, "text, json, jsonl, tsv or trec")
+        ->check(CLI::IsMember({"text", "json", "jsonl", "tsv", "trec"}));
+    cmd->add_option("--batch", f->batch,
+                    "Queries from FILE (or - for stdin): one a line, or JSONL with _id and text")
+        ->type_name("FILE");
+    cmd->footer(
+        "Exit status: 0 if something was found, 1 if nothing was, 2 on error.\n"
+        "Examples:\n"
+        "  rk query 'retry backoff'\n"
+        "  rk query '\"exact phrase\" -draft' --format json | jq '.results[].id'\n"
+        "  rk query --batch queries.jsonl --format trec -k 100 > run.trec");
+    cmd->callback([&ctx, f] { ctx.action = [&ctx, f] { return run_query(ctx, *f); }; });
+}
+
+}  // namespace rk::cli

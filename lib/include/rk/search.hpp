@@ -1,0 +1,38 @@
+// Answering one query: lexical (BM25) candidates, grouped by document, with snippets.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rk/index.hpp"
+
+namespace rk {
+
+struct Query {
+    std::string text;  // words, "quoted phrases", -excluded, prefix*; the rest is literal
+    int k = 10;
+    bool chunks = false;  // one hit per chunk instead of per document
+    std::optional<std::string> collection;
+    std::vector<std::pair<std::string, std::string>> where;  // metadata key = value
+    std::optional<std::string> path_glob;                    // over the source path or id
+};
+
+struct Hit {
+    std::string id, title, source, collection, heading;
+    std::int64_t chunk = 0;  // the best (or the) chunk's position in its document
+    double score = 0;        // higher is better
+    std::string snippet;
+    std::vector<std::pair<std::size_t, std::size_t>> highlights;  // byte ranges in snippet
+};
+
+// Turns user text into a safe FTS5 expression: every term quoted, nothing passed through.
+// Returns nullopt when the text holds nothing to search for.
+std::optional<std::string> fts_expression(std::string_view text);
+
+// Runs the query against an open index.
+std::vector<Hit> search(const Index& index, const Query& query);
+
+}  // namespace rk

@@ -1,0 +1,89 @@
+// User query syntax -> FTS5 MATCH expression. Users type words, "phrases", -exclusions and
+// prefix*; FTS5's own operators (AND, OR, NOT, NEAR, ^, column:, parentheses) are never
+// interpreted, because every term reaches FTS5 inside double quotes.
+#include <string>
+#include <vector>
+
+#include "rk/search.hpp"
+#include "text/utf8.hpp"
+
+namespace rk {
+
+namespace {
+
+struct Term {
+    std::string text;
+    bool phrase = false, prefix = false, excluded = false;
+};
+
+bool has_word_char(std::string_view s) {
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x80 || std::isalnum(u) != 0) return true;
+    }
+    return false;
+}
+
+std::string fts_string(std::string_view s) {
+    std::string out = "\"";
+    for (const char c : s) {
+        if (c == '"') out += '"';  // FTS5 escapes a quote inside a string by doubling it
+        out += c;
+    }
+    out += '"';
+    return out;
+}
+
+std::vector<Term> parse(std::string_view q) {
+    std::vector<Term> terms;
+    std::size_t i = 0;
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    while (i < q.size()) {
+        while (i < q.size() && space(q[i])) ++i;
+        if (i >= q.size()) break;
+        Term t;
+        if (q[i] == '-' && i + 1 < q.size() && !space(q[i + 1])) {
+            t.excluded = true;
+            ++i;
+        }
+        if (q[i] == '"') {
+            const std::size_t close = q.find('"', i + 1);
+            const std::size_t end = close == std::string_view::npos ? q.size() : close;
+            t.text = std::string(q.substr(i + 1, end - i - 1));
+            t.phrase = true;
+            i = close == std::string_view::npos ? q.size() : close + 1;
+        } else {
+            std::size_t end = i;
+            while (end < q.size() && !space(q[end])) ++end;
+            std::string_view word = q.substr(i, end - i);
+            if (word.size() > 1 && word.back() == '*') {
+                t.prefix = true;
+                word.remove_suffix(1);
+            }
+            t.text = std::string(word);
+            i = end;
+        }
+        if (has_word_char(t.text)) terms.push_back(std::move(t));
+    }
+    return terms;
+}
+
+}  // namespace
+
+std::optional<std::string> fts_expression(std::string_view text) {
+    std::string clean(text);
+    text::utf8_repair(clean);
+    std::string positive, negative;
+    for (const auto& t : parse(clean)) {
+        std::string atom = fts_string(t.text);
+        if (t.prefix) atom += " *";
+        std::string& side = t.excluded ? negative : positive;
+        if (!side.empty()) side += " OR ";
+        side += atom;
+    }
+    if (positive.empty()) return std::nullopt;
+    if (negative.empty()) return positive;
+    return "(" + positive + ") NOT (" + negative + ")";
+}
+
+}  // namespace rk
