@@ -80,6 +80,7 @@ void add_stats(CLI::App& app, Context& ctx) {
 void add_index(CLI::App& app, Context& ctx) {
     auto* cmd = app.add_subcommand("index", "Verify, rebuild or optimize the index");
     cmd->require_subcommand(1);
+    cmd->footer("Examples:\n  rk index verify && echo healthy\n  rk index optimize");
     auto* verify = cmd->add_subcommand(
         "verify", "Check SQLite, full-text and chunk consistency; exit 1 on any problem");
     verify->callback([&ctx] {
@@ -111,6 +112,9 @@ void add_index(CLI::App& app, Context& ctx) {
             return kOk;
         };
     });
+    verify->footer("Exit status: 0 when healthy, 1 when a problem was found, 2 on error.");
+    rebuild->footer("Example:\n  rk index rebuild");
+    optimize->footer("Example:\n  rk index optimize");
     for (auto* sub : {verify, rebuild, optimize}) sub->fallthrough();
 }
 

@@ -55,8 +55,7 @@ int run(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        ctx.error(e.what());
-        (void)std::fputs("Run 'rk --help' for usage.\n", stderr);
+        ctx.error(fmt::format("{} (see rk --help)", e.what()));
         return rk::cli::kError;
     } catch (const rk::Error& e) {
         ctx.error(e.message());

@@ -28,9 +28,14 @@ struct Hit {
     std::vector<std::pair<std::size_t, std::size_t>> highlights;  // byte ranges in snippet
 };
 
-// Turns user text into a safe FTS5 expression: every term quoted, nothing passed through.
+// User text as FTS5 expressions: every term quoted, so no FTS5 syntax passes through.
+struct FtsQuery {
+    std::string match;    // the ranked terms, phrases and prefixes, OR-ed
+    std::string exclude;  // the -excluded ones, OR-ed; empty if none
+};
+
 // Returns nullopt when the text holds nothing to search for.
-std::optional<std::string> fts_expression(std::string_view text);
+std::optional<FtsQuery> fts_query(std::string_view text);
 
 // Runs the query against an open index.
 std::vector<Hit> search(const Index& index, const Query& query);

@@ -225,8 +225,13 @@ class Preparer {
         repair(data, item.display, r);
         try {
             parser_.parse_document(
-                data, fields_, o_.meta, [&](std::size_t n, inputs::Record&& rec) {
+                data, fields_, o_.meta,
+                [&](std::size_t n, inputs::Record&& rec) {
                     record(std::move(rec), item, fmt::format("{}[{}]", item.display, n), r);
+                },
+                [&](std::size_t n, const char* what) {
+                    ++r.failed;
+                    note(r, IngestNote::Level::error, fmt::format("{}[{}]", item.display, n), what);
                 });
         } catch (const InputError& e) {
             ++r.failed;

@@ -40,7 +40,8 @@ std::string scalar_text(const simdjson::dom::element& v, std::string_view name, 
             break;
     }
     throw InputError(
-        fmt::format("field '{}' must be a {}", name, is_id ? "string or an integer" : "string"));
+        fmt::format("field '{}' must be {}", name,
+                    is_id ? "a string or an integer" : "a string, a number, a boolean or null"));
 }
 
 Record to_record(const simdjson::dom::element& el, const RecordFields& fields,
@@ -89,7 +90,8 @@ Record RecordParser::parse_object(std::string_view json, const RecordFields& fie
 
 void RecordParser::parse_document(std::string_view json, const RecordFields& fields,
                                   const std::vector<std::pair<std::string, std::string>>& extra,
-                                  const std::function<void(std::size_t, Record&&)>& each) {
+                                  const std::function<void(std::size_t, Record&&)>& each,
+                                  const std::function<void(std::size_t, const char*)>& bad) {
     simdjson::dom::element el;
     if (auto e = impl_->parser.parse(json.data(), json.size(), true).get(el)) {
         throw InputError(parse_error(e));
@@ -98,11 +100,14 @@ void RecordParser::parse_document(std::string_view json, const RecordFields& fie
         std::size_t n = 0;
         for (const auto item : simdjson::dom::array(el)) {
             ++n;
+            std::optional<Record> r;
             try {
-                each(n, to_record(item, fields, extra));
+                r = to_record(item, fields, extra);
             } catch (const InputError& e) {
-                throw InputError(fmt::format("element {}: {}", n, e.what()));
+                bad(n, e.what());
+                continue;
             }
+            each(n, std::move(*r));
         }
         return;
     }

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,10 +34,12 @@ class RecordParser {
     Record parse_object(std::string_view json, const RecordFields& fields,
                         const std::vector<std::pair<std::string, std::string>>& extra_meta);
     // Parses a .json file: an array of objects, or one object. Calls `each` per record with
-    // its position (1-based) or, on a bad element, throws InputError naming the element.
+    // its position (1-based), or `bad` with the position and what is wrong with it; the other
+    // elements go on. Throws InputError when the whole file is not valid JSON.
     void parse_document(std::string_view json, const RecordFields& fields,
                         const std::vector<std::pair<std::string, std::string>>& extra_meta,
-                        const std::function<void(std::size_t, Record&&)>& each);
+                        const std::function<void(std::size_t, Record&&)>& each,
+                        const std::function<void(std::size_t, const char*)>& bad);
 
   private:
     struct Impl;

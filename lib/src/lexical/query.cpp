@@ -70,7 +70,7 @@ std::vector<Term> parse(std::string_view q) {
 
 }  // namespace
 
-std::optional<std::string> fts_expression(std::string_view text) {
+std::optional<FtsQuery> fts_query(std::string_view text) {
     std::string clean(text);
     text::utf8_repair(clean);
     std::string positive, negative;
@@ -82,8 +82,7 @@ std::optional<std::string> fts_expression(std::string_view text) {
         side += atom;
     }
     if (positive.empty()) return std::nullopt;
-    if (negative.empty()) return positive;
-    return "(" + positive + ") NOT (" + negative + ")";
+    return FtsQuery{std::move(positive), std::move(negative)};
 }
 
 }  // namespace rk

@@ -32,8 +32,9 @@ void split_highlights(Hit& hit, std::string_view marked) {
 }  // namespace
 
 std::vector<Hit> search(const Index& index, const Query& q) {
-    const auto expr = fts_expression(q.text);
-    if (!expr || q.k <= 0) return {};
+    const auto fq = fts_query(q.text);
+    if (!fq || q.k <= 0) return {};
+    const std::string& expr = fq->match;
     auto& db = *index.impl().db;
 
     std::string sql = fmt::format(
@@ -43,7 +44,19 @@ std::vector<Hit> search(const Index& index, const Query& q) {
         "WHERE chunks_fts MATCH ?1 AND (?2 IS NULL OR d.collection = ?2)",
         kTitleWeight, kHeadingWeight, kBodyWeight);
     for (std::size_t i = 0; i < q.where.size(); ++i) {
-        sql += fmt::format(" AND json_extract(d.meta, ?{}) = ?{}", 4 + 2 * i, 5 + 2 * i);
+        // Metadata values are compared as text: 2020, true and "2020" all match --where k=2020.
+        sql += fmt::format(
+            " AND (CASE json_type(d.meta, ?{0}) WHEN 'true' THEN 'true' WHEN 'false' THEN "
+            "'false' ELSE CAST(json_extract(d.meta, ?{0}) AS TEXT) END) = ?{1}",
+            4 + 2 * i, 5 + 2 * i);
+    }
+    const int exclude_param = static_cast<int>(4 + 2 * q.where.size());
+    if (!fq->exclude.empty()) {
+        // An excluded word removes the whole document, not just the chunks that hold it.
+        sql += fmt::format(
+            " AND c.doc NOT IN (SELECT x.doc FROM chunks_fts xf JOIN chunks x ON x.id = xf.rowid "
+            "WHERE chunks_fts MATCH ?{})",
+            exclude_param);
     }
     sql += " ORDER BY s LIMIT ?3";
 
@@ -52,7 +65,8 @@ std::vector<Hit> search(const Index& index, const Query& q) {
     for (;;) {
         hits.clear();
         auto st = db.prepare(sql);
-        st.bind(1, *expr);
+        st.bind(1, expr);
+        if (!fq->exclude.empty()) st.bind(exclude_param, fq->exclude);
         if (q.collection) {
             st.bind(2, *q.collection);
         } else {
@@ -96,7 +110,7 @@ std::vector<Hit> search(const Index& index, const Query& q) {
                 "SELECT snippet(chunks_fts, 2, char(1), char(2), '…', 24) FROM chunks_fts "
                 "WHERE chunks_fts MATCH ?1 AND rowid = ?2");
             for (std::size_t i = 0; i < hits.size(); ++i) {
-                snip.bind(1, *expr).bind(2, chunk_rowids[i]);
+                snip.bind(1, expr).bind(2, chunk_rowids[i]);
                 if (snip.step()) split_highlights(hits[i], snip.text(0));
                 snip.reset();
             }

@@ -201,6 +201,7 @@ std::optional<Document> Index::get(std::string_view id_or_path) const {
             seq_text.find_first_not_of("0123456789") == std::string_view::npos &&
             seq_text.size() < 10) {
             auto d = find(id_or_path.substr(0, hash));
+            if (!d) d = find(absolute_string(id_or_path.substr(0, hash)));
             if (!d) return std::nullopt;
             const std::int64_t seq = std::stoll(std::string(seq_text));
             for (auto& c : d->chunks) {
@@ -228,10 +229,14 @@ std::vector<DocumentInfo> Index::list(const ListFilter& filter) const {
         st.bind_null(1);
     }
     std::vector<DocumentInfo> out;
+    // A relative pattern also matches the absolute paths that files are stored under.
+    const std::string abs_glob = filter.glob ? absolute_string(*filter.glob) : std::string();
     while (st.step()) {
         DocumentInfo d = read_info(st);
         if (filter.glob && !util::glob_match(*filter.glob, d.id, false) &&
-            !util::glob_match(*filter.glob, d.source, false)) {
+            !util::glob_match(*filter.glob, d.source, false) &&
+            !util::glob_match(abs_glob, d.id, false) &&
+            !util::glob_match(abs_glob, d.source, false)) {
             continue;
         }
         out.push_back(std::move(d));
