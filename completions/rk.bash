@@ -10,7 +10,10 @@
 _rk_collections()
 {
     local rk=$1 index=$2
+    # A leading ~/ as typed on the command line (not expanded there).
+    # shellcheck disable=SC2088
     [[ $rk == "~/"* ]] && rk=$HOME/${rk#"~/"}
+    # shellcheck disable=SC2088
     [[ $index == "~/"* ]] && index=$HOME/${index#"~/"}
     local -a args=()
     [[ -n $index ]] && args=(--index "$index")
@@ -87,13 +90,13 @@ _rk()
     fi
 
     local global_opts="--index -q --quiet -v --verbose --color --version -h --help"
-    local commands="init ingest get ls rm stats index"
+    local commands="init ingest query get ls rm stats index"
     local index_commands="verify rebuild optimize"
 
     # Options that take a value, so that their value is not a command name.
     local takes_value=" --index --color --embedder --tokenizer --chunk-size --chunk-overlap
         --include --exclude --collection --meta --id-field --title-field --text-field
-        -j --jobs --format "
+        -j --jobs --format -k --mode --where --path --batch "
 
     # Find the command (and index's subcommand) and any --index given so far.
     local cmd="" sub="" index="" i w
@@ -137,9 +140,18 @@ _rk()
             mapfile -t COMPREPLY < <(compgen -W "builtin" -- "$cur")
             return
             ;;
+        --mode)
+            mapfile -t COMPREPLY < <(compgen -W "bm25 vector hybrid" -- "$cur")
+            return
+            ;;
+        --batch)
+            _rk_files
+            return
+            ;;
         --format)
             case $cmd in
                 get) mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur") ;;
+                query) mapfile -t COMPREPLY < <(compgen -W "text json jsonl tsv trec" -- "$cur") ;;
                 ls) mapfile -t COMPREPLY < <(compgen -W "text json jsonl tsv" -- "$cur") ;;
             esac
             return
@@ -153,7 +165,7 @@ _rk()
             return
             ;;
         --chunk-size | --chunk-overlap | --include | --exclude | --meta | --id-field | \
-            --title-field | --text-field | -j | --jobs)
+            --title-field | --text-field | -j | --jobs | -k | --where | --path)
             return
             ;;
     esac
@@ -168,6 +180,7 @@ _rk()
                 --collection --meta --id-field --title-field --text-field -n --dry-run
                 --prune -j --jobs --json"
             ;;
+        query) opts="-k --mode --chunks --collection --where --path --format --batch" ;;
         get) opts="--format" ;;
         ls) opts="--collection --format" ;;
         rm) opts="--collection" ;;

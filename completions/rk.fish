@@ -15,7 +15,7 @@ function __rk_positionals
         switch $t
             case --index --color --embedder --tokenizer --chunk-size --chunk-overlap \
                 --include --exclude --collection --meta --id-field --title-field \
-                --text-field -j --jobs --format
+                --text-field -j --jobs --format -k --mode --where --path --batch
                 set skip 1
             case '-*'
             case '*'
@@ -108,6 +108,7 @@ complete -c rk -s h -l help -d 'Print help and exit'
 # Commands.
 complete -c rk -n __rk_needs_command -a init -d 'Create an index'
 complete -c rk -n __rk_needs_command -a ingest -d 'Add or update documents from files, globs or stdin'
+complete -c rk -n __rk_needs_command -a query -d 'Search the index'
 complete -c rk -n __rk_needs_command -a get -d 'Print a stored document, or one chunk as ID#N'
 complete -c rk -n __rk_needs_command -a ls -d 'List documents'
 complete -c rk -n __rk_needs_command -a rm -d 'Remove documents by id, path, glob or collection'
@@ -138,6 +139,16 @@ complete -c rk -n '__rk_using ingest' -s n -l dry-run -d 'Print what would chang
 complete -c rk -n '__rk_using ingest' -l prune -d 'Remove documents whose files are gone'
 complete -c rk -n '__rk_using ingest' -s j -l jobs -x -d 'Worker threads (0: one per core)'
 complete -c rk -n '__rk_using ingest' -l json -d 'Print the summary as JSON on stdout'
+
+# rk query TEXT
+complete -c rk -n '__rk_using query' -s k -x -d 'How many results (default 10)'
+complete -c rk -n '__rk_using query' -l mode -x -a 'bm25 vector hybrid' -d 'Ranking'
+complete -c rk -n '__rk_using query' -l chunks -d 'One result per matching chunk'
+complete -c rk -n '__rk_using query' -l collection -x -a '(__rk_collections)' -d 'Only this collection'
+complete -c rk -n '__rk_using query' -l where -x -d 'Only documents whose metadata KEY is VALUE'
+complete -c rk -n '__rk_using query' -l path -x -d 'Only documents whose path or id matches GLOB'
+complete -c rk -n '__rk_using query' -l format -x -a 'text json jsonl tsv trec' -d 'Output format'
+complete -c rk -n '__rk_using query' -l batch -r -F -d 'Queries from FILE (or - for stdin)'
 
 # rk get ID
 complete -c rk -n '__rk_using get' -F
