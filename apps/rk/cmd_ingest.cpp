@@ -1,8 +1,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <iterator>
+#include <optional>
 
 #include "cli.hpp"
 #include "rk/error.hpp"
@@ -19,6 +21,22 @@ struct IngestFlags {
     bool stdin_paths = false;
     bool null_separated = false;
     bool json = false;
+};
+
+// A temporary directory, removed with everything in it when it goes out of scope.
+struct ScratchDir {
+    std::filesystem::path path;
+    ScratchDir() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "rk-XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) == nullptr) throw Error("cannot create a temporary directory");
+        path = tmpl;
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
 };
 
 std::string read_all_stdin() {
@@ -128,10 +146,32 @@ int run_ingest(Context& ctx, IngestFlags& f) {
     }
     if (dash) o.stdin_data = read_all_stdin();
 
+    // Say so before an index is created for nothing.
+    if (!o.recursive) {
+        for (const auto& p : o.paths) {
+            std::error_code ec;
+            if (p != "-" && std::filesystem::is_directory(p, ec)) {
+                throw UsageError(
+                    fmt::format("{} is a directory; use -r to ingest the files under it", p));
+            }
+        }
+    }
+
     const IndexLocation loc = ctx.location();
     bool created = false;
-    Index index = o.dry_run ? Index::open(loc.dir, Index::Mode::write)
-                            : Index::open_or_create(loc.dir, Settings{}, &created);
+    std::optional<ScratchDir> scratch;
+    Index index = [&] {
+        std::error_code ec;
+        if (o.dry_run && !std::filesystem::exists(loc.dir / "rk.db", ec)) {
+            // A dry run against an index that does not exist yet: compare with an empty one.
+            scratch.emplace();
+            ctx.note(fmt::format("no index at {} yet; showing what a new one would get",
+                                 loc.dir.string()));
+            return Index::create(scratch->path / "index", Settings{});
+        }
+        if (o.dry_run) return Index::open(loc.dir, Index::Mode::write);
+        return Index::open_or_create(loc.dir, Settings{}, &created);
+    }();
     if (created) ctx.note(fmt::format("created index {}", index.dir().string()));
 
     ProgressBar bar(!ctx.quiet && !o.dry_run && ::isatty(STDERR_FILENO) != 0);
@@ -195,14 +235,17 @@ void add_ingest(CLI::App& app, Context& ctx) {
     cmd->add_flag("--stdin-paths", f->stdin_paths, "Read paths to ingest from stdin, one a line");
     cmd->add_flag("-0,--null", f->null_separated, "With --stdin-paths: paths end in NUL");
     cmd->add_option("--include", f->o.include, "Only walked files matching GLOB (repeatable)")
-        ->type_name("GLOB");
+        ->type_name("GLOB")
+        ->allow_extra_args(false);
     cmd->add_option("--exclude", f->o.exclude, "Skip files and directories matching GLOB")
-        ->type_name("GLOB");
+        ->type_name("GLOB")
+        ->allow_extra_args(false);
     cmd->add_flag("--hidden", f->o.hidden, "Walk hidden files and directories too (.git never)");
     cmd->add_option("--collection", f->o.collection, "Collection the documents belong to")
         ->type_name("NAME");
     cmd->add_option("--meta", f->meta, "Metadata for every document (repeatable)")
-        ->type_name("KEY=VALUE");
+        ->type_name("KEY=VALUE")
+        ->allow_extra_args(false);
     cmd->add_option("--id-field", f->o.id_field, "JSON/JSONL field holding the id");
     cmd->add_option("--title-field", f->o.title_field, "JSON/JSONL field holding the title");
     cmd->add_option("--text-field", f->o.text_field, "JSON/JSONL field holding the text");

@@ -241,7 +241,8 @@ void add_query(CLI::App& app, Context& ctx) {
     cmd->add_flag("--chunks", f->chunks, "One result per matching chunk, not per document");
     cmd->add_option("--collection", f->collection, "Only this collection")->type_name("NAME");
     cmd->add_option("--where", f->where, "Only documents whose metadata KEY is VALUE")
-        ->type_name("KEY=VALUE");
+        ->type_name("KEY=VALUE")
+        ->allow_extra_args(false);
     cmd->add_option("--path", f->path, "Only documents whose path or id matches GLOB")
         ->type_name("GLOB");
     cmd->add_option("--format", f->format, "text, json, jsonl, tsv or trec")

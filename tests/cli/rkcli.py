@@ -187,7 +187,7 @@ def word_boundary_ok(data, start, end):
     ws = b" \t\n\r\f\v"
     if not (0 <= start < end <= len(data)):
         return False
-    if data[start:start + 1] in (b"",) or data[start] in ws or data[end - 1] in ws:
+    if data[start] in ws or data[end - 1] in ws:
         return False
     before_ok = start == 0 or data[start - 1] in ws
     after_ok = end == len(data) or data[end] in ws

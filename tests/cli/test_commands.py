@@ -69,9 +69,8 @@ class Commands(RkTestCase):
         self.assertEqual(self.ok("get", "r2#0").out, "record two text\n")
 
     def test_get_chunk_by_relative_path(self):
-        # BUG: `rk get PATH#N` only works with the absolute path: the ID#N lookup does not
-        # resolve a relative path, although `rk get --help` shows `rk get 'docs/install.md#2'`
-        # and `rk get docs/install.md` (without #N) does resolve it.
+        # Regression (fixed in 0616bc2): `rk get PATH#N` worked only with the absolute path,
+        # although `rk get --help` shows `rk get 'docs/install.md#2'`.
         doc = self.get_json(self.a)
         first = doc["chunk_list"][0]
         r = self.ok("get", "d/a.txt#0", cwd=self.tmp)
@@ -127,10 +126,8 @@ class Commands(RkTestCase):
         self.assertEqual(self.ids("*.txt", "--collection", "records"), [])
 
     def test_ls_glob_relative_path_like_rm(self):
-        # BUG: `rk rm 'sub/*'` resolves a relative glob against the working directory (and
-        # removes d/sub/b.md and d/sub/c.txt), but `rk ls 'sub/*'` lists nothing: ls matches
-        # the pattern only against the absolute ids, so it cannot be used to preview an rm.
-        # Likewise `rk ls sub/c.txt` (a plain relative path) lists nothing.
+        # Regression (fixed in 0616bc2): `rk ls 'sub/*'` listed nothing while `rk rm 'sub/*'`
+        # removed d/sub/*: ls matched relative globs only against the absolute ids.
         cwd = self.path("d")
         listed = sorted(line.split("\t")[0] for line in
                         self.ok("ls", "--format", "tsv", "sub/*", cwd=cwd).out.splitlines())

@@ -2,12 +2,13 @@
 
 import fcntl
 import os
+import random
 import sqlite3
 import subprocess
 import time
 import unittest
 
-from rkcli import RkTestCase
+from rkcli import TIMEOUT, RkTestCase
 
 
 def samefile(a, b):
@@ -343,7 +344,6 @@ class ReadersDuringRealWriter(RkTestCase):
     """Readers run while a real `rk ingest` holds the lock and writes."""
 
     def test_readers_while_ingesting(self):
-        import random
         rnd = random.Random(7)
         words = [f"w{i}" for i in range(3000)]
         lines = []
@@ -360,7 +360,7 @@ class ReadersDuringRealWriter(RkTestCase):
             # The writer writes its pid into the lock file once it holds the lock.
             while p.poll() is None:
                 with open(lock) as f:
-                    if f.read().strip():
+                    if f.read().strip() == str(p.pid):
                         break
                 time.sleep(0.005)
             seen = []
@@ -371,13 +371,11 @@ class ReadersDuringRealWriter(RkTestCase):
                 self.assertEqual(self.ok("get", self.path("first.txt")).out, "already here\n")
             self.assertEqual(seen, sorted(seen), "document count went backwards")
         finally:
-            out, err = p.communicate(timeout=TIMEOUT_WRITER)
+            out, err = p.communicate(timeout=TIMEOUT)
         self.assertEqual(p.returncode, 0, err.decode())
         self.assertEqual(self.stats()["documents"], 8001)
         self.ok("index", "verify")
 
-
-TIMEOUT_WRITER = 300
 
 if __name__ == "__main__":
     unittest.main()

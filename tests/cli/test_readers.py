@@ -1,7 +1,6 @@
 """Format readers (text, Markdown, JSON, JSONL, BEIR), skipped inputs, and chunking."""
 
 import json
-import os
 import random
 import re
 import unittest

@@ -161,3 +161,13 @@ TEST_CASE("JSON documents: arrays of records or one record", "[records]") {
     CHECK_THROWS_AS(parser.parse_document(R"([{"_id":"a"})", {}, {}, keep, complain),
                     rk::InputError);
 }
+
+TEST_CASE("a heading leads the first piece of a long section, never stands alone", "[chunker]") {
+    const std::string t = "# Title words here\n\n" + words(40) + "\n";
+    const auto p = read_markdown(t);
+    const auto chunks = make_chunks(t, p.segments, 16, 2);
+    REQUIRE(chunks.size() >= 3);
+    CHECK(chunks[0].text.starts_with("# Title words here\n\nw0 "));
+    CHECK(chunks[0].tokens == 16);
+    for (const auto& c : chunks) CHECK(c.heading == "Title words here");
+}

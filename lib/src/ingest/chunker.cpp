@@ -64,15 +64,26 @@ std::vector<store::ChunkRecord> make_chunks(std::string_view text,
         cur.clear();
     };
 
+    bool heading_only = false;  // `cur` holds just a heading line
     for (const auto& seg : segments) {
         words_in(text, seg, words);
         if (words.empty()) continue;
-        if (seg.section_start || cur.size() + words.size() > max) flush();
+        const bool overflows = cur.size() + words.size() > max;
+        if (heading_only && !seg.section_start && overflows) {
+            // A heading is never a chunk of its own: it leads the first piece of its text.
+            words.insert(words.begin(), cur.begin(), cur.end());
+            cur.clear();
+        } else if (seg.section_start || overflows) {
+            flush();
+        }
+        heading_only = seg.section_start;
+        // A paragraph has the heading path of the heading it follows, prepended or not.
         if (cur.empty()) heading = seg.heading;
         if (words.size() <= max) {
             cur.insert(cur.end(), words.begin(), words.end());
             continue;
         }
+        heading_only = false;
         std::size_t i = 0;
         while (words.size() - i > max) {
             std::size_t cut = i + max;

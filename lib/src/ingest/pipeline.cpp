@@ -476,7 +476,9 @@ class Writer {
                                    (source.starts_with(rs) && source.size() > rs.size() &&
                                     (source[rs.size()] == '/' || rs.ends_with('/')));
                         });
-                    gone = under && !fs::exists(source, ec);
+                    // Only a file that is not there is gone; one we may not read is kept.
+                    gone =
+                        under && fs::symlink_status(source, ec).type() == fs::file_type::not_found;
                 }
                 if (gone) victims.push_back({st.int64(0), id});
             }
@@ -506,14 +508,16 @@ class Writer {
         std::int64_t rowid = 0;
         const std::string* old_hash = nullptr;
         if (auto w = run_.find(id); w != run_.end()) {
+            // The first record with an id wins, so that a rerun finds it unchanged.
+            ++report_.skipped;
             if (cb_.note) {
                 cb_.note({IngestNote::Level::warning, p.where,
-                          fmt::format("duplicate id '{}' (also at {}); this record replaces it", id,
+                          fmt::format("duplicate id '{}' (first at {}); this record is skipped", id,
                                       w->second.where)});
             }
-            rowid = w->second.rowid;
-            old_hash = &w->second.hash;
-        } else if (auto k = known_.find(id); k != known_.end()) {
+            return;
+        }
+        if (auto k = known_.find(id); k != known_.end()) {
             rowid = k->second.rowid;
             old_hash = &k->second.hash;
         }

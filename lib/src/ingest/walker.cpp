@@ -56,39 +56,41 @@ class Walker {
     }
 
     // Walks `root`; `pattern`, if set, must match each file's path relative to the root.
+    // Each unreadable directory is reported and the walk goes on with the others.
     void walk_dir(const fs::path& root, const std::string* pattern) {
-        std::error_code ec;
-        fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied,
-                                            ec);
-        if (ec) {
-            error(root.string(), ec.message());
-            return;
-        }
         const fs::path index_abs = normal_absolute(index_dir_);
-        for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        std::vector<fs::path> pending{root};
+        while (!pending.empty()) {
+            const fs::path dir = std::move(pending.back());
+            pending.pop_back();
+            std::error_code ec;
+            fs::directory_iterator it(dir, ec);
             if (ec) {
-                error(it->path().string(), ec.message());
-                ec.clear();
+                error(dir.string(), fmt::format("cannot read directory: {}", ec.message()));
                 continue;
             }
-            const fs::path& p = it->path();
-            const std::string name = p.filename().string();
-            const std::string rel = p.lexically_relative(root).generic_string();
-            const bool dir = it->is_directory(ec);
-            if (dir) {
-                if (name == ".git" || name == ".rk" || (is_hidden(p) && !o_.hidden) ||
-                    normal_absolute(p) == index_abs || matches_any(o_.exclude, rel, name) ||
-                    (!o_.recursive && !pattern)) {
-                    it.disable_recursion_pending();
+            for (; it != fs::directory_iterator(); it.increment(ec)) {
+                const fs::path& p = it->path();
+                const std::string name = p.filename().string();
+                const std::string rel = p.lexically_relative(root).generic_string();
+                std::error_code type_ec;
+                if (it->is_directory(type_ec)) {
+                    const bool skip =
+                        name == ".git" || name == ".rk" || (is_hidden(p) && !o_.hidden) ||
+                        normal_absolute(p) == index_abs || matches_any(o_.exclude, rel, name) ||
+                        (!o_.recursive && pattern == nullptr);
+                    // Symbolic links to directories are not followed: no cycles.
+                    if (!skip && !it->is_symlink(type_ec)) pending.push_back(p);
+                    continue;
                 }
-                continue;
+                if (!it->is_regular_file(type_ec)) continue;
+                if (is_hidden(p) && !o_.hidden) continue;
+                if (pattern != nullptr && !util::glob_match(*pattern, rel)) continue;
+                if (!o_.include.empty() && !matches_any(o_.include, rel, name)) continue;
+                if (matches_any(o_.exclude, rel, name)) continue;
+                add_file(p);
             }
-            if (!it->is_regular_file(ec)) continue;
-            if (is_hidden(p) && !o_.hidden) continue;
-            if (pattern && !util::glob_match(*pattern, rel)) continue;
-            if (!o_.include.empty() && !matches_any(o_.include, rel, name)) continue;
-            if (matches_any(o_.exclude, rel, name)) continue;
-            add_file(p);
+            if (ec) error(dir.string(), fmt::format("cannot read directory: {}", ec.message()));
         }
     }
 

@@ -121,9 +121,23 @@ Index Index::create(const fs::path& dir, const Settings& settings) {
     if (fs::exists(dir / kDbFile)) {
         throw IndexError("an index already exists here", dir.string());
     }
-    impl->db = std::make_unique<store::Database>(dir / kDbFile, store::Database::Open::create);
+    // The database is built under another name and renamed into place, so that a process
+    // killed while creating it leaves no half-made rk.db behind.
+    const fs::path fresh = dir / (std::string(kDbFile) + ".new");
+    for (const char* suffix : {"", "-journal", "-wal", "-shm"}) {
+        fs::remove(fresh.string() + suffix, ec);
+    }
+    {
+        store::Database db(fresh, store::Database::Open::create);
+        db.exec("PRAGMA journal_mode = DELETE");
+        store::create_schema(db, settings);
+    }
+    fs::rename(fresh, dir / kDbFile, ec);
+    if (ec) {
+        throw IndexError(fmt::format("cannot create rk.db: {}", ec.message()), dir.string());
+    }
+    impl->db = std::make_unique<store::Database>(dir / kDbFile, store::Database::Open::read_write);
     configure(*impl->db, Mode::write);
-    store::create_schema(*impl->db, settings);
     impl->settings = settings;
     return Index(std::move(impl));
 }

@@ -145,6 +145,20 @@ Settings load_settings(Database& db) {
         }
     }
     if (!any) throw IndexError("index has no settings", db.file().string());
+    // The full-text table was built with the tokenizer of its creation; a settings row that
+    // says otherwise would make queries tokenize differently from the index.
+    const auto fts = db.query_text("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'");
+    if (!fts) throw IndexError("index has no full-text table", db.file().string());
+    try {
+        if (fts->find(fmt::format("tokenize='{}'", fts_tokenize_arg(s.tokenizer))) ==
+            std::string::npos) {
+            throw IndexError(
+                fmt::format("setting tokenizer={} disagrees with the full-text table", s.tokenizer),
+                db.file().string());
+        }
+    } catch (const UsageError& e) {
+        throw IndexError(e.what(), db.file().string());
+    }
     try {
         check_settings(s);
     } catch (const UsageError& e) {
