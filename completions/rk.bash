@@ -90,13 +90,13 @@ _rk()
     fi
 
     local global_opts="--index -q --quiet -v --verbose --color --version -h --help"
-    local commands="init ingest query get ls rm stats index"
+    local commands="init ingest query get ls rm stats index eval"
     local index_commands="verify rebuild optimize"
 
     # Options that take a value, so that their value is not a command name.
     local takes_value=" --index --color --embedder --tokenizer --chunk-size --chunk-overlap
         --include --exclude --collection --meta --id-field --title-field --text-field
-        -j --jobs --format -k --mode --where --path --batch "
+        -j --jobs --format -k --mode --where --path --batch --qrels --run --metrics "
 
     # Find the command (and index's subcommand) and any --index given so far.
     local cmd="" sub="" index="" i w
@@ -144,8 +144,12 @@ _rk()
             mapfile -t COMPREPLY < <(compgen -W "bm25 vector hybrid" -- "$cur")
             return
             ;;
-        --batch)
+        --batch | --qrels | --run)
             _rk_files
+            return
+            ;;
+        --metrics)
+            mapfile -t COMPREPLY < <(compgen -W "ndcg@10 recall@100 mrr@10 map@100 p@10" -- "$cur")
             return
             ;;
         --format)
@@ -153,6 +157,7 @@ _rk()
                 get) mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur") ;;
                 query) mapfile -t COMPREPLY < <(compgen -W "text json jsonl tsv trec" -- "$cur") ;;
                 ls) mapfile -t COMPREPLY < <(compgen -W "text json jsonl tsv" -- "$cur") ;;
+                eval) mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur") ;;
             esac
             return
             ;;
@@ -185,6 +190,7 @@ _rk()
         ls) opts="--collection --format" ;;
         rm) opts="--collection" ;;
         stats) opts="--json" ;;
+        eval) opts="--qrels --run --metrics --per-query --format" ;;
         index) opts="" ;;
     esac
 

@@ -114,6 +114,7 @@ complete -c rk -n __rk_needs_command -a ls -d 'List documents'
 complete -c rk -n __rk_needs_command -a rm -d 'Remove documents by id, path, glob or collection'
 complete -c rk -n __rk_needs_command -a stats -d 'Counts, sizes and settings of the index'
 complete -c rk -n __rk_needs_command -a index -d 'Verify, rebuild or optimize the index'
+complete -c rk -n __rk_needs_command -a eval -d 'Score a TREC run file against relevance judgements'
 
 # rk init [DIR]
 complete -c rk -n '__rk_using init' -a '(__fish_complete_directories (commandline -ct) "directory to create")'
@@ -164,6 +165,13 @@ complete -c rk -n '__rk_using rm' -l collection -x -a '(__rk_collections)' -d 'R
 
 # rk stats
 complete -c rk -n '__rk_using stats' -l json -d 'Print as JSON'
+
+# rk eval --qrels FILE --run FILE
+complete -c rk -n '__rk_using eval' -l qrels -r -F -d 'Judgements: TREC qrels or BEIR test.tsv'
+complete -c rk -n '__rk_using eval' -l run -r -F -d 'The TREC run to score'
+complete -c rk -n '__rk_using eval' -l metrics -x -a 'ndcg@10 recall@100 mrr@10 map@100 p@10' -d 'Comma-separated metrics'
+complete -c rk -n '__rk_using eval' -l per-query -d "Also print each query's figures"
+complete -c rk -n '__rk_using eval' -l format -x -a 'text json' -d 'Output format'
 
 # rk index verify|rebuild|optimize
 complete -c rk -n __rk_index_needs_command -a verify -d 'Check SQLite, full-text and chunk consistency'

@@ -61,5 +61,6 @@ void add_rm(CLI::App& app, Context& ctx);
 void add_stats(CLI::App& app, Context& ctx);
 void add_index(CLI::App& app, Context& ctx);
 void add_query(CLI::App& app, Context& ctx);
+void add_eval(CLI::App& app, Context& ctx);
 
 }  // namespace rk::cli

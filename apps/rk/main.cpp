@@ -44,6 +44,7 @@ int run(int argc, char** argv) {
     rk::cli::add_rm(app, ctx);
     rk::cli::add_stats(app, ctx);
     rk::cli::add_index(app, ctx);
+    rk::cli::add_eval(app, ctx);
     for (auto* sub : app.get_subcommands({})) sub->fallthrough();
 
     try {

@@ -1,0 +1,230 @@
+#include "rk/eval.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+
+#include "rk/error.hpp"
+
+namespace rk {
+
+namespace {
+
+std::vector<std::string_view> fields(std::string_view line) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
+        const std::size_t start = i;
+        while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r') ++i;
+        if (i > start) out.push_back(line.substr(start, i - start));
+    }
+    return out;
+}
+
+template <typename T>
+bool parse_number(std::string_view s, T& out) {
+    const auto* end = s.data() + s.size();
+    auto [p, ec] = std::from_chars(s.data(), end, out);
+    return ec == std::errc() && p == end;
+}
+
+template <typename F>
+void for_each_line(const std::filesystem::path& file, F&& f) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw InputError("cannot read", file.string());
+    std::string line;
+    std::size_t n = 0;
+    while (std::getline(in, line)) {
+        ++n;
+        const auto parts = fields(line);
+        if (parts.empty()) continue;
+        f(parts, fmt::format("{}:{}", file.string(), n), n);
+    }
+    if (in.bad()) throw InputError("read error", file.string());
+}
+
+}  // namespace
+
+Qrels read_qrels(const std::filesystem::path& file) {
+    Qrels q;
+    for_each_line(file, [&](const std::vector<std::string_view>& f, const std::string& where,
+                            std::size_t line) {
+        int grade = 0;
+        if (f.size() == 4 && parse_number(f[3], grade)) {
+            q[std::string(f[0])][std::string(f[2])] = grade;
+        } else if (f.size() == 3 && parse_number(f[2], grade)) {
+            q[std::string(f[0])][std::string(f[1])] = grade;
+        } else if (line == 1 && f.size() == 3) {
+            // BEIR's header: query-id corpus-id score
+        } else {
+            throw InputError("expected 'QID ITER DOCID REL' (TREC) or 'QID DOCID REL' (BEIR)",
+                             where);
+        }
+    });
+    return q;
+}
+
+Run read_run(const std::filesystem::path& file) {
+    Run run;
+    for_each_line(
+        file, [&](const std::vector<std::string_view>& f, const std::string& where, std::size_t) {
+            double score = 0;
+            if (f.size() != 6 || !parse_number(f[4], score) || !std::isfinite(score)) {
+                throw InputError("expected 'QID Q0 DOCID RANK SCORE TAG'", where);
+            }
+            run[std::string(f[0])].push_back({std::string(f[2]), score});
+        });
+    return run;
+}
+
+std::string Metric::name() const {
+    switch (kind) {
+        case Kind::ndcg:
+            return fmt::format("nDCG@{}", k);
+        case Kind::recall:
+            return fmt::format("Recall@{}", k);
+        case Kind::mrr:
+            return fmt::format("MRR@{}", k);
+        case Kind::map:
+            return fmt::format("MAP@{}", k);
+        case Kind::precision:
+            return fmt::format("P@{}", k);
+    }
+    return {};
+}
+
+std::vector<Metric> parse_metrics(std::string_view spec) {
+    std::vector<Metric> out;
+    std::size_t pos = 0;
+    while (pos <= spec.size()) {
+        std::size_t comma = spec.find(',', pos);
+        if (comma == std::string_view::npos) comma = spec.size();
+        std::string item(spec.substr(pos, comma - pos));
+        pos = comma + 1;
+        std::transform(item.begin(), item.end(), item.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (item.empty()) continue;
+        Metric m;
+        std::string name = item;
+        if (const auto at = item.find('@'); at != std::string::npos) {
+            name = item.substr(0, at);
+            if (!parse_number(std::string_view(item).substr(at + 1), m.k) || m.k <= 0) {
+                throw UsageError(fmt::format("bad cutoff in metric '{}'", item));
+            }
+        }
+        if (name == "ndcg") {
+            m.kind = Metric::Kind::ndcg;
+        } else if (name == "recall" || name == "r") {
+            m.kind = Metric::Kind::recall;
+        } else if (name == "mrr" || name == "rr") {
+            m.kind = Metric::Kind::mrr;
+        } else if (name == "map") {
+            m.kind = Metric::Kind::map;
+        } else if (name == "p" || name == "precision") {
+            m.kind = Metric::Kind::precision;
+        } else {
+            throw UsageError(fmt::format(
+                "unknown metric '{}' (expected ndcg, recall, mrr, map or p, as in ndcg@10)", item));
+        }
+        out.push_back(m);
+    }
+    if (out.empty()) throw UsageError("no metrics given");
+    return out;
+}
+
+Evaluation evaluate(const Qrels& qrels, const Run& run, const std::vector<Metric>& metrics) {
+    Evaluation e;
+    e.metrics = metrics;
+    e.mean.assign(metrics.size(), 0.0);
+    std::vector<const RunEntry*> ranked;
+    std::vector<int> grades;
+    for (const auto& [qid, judged] : qrels) {
+        ranked.clear();
+        if (const auto it = run.find(qid); it != run.end()) {
+            for (const auto& r : it->second) ranked.push_back(&r);
+        }
+        // trec_eval's order: score descending, then document id descending.
+        std::sort(ranked.begin(), ranked.end(), [](const RunEntry* a, const RunEntry* b) {
+            if (a->score != b->score) return a->score > b->score;
+            return a->doc > b->doc;
+        });
+        grades.clear();
+        for (const auto* r : ranked) {
+            const auto g = judged.find(r->doc);
+            grades.push_back(g == judged.end() ? 0 : std::max(0, g->second));
+        }
+        std::vector<int> ideal;
+        for (const auto& [doc, g] : judged) {
+            if (g > 0) ideal.push_back(g);
+        }
+        std::sort(ideal.rbegin(), ideal.rend());
+        const auto relevant = static_cast<double>(ideal.size());
+
+        std::vector<double> values;
+        for (const auto& m : metrics) {
+            const std::size_t cut =
+                std::min<std::size_t>(grades.size(), static_cast<std::size_t>(m.k));
+            double v = 0;
+            switch (m.kind) {
+                case Metric::Kind::ndcg: {
+                    double dcg = 0, idcg = 0;
+                    for (std::size_t i = 0; i < cut; ++i) {
+                        dcg += grades[i] / std::log2(static_cast<double>(i) + 2);
+                    }
+                    const std::size_t icut =
+                        std::min<std::size_t>(ideal.size(), static_cast<std::size_t>(m.k));
+                    for (std::size_t i = 0; i < icut; ++i) {
+                        idcg += ideal[i] / std::log2(static_cast<double>(i) + 2);
+                    }
+                    v = idcg > 0 ? dcg / idcg : 0;
+                    break;
+                }
+                case Metric::Kind::recall: {
+                    double hits = 0;
+                    for (std::size_t i = 0; i < cut; ++i) hits += grades[i] > 0 ? 1 : 0;
+                    v = relevant > 0 ? hits / relevant : 0;
+                    break;
+                }
+                case Metric::Kind::mrr:
+                    for (std::size_t i = 0; i < cut; ++i) {
+                        if (grades[i] > 0) {
+                            v = 1.0 / static_cast<double>(i + 1);
+                            break;
+                        }
+                    }
+                    break;
+                case Metric::Kind::map: {
+                    double hits = 0, sum = 0;
+                    for (std::size_t i = 0; i < cut; ++i) {
+                        if (grades[i] > 0) {
+                            hits += 1;
+                            sum += hits / static_cast<double>(i + 1);
+                        }
+                    }
+                    v = relevant > 0 ? sum / relevant : 0;
+                    break;
+                }
+                case Metric::Kind::precision: {
+                    double hits = 0;
+                    for (std::size_t i = 0; i < cut; ++i) hits += grades[i] > 0 ? 1 : 0;
+                    v = hits / m.k;
+                    break;
+                }
+            }
+            values.push_back(v);
+        }
+        for (std::size_t i = 0; i < values.size(); ++i) e.mean[i] += values[i];
+        e.per_query.emplace_back(qid, std::move(values));
+    }
+    if (!e.per_query.empty()) {
+        for (auto& m : e.mean) m /= static_cast<double>(e.per_query.size());
+    }
+    return e;
+}
+
+}  // namespace rk

@@ -1,0 +1,39 @@
+#include "rk/eval.hpp"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "rk/error.hpp"
+
+using Catch::Detail::Approx;
+
+TEST_CASE("metric lists parse, with @10 by default", "[eval]") {
+    const auto m = rk::parse_metrics("nDCG@10, recall@100,MRR,map@5,P@1");
+    REQUIRE(m.size() == 5);
+    CHECK(m[0].name() == "nDCG@10");
+    CHECK(m[1].name() == "Recall@100");
+    CHECK(m[2].name() == "MRR@10");
+    CHECK(m[3].name() == "MAP@5");
+    CHECK(m[4].name() == "P@1");
+    CHECK_THROWS_AS(rk::parse_metrics("bleu@4"), rk::UsageError);
+    CHECK_THROWS_AS(rk::parse_metrics("ndcg@0"), rk::UsageError);
+    CHECK_THROWS_AS(rk::parse_metrics(""), rk::UsageError);
+}
+
+TEST_CASE("graded nDCG, ties by document id, missing queries score 0", "[eval]") {
+    rk::Qrels qrels;
+    qrels["q1"] = {{"a", 2}, {"b", 1}, {"c", 0}};
+    qrels["q2"] = {{"z", 1}};
+    rk::Run run;
+    // b and a tie: trec_eval ranks the greater id first, so b (gain 1) before a (gain 2).
+    run["q1"] = {{"a", 1.0}, {"b", 1.0}, {"c", 3.0}};
+    const auto e = rk::evaluate(qrels, run, rk::parse_metrics("ndcg@3,mrr@3,p@2"));
+    REQUIRE(e.per_query.size() == 2);
+    const double dcg = 0 + 1 / std::log2(3.0) + 2 / std::log2(4.0);
+    const double idcg = 2 + 1 / std::log2(3.0);
+    CHECK(e.per_query[0].second[0] == Approx(dcg / idcg));
+    CHECK(e.per_query[0].second[1] == Approx(0.5));
+    CHECK(e.per_query[0].second[2] == Approx(0.5));
+    CHECK(e.per_query[1].second[0] == 0.0);
+    CHECK(e.mean[0] == Approx(dcg / idcg / 2));
+}
