@@ -104,8 +104,11 @@ std::vector<Metric> parse_metrics(std::string_view spec) {
     while (pos <= spec.size()) {
         std::size_t comma = spec.find(',', pos);
         if (comma == std::string_view::npos) comma = spec.size();
-        std::string item(spec.substr(pos, comma - pos));
+        std::string_view raw = spec.substr(pos, comma - pos);
         pos = comma + 1;
+        while (!raw.empty() && (raw.front() == ' ' || raw.front() == '\t')) raw.remove_prefix(1);
+        while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t')) raw.remove_suffix(1);
+        std::string item(raw);
         std::transform(item.begin(), item.end(), item.begin(),
                        [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         if (item.empty()) continue;
