@@ -107,4 +107,15 @@ std::string human_bytes(std::int64_t n) {
     return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
 }
 
+ScratchDir::ScratchDir() {
+    std::string tmpl = (fs::temp_directory_path() / "rk-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw Error("cannot create a temporary directory");
+    path_ = tmpl;
+}
+
+ScratchDir::~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+}
+
 }  // namespace rk::cli

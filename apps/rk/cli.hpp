@@ -53,6 +53,19 @@ std::string style(bool on, std::string_view code, std::string_view text);
 
 std::string human_bytes(std::int64_t n);
 
+// A temporary directory, removed with everything in it when it goes out of scope.
+class ScratchDir {
+  public:
+    ScratchDir();
+    ~ScratchDir();
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+  private:
+    std::filesystem::path path_;
+};
+
 void add_init(CLI::App& app, Context& ctx);
 void add_ingest(CLI::App& app, Context& ctx);
 void add_get(CLI::App& app, Context& ctx);
@@ -62,5 +75,6 @@ void add_stats(CLI::App& app, Context& ctx);
 void add_index(CLI::App& app, Context& ctx);
 void add_query(CLI::App& app, Context& ctx);
 void add_eval(CLI::App& app, Context& ctx);
+void add_bench(CLI::App& app, Context& ctx);
 
 }  // namespace rk::cli

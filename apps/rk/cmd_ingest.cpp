@@ -23,22 +23,6 @@ struct IngestFlags {
     bool json = false;
 };
 
-// A temporary directory, removed with everything in it when it goes out of scope.
-struct ScratchDir {
-    std::filesystem::path path;
-    ScratchDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "rk-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw Error("cannot create a temporary directory");
-        path = tmpl;
-    }
-    ~ScratchDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    ScratchDir(const ScratchDir&) = delete;
-    ScratchDir& operator=(const ScratchDir&) = delete;
-};
-
 std::string read_all_stdin() {
     std::string data{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
     if (std::cin.bad()) throw InputError("cannot read standard input");
@@ -167,7 +151,7 @@ int run_ingest(Context& ctx, IngestFlags& f) {
             scratch.emplace();
             ctx.note(fmt::format("no index at {} yet; showing what a new one would get",
                                  loc.dir.string()));
-            return Index::create(scratch->path / "index", Settings{});
+            return Index::create(scratch->path() / "index", Settings{});
         }
         if (o.dry_run) return Index::open(loc.dir, Index::Mode::write);
         return Index::open_or_create(loc.dir, Settings{}, &created);

@@ -145,6 +145,7 @@ int run_query(Context& ctx, QueryFlags& f) {
     }
     Query q;
     q.k = f.k;
+    q.snippets = f.format != "trec" && f.format != "tsv";
     q.chunks = f.chunks;
     if (!f.collection.empty()) q.collection = f.collection;
     if (!f.path.empty()) q.path_glob = f.path;

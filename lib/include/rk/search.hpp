@@ -14,7 +14,8 @@ namespace rk {
 struct Query {
     std::string text;  // words, "quoted phrases", -excluded, prefix*; the rest is literal
     int k = 10;
-    bool chunks = false;  // one hit per chunk instead of per document
+    bool chunks = false;   // one hit per chunk instead of per document
+    bool snippets = true;  // leave them out when only ids and scores are wanted
     std::optional<std::string> collection;
     std::vector<std::pair<std::string, std::string>> where;  // metadata key = value
     std::optional<std::string> path_glob;                    // over the source path or id

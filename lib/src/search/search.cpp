@@ -106,6 +106,7 @@ std::vector<Hit> search(const Index& index, const Query& q) {
             hits.push_back(std::move(h));
         }
         if (static_cast<int>(hits.size()) >= q.k || rows < limit) {
+            if (!q.snippets) return hits;
             auto snip = db.prepare(
                 "SELECT snippet(chunks_fts, 2, char(1), char(2), '…', 24) FROM chunks_fts "
                 "WHERE chunks_fts MATCH ?1 AND rowid = ?2");

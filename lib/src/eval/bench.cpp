@@ -1,0 +1,425 @@
+#include "rk/bench.hpp"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <xxh3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <thread>
+
+#include "rk/error.hpp"
+#include "rk/eval.hpp"
+#include "rk/ingest.hpp"
+#include "rk/json.hpp"
+#include "rk/search.hpp"
+#include "rk/version.hpp"
+
+namespace fs = std::filesystem;
+
+namespace rk {
+
+namespace {
+
+struct QueryText {
+    std::string id, text;
+};
+
+std::vector<QueryText> read_queries(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw InputError("cannot read", file.string());
+    std::vector<QueryText> out;
+    simdjson::dom::parser parser;
+    std::string line;
+    std::size_t n = 0;
+    while (std::getline(in, line)) {
+        ++n;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        simdjson::dom::element el;
+        std::string_view id, text;
+        if (parser.parse(line).get(el) != simdjson::SUCCESS ||
+            el["_id"].get(id) != simdjson::SUCCESS || el["text"].get(text) != simdjson::SUCCESS) {
+            throw InputError("expected a JSON object with string fields _id and text",
+                             fmt::format("{}:{}", file.string(), n));
+        }
+        out.push_back({std::string(id), std::string(text)});
+    }
+    return out;
+}
+
+std::string hash_files(const std::vector<fs::path>& files) {
+    XXH3_state_t state;
+    XXH3_128bits_reset(&state);
+    std::vector<char> buf(1 << 16);
+    for (const auto& f : files) {
+        std::ifstream in(f, std::ios::binary);
+        if (!in) throw InputError("cannot read", f.string());
+        while (in) {
+            in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+            XXH3_128bits_update(&state, buf.data(), static_cast<std::size_t>(in.gcount()));
+        }
+    }
+    const XXH128_hash_t h = XXH3_128bits_digest(&state);
+    return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+    if (sorted.empty()) return 0;
+    // Nearest rank: the smallest value with at least p of the samples at or below it.
+    const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+    return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+std::int64_t peak_rss_bytes() {
+    rusage ru{};
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return static_cast<std::int64_t>(ru.ru_maxrss) * 1024;
+}
+
+std::string read_line_value(const char* file, std::string_view key) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.starts_with(key)) {
+            const auto colon = line.find(':');
+            if (colon == std::string::npos) continue;
+            const auto b = line.find_first_not_of(" \t", colon + 1);
+            return b == std::string::npos ? std::string() : line.substr(b);
+        }
+    }
+    return {};
+}
+
+simdjson::dom::element parse_json_file(simdjson::dom::parser& parser, const fs::path& file,
+                                       simdjson::padded_string& storage) {
+    if (simdjson::padded_string::load(file.string()).get(storage) != simdjson::SUCCESS) {
+        throw InputError("cannot read", file.string());
+    }
+    simdjson::dom::element root;
+    if (auto e = parser.parse(storage).get(root)) {
+        throw InputError(fmt::format("invalid JSON: {}", simdjson::error_message(e)),
+                         file.string());
+    }
+    return root;
+}
+
+}  // namespace
+
+std::optional<double> DatasetResult::figure(const std::string& mode,
+                                            const std::string& figure_name) const {
+    if (figure_name == "ingest_seconds") return ingest_seconds;
+    if (figure_name == "docs_per_s") return docs_per_s;
+    if (figure_name == "index_bytes") return static_cast<double>(index_bytes);
+    if (figure_name == "peak_rss_bytes") return static_cast<double>(peak_rss_bytes);
+    for (const auto& m : modes) {
+        if (m.mode != mode) continue;
+        if (figure_name == "median_ms") return m.latency.median_ms;
+        if (figure_name == "p95_ms") return m.latency.p95_ms;
+        if (figure_name == "p99_ms") return m.latency.p99_ms;
+        if (figure_name == "qps") return m.latency.qps;
+        for (const auto& [metric, value] : m.quality) {
+            if (metric == figure_name) return value;
+        }
+    }
+    return std::nullopt;
+}
+
+DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOptions& o,
+                        const std::function<void(const std::string&)>& note) {
+    for (const auto& mode : o.modes) {
+        if (mode != "bm25") {
+            throw UsageError(
+                fmt::format("mode '{}' needs vectors, which rk does not build yet; "
+                            "use --mode bm25",
+                            mode));
+        }
+    }
+    const fs::path corpus = dataset / "corpus.jsonl", queries_file = dataset / "queries.jsonl",
+                   qrels_file = dataset / "qrels" / "test.tsv";
+    for (const auto& f : {corpus, queries_file, qrels_file}) {
+        std::error_code ec;
+        if (!fs::is_regular_file(f, ec)) {
+            throw InputError(
+                "not a BEIR dataset: missing corpus.jsonl, queries.jsonl or "
+                "qrels/test.tsv",
+                f.string());
+        }
+    }
+    DatasetResult r;
+    r.name = fs::absolute(dataset).lexically_normal().filename().string();
+    if (r.name.empty()) r.name = fs::absolute(dataset).lexically_normal().parent_path().filename();
+    r.path = fs::absolute(dataset).lexically_normal().string();
+    r.hash = hash_files({corpus, queries_file, qrels_file});
+
+    const Qrels qrels = read_qrels(qrels_file);
+    std::vector<QueryText> queries;
+    for (auto& q : read_queries(queries_file)) {
+        if (qrels.contains(q.id)) queries.push_back(std::move(q));
+    }
+    r.queries = static_cast<std::int64_t>(queries.size());
+
+    if (note) note(fmt::format("{}: ingesting {}", r.name, corpus.string()));
+    IngestOptions io;
+    io.paths = {corpus.string()};
+    io.jobs = o.jobs;
+    const IngestReport ir = ingest(index, io);
+    if (ir.failed > 0) {
+        throw InputError(fmt::format("{} records could not be ingested", ir.failed),
+                         corpus.string());
+    }
+    const Stats stats = index.stats();
+    r.documents = stats.documents;
+    r.ingest_seconds = ir.seconds;
+    r.docs_per_s =
+        ir.seconds > 0 ? static_cast<double>(ir.added + ir.updated + ir.unchanged) / ir.seconds : 0;
+    r.index_bytes = stats.db_bytes + stats.wal_bytes;
+
+    const auto metrics = parse_metrics(o.metrics);
+    for (const auto& mode : o.modes) {
+        if (note) note(fmt::format("{}: {} queries in mode {}", r.name, queries.size(), mode));
+        ModeResult m;
+        m.mode = mode;
+        Query q;
+        q.k = o.k;
+        q.snippets = false;
+        Run run;
+        for (const auto& qt : queries) {
+            q.text = qt.text;
+            auto& entries = run[qt.id];
+            // Scores rounded as `rk query --format trec` prints them, so that `rk eval` of
+            // that run and this figure agree, ties included.
+            for (const auto& h : search(index, q)) {
+                entries.push_back({h.id, std::round(h.score * 1e6) / 1e6});
+            }
+        }
+        const Evaluation e = evaluate(qrels, run, metrics);
+        for (std::size_t i = 0; i < metrics.size(); ++i) {
+            m.quality.emplace_back(metrics[i].name(), e.mean[i]);
+        }
+        // Speed: untimed warm-up passes, then timed passes over every query.
+        for (int pass = 0; pass < o.warmup; ++pass) {
+            for (const auto& qt : queries) {
+                q.text = qt.text;
+                (void)search(index, q);
+            }
+        }
+        std::vector<double> times, pass_seconds;
+        times.reserve(queries.size() * static_cast<std::size_t>(std::max(o.repeat, 1)));
+        for (int pass = 0; pass < std::max(o.repeat, 1); ++pass) {
+            double total = 0;
+            for (const auto& qt : queries) {
+                q.text = qt.text;
+                const auto t0 = std::chrono::steady_clock::now();
+                (void)search(index, q);
+                const double ms =
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                        .count();
+                times.push_back(ms);
+                total += ms / 1000;
+            }
+            pass_seconds.push_back(total);
+        }
+        std::sort(times.begin(), times.end());
+        std::sort(pass_seconds.begin(), pass_seconds.end());
+        m.latency.median_ms = percentile(times, 0.5);
+        m.latency.p95_ms = percentile(times, 0.95);
+        m.latency.p99_ms = percentile(times, 0.99);
+        double sum = 0;
+        for (const double t : times) sum += t;
+        m.latency.mean_ms = times.empty() ? 0 : sum / static_cast<double>(times.size());
+        const double median_pass = percentile(pass_seconds, 0.5);
+        m.latency.qps = median_pass > 0 ? static_cast<double>(queries.size()) / median_pass : 0;
+        r.modes.push_back(std::move(m));
+    }
+    r.peak_rss_bytes = peak_rss_bytes();
+    return r;
+}
+
+std::string bench_report(const std::vector<DatasetResult>& results, const BenchOptions& o) {
+    JsonWriter w;
+    utsname un{};
+    const bool have_uname = uname(&un) == 0;
+    w.begin_object().key("rk_version").value(version());
+    w.key("build").begin_object().key("compiler").value(__VERSION__);
+#ifdef NDEBUG
+    w.key("assertions").value(false);
+#else
+    w.key("assertions").value(true);
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+    w.key("sanitizers").value(true);
+#else
+    w.key("sanitizers").value(false);
+#endif
+    w.end_object();
+    w.key("machine")
+        .begin_object()
+        .key("cpu")
+        .value(read_line_value("/proc/cpuinfo", "model name"))
+        .key("cores")
+        .value(static_cast<std::int64_t>(std::thread::hardware_concurrency()))
+        .key("memory")
+        .value(read_line_value("/proc/meminfo", "MemTotal"))
+        .key("system")
+        .value(have_uname ? fmt::format("{} {} {}", un.sysname, un.release, un.machine)
+                          : std::string())
+        .end_object();
+    w.key("options")
+        .begin_object()
+        .key("k")
+        .value(o.k)
+        .key("warmup")
+        .value(o.warmup)
+        .key("repeat")
+        .value(o.repeat)
+        .key("metrics")
+        .value(o.metrics)
+        .end_object();
+    w.key("datasets").begin_array();
+    for (const auto& r : results) {
+        w.begin_object()
+            .key("name")
+            .value(r.name)
+            .key("path")
+            .value(r.path)
+            .key("hash")
+            .value(r.hash)
+            .key("documents")
+            .value(r.documents)
+            .key("queries")
+            .value(r.queries)
+            .key("ingest_seconds")
+            .value(r.ingest_seconds)
+            .key("docs_per_s")
+            .value(r.docs_per_s)
+            .key("index_bytes")
+            .value(r.index_bytes)
+            .key("peak_rss_bytes")
+            .value(r.peak_rss_bytes)
+            .key("modes")
+            .begin_object();
+        for (const auto& m : r.modes) {
+            w.key(m.mode).begin_object().key("quality").begin_object();
+            for (const auto& [name, value] : m.quality) w.key(name).value(value);
+            w.end_object()
+                .key("latency")
+                .begin_object()
+                .key("median_ms")
+                .value(m.latency.median_ms)
+                .key("p95_ms")
+                .value(m.latency.p95_ms)
+                .key("p99_ms")
+                .value(m.latency.p99_ms)
+                .key("mean_ms")
+                .value(m.latency.mean_ms)
+                .key("qps")
+                .value(m.latency.qps)
+                .end_object()
+                .end_object();
+        }
+        w.end_object().end_object();
+    }
+    w.end_array().end_object();
+    return w.take();
+}
+
+std::vector<std::string> check_gates(const std::vector<DatasetResult>& results,
+                                     const fs::path& gate_file) {
+    simdjson::dom::parser parser;
+    simdjson::padded_string text;
+    const auto root = parse_json_file(parser, gate_file, text);
+    simdjson::dom::object datasets;
+    if (root.get(datasets) != simdjson::SUCCESS) {
+        throw InputError("a gate file is an object of datasets", gate_file.string());
+    }
+    std::vector<std::string> failed;
+    for (const auto& r : results) {
+        simdjson::dom::object modes;
+        if (datasets[r.name].get(modes) != simdjson::SUCCESS) continue;
+        for (const auto [mode, figures_el] : modes) {
+            simdjson::dom::object figures;
+            if (figures_el.get(figures) != simdjson::SUCCESS) {
+                throw InputError(fmt::format("{}.{}: expected an object of figures", r.name, mode),
+                                 gate_file.string());
+            }
+            for (const auto [name, bounds] : figures) {
+                const std::string where = fmt::format("{} {} {}", r.name, mode, name);
+                const auto value = r.figure(std::string(mode), std::string(name));
+                if (!value) {
+                    failed.push_back(fmt::format("{}: no such figure was measured", where));
+                    continue;
+                }
+                double bound = 0;
+                if (bounds["min"].get(bound) == simdjson::SUCCESS && *value < bound) {
+                    failed.push_back(fmt::format("{} = {:.4f}, below the gate's minimum {:.4f}",
+                                                 where, *value, bound));
+                }
+                if (bounds["max"].get(bound) == simdjson::SUCCESS && *value > bound) {
+                    failed.push_back(fmt::format("{} = {:.4f}, above the gate's maximum {:.4f}",
+                                                 where, *value, bound));
+                }
+            }
+        }
+    }
+    return failed;
+}
+
+std::vector<std::string> check_baseline(const std::vector<DatasetResult>& results,
+                                        const fs::path& baseline_report, double max_pct) {
+    simdjson::dom::parser parser;
+    simdjson::padded_string text;
+    const auto root = parse_json_file(parser, baseline_report, text);
+    simdjson::dom::array datasets;
+    if (root["datasets"].get(datasets) != simdjson::SUCCESS) {
+        throw InputError("not an rk bench report (no datasets)", baseline_report.string());
+    }
+    const double slack = 1 + max_pct / 100;
+    std::vector<std::string> failed;
+    for (const auto& r : results) {
+        for (const auto old : datasets) {
+            std::string_view name, hash;
+            if (old["name"].get(name) != simdjson::SUCCESS || name != r.name) continue;
+            if (old["hash"].get(hash) == simdjson::SUCCESS && hash != r.hash) {
+                failed.push_back(
+                    fmt::format("{}: the dataset differs from the baseline's (hash {} vs {})",
+                                r.name, r.hash, hash));
+                break;
+            }
+            double before = 0;
+            if (old["ingest_seconds"].get(before) == simdjson::SUCCESS &&
+                r.ingest_seconds > before * slack && r.ingest_seconds - before > 0.05) {
+                failed.push_back(fmt::format(
+                    "{} ingest took {:.3f} s, {:.1f}% over the "
+                    "baseline's {:.3f} s",
+                    r.name, r.ingest_seconds, (r.ingest_seconds / before - 1) * 100, before));
+            }
+            for (const auto& m : r.modes) {
+                for (const auto& [metric, value] : m.quality) {
+                    if (old["modes"][m.mode]["quality"][metric].get(before) != simdjson::SUCCESS) {
+                        continue;
+                    }
+                    // Quality is deterministic: any drop beyond rounding is a regression.
+                    if (value < before - 5e-5) {
+                        failed.push_back(fmt::format("{} {} {} fell to {:.4f} from {:.4f}", r.name,
+                                                     m.mode, metric, value, before));
+                    }
+                }
+                if (old["modes"][m.mode]["latency"]["median_ms"].get(before) == simdjson::SUCCESS &&
+                    m.latency.median_ms > before * slack) {
+                    failed.push_back(fmt::format(
+                        "{} {} median latency {:.3f} ms, {:.1f}% over the baseline's {:.3f} ms",
+                        r.name, m.mode, m.latency.median_ms,
+                        (m.latency.median_ms / before - 1) * 100, before));
+                }
+            }
+            break;
+        }
+    }
+    return failed;
+}
+
+}  // namespace rk
