@@ -90,13 +90,14 @@ _rk()
     fi
 
     local global_opts="--index -q --quiet -v --verbose --color --version -h --help"
-    local commands="init ingest query get ls rm stats index eval"
+    local commands="init ingest query get ls rm stats index eval bench completions"
     local index_commands="verify rebuild optimize"
 
     # Options that take a value, so that their value is not a command name.
     local takes_value=" --index --color --embedder --tokenizer --chunk-size --chunk-overlap
         --include --exclude --collection --meta --id-field --title-field --text-field
-        -j --jobs --format -k --mode --where --path --batch --qrels --run --metrics "
+        -j --jobs --format -k --mode --where --path --batch --qrels --run --metrics
+        --warmup --repeat --report --gate --baseline --max-regression "
 
     # Find the command (and index's subcommand) and any --index given so far.
     local cmd="" sub="" index="" i w
@@ -144,7 +145,7 @@ _rk()
             mapfile -t COMPREPLY < <(compgen -W "bm25 vector hybrid" -- "$cur")
             return
             ;;
-        --batch | --qrels | --run)
+        --batch | --qrels | --run | --report | --gate | --baseline)
             _rk_files
             return
             ;;
@@ -170,7 +171,8 @@ _rk()
             return
             ;;
         --chunk-size | --chunk-overlap | --include | --exclude | --meta | --id-field | \
-            --title-field | --text-field | -j | --jobs | -k | --where | --path)
+            --title-field | --text-field | -j | --jobs | -k | --where | --path | --warmup | \
+            --repeat | --max-regression)
             return
             ;;
     esac
@@ -191,7 +193,11 @@ _rk()
         rm) opts="--collection" ;;
         stats) opts="--json" ;;
         eval) opts="--qrels --run --metrics --per-query --format" ;;
-        index) opts="" ;;
+        bench)
+            opts="--mode -k --warmup --repeat --metrics --report --gate --baseline
+                --max-regression -j --jobs --tokenizer --chunk-size --chunk-overlap"
+            ;;
+        index | completions) opts="" ;;
     esac
 
     if [[ $cur == -* ]]; then
@@ -204,7 +210,7 @@ _rk()
         "")
             mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
             ;;
-        init)
+        init | bench)
             _rk_files -d
             ;;
         ingest)
@@ -215,6 +221,9 @@ _rk()
             ;;
         index)
             [[ -z $sub ]] && mapfile -t COMPREPLY < <(compgen -W "$index_commands" -- "$cur")
+            ;;
+        completions)
+            mapfile -t COMPREPLY < <(compgen -W "bash zsh fish" -- "$cur")
             ;;
         *)
             COMPREPLY=()

@@ -15,7 +15,9 @@ function __rk_positionals
         switch $t
             case --index --color --embedder --tokenizer --chunk-size --chunk-overlap \
                 --include --exclude --collection --meta --id-field --title-field \
-                --text-field -j --jobs --format -k --mode --where --path --batch
+                --text-field -j --jobs --format -k --mode --where --path --batch \
+                --qrels --run --metrics --warmup --repeat --report --gate --baseline \
+                --max-regression
                 set skip 1
             case '-*'
             case '*'
@@ -115,6 +117,9 @@ complete -c rk -n __rk_needs_command -a rm -d 'Remove documents by id, path, glo
 complete -c rk -n __rk_needs_command -a stats -d 'Counts, sizes and settings of the index'
 complete -c rk -n __rk_needs_command -a index -d 'Verify, rebuild or optimize the index'
 complete -c rk -n __rk_needs_command -a eval -d 'Score a TREC run file against relevance judgements'
+complete -c rk -n __rk_needs_command -a bench -d 'Measure retrieval quality and speed on BEIR datasets'
+complete -c rk -n __rk_needs_command -a completions -d 'Print the completion script for a shell'
+complete -c rk -n '__rk_using completions' -x -a 'bash zsh fish'
 
 # rk init [DIR]
 complete -c rk -n '__rk_using init' -a '(__fish_complete_directories (commandline -ct) "directory to create")'
@@ -172,6 +177,22 @@ complete -c rk -n '__rk_using eval' -l run -r -F -d 'The TREC run to score'
 complete -c rk -n '__rk_using eval' -l metrics -x -a 'ndcg@10 recall@100 mrr@10 map@100 p@10' -d 'Comma-separated metrics'
 complete -c rk -n '__rk_using eval' -l per-query -d "Also print each query's figures"
 complete -c rk -n '__rk_using eval' -l format -x -a 'text json' -d 'Output format'
+
+# rk bench DATASET...
+complete -c rk -n '__rk_using bench' -a '(__fish_complete_directories (commandline -ct) "dataset directory")'
+complete -c rk -n '__rk_using bench' -l mode -x -a 'bm25 vector hybrid' -d 'Comma-separated modes to measure (default bm25)'
+complete -c rk -n '__rk_using bench' -s k -x -d 'Results per query in the scored run (default 100)'
+complete -c rk -n '__rk_using bench' -l warmup -x -d 'Untimed passes over the queries (default 1)'
+complete -c rk -n '__rk_using bench' -l repeat -x -d 'Timed passes over the queries (default 5)'
+complete -c rk -n '__rk_using bench' -l metrics -x -a 'ndcg@10 recall@100 mrr@10 map@100 p@10' -d 'Comma-separated quality metrics'
+complete -c rk -n '__rk_using bench' -l report -r -F -d 'Write the JSON report to FILE'
+complete -c rk -n '__rk_using bench' -l gate -r -F -d "Fail when a figure breaks FILE's bounds"
+complete -c rk -n '__rk_using bench' -l baseline -r -F -d 'Fail when quality fell or speed regressed against REPORT'
+complete -c rk -n '__rk_using bench' -l max-regression -x -d 'Slowdown allowed against --baseline, in percent (default 5)'
+complete -c rk -n '__rk_using bench' -s j -l jobs -x -d 'Ingest threads (0: one per core)'
+complete -c rk -n '__rk_using bench' -l tokenizer -x -a 'porter\t"English stemming" unicode\t"no stemming" trigram\t"substrings"' -d 'Tokenizer of the fresh index'
+complete -c rk -n '__rk_using bench' -l chunk-size -x -d 'Chunk size of the fresh index (default 512)'
+complete -c rk -n '__rk_using bench' -l chunk-overlap -x -d 'Chunk overlap of the fresh index (default 64)'
 
 # rk index verify|rebuild|optimize
 complete -c rk -n __rk_index_needs_command -a verify -d 'Check SQLite, full-text and chunk consistency'

@@ -76,5 +76,6 @@ void add_index(CLI::App& app, Context& ctx);
 void add_query(CLI::App& app, Context& ctx);
 void add_eval(CLI::App& app, Context& ctx);
 void add_bench(CLI::App& app, Context& ctx);
+void add_completions(CLI::App& app, Context& ctx);
 
 }  // namespace rk::cli

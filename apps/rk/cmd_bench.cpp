@@ -16,6 +16,7 @@ struct BenchFlags {
     std::string report, gate, baseline;
     std::string max_regression = "5";
     Settings settings;
+    bool settings_given = false;  // --tokenizer, --chunk-size or --chunk-overlap
 };
 
 double parse_percent(std::string s) {
@@ -72,21 +73,40 @@ int run_bench_cmd(Context& ctx, BenchFlags& f) {
         if (comma > pos) f.o.modes.push_back(f.modes.substr(pos, comma - pos));
         pos = comma + 1;
     }
-    if (f.o.modes.empty()) throw UsageError("--mode needs at least one mode");
+    check_bench_options(f.o);
     const double max_regression = parse_percent(f.max_regression);
     if (!ctx.index_flag.empty() && f.datasets.size() > 1) {
         throw UsageError("--index holds one dataset; benchmark several without --index");
+    }
+    // Everything that can be wrong with the other files is found before the long run.
+    if (!f.gate.empty()) (void)check_gates({}, f.gate);
+    if (!f.baseline.empty()) (void)check_baseline({}, f.baseline, max_regression);
+    std::ofstream report;
+    if (!f.report.empty()) {
+        report.open(f.report, std::ios::binary | std::ios::trunc);
+        if (!report) throw Error("cannot write the report", f.report);
     }
 
     std::vector<DatasetResult> results;
     for (const auto& d : f.datasets) {
         std::optional<ScratchDir> scratch;
         Index index = [&] {
-            if (!ctx.index_flag.empty()) {
-                return Index::open_or_create(ctx.index_flag, f.settings);
+            if (ctx.index_flag.empty()) {
+                scratch.emplace();
+                return Index::create(scratch->path() / "index", f.settings);
             }
-            scratch.emplace();
-            return Index::create(scratch->path() / "index", f.settings);
+            bool created = false;
+            Index i = Index::open_or_create(ctx.index_flag, f.settings, &created);
+            const Settings& s = i.settings();
+            if (!created && f.settings_given &&
+                (s.tokenizer != f.settings.tokenizer || s.chunk_size != f.settings.chunk_size ||
+                 s.chunk_overlap != f.settings.chunk_overlap)) {
+                throw UsageError(fmt::format(
+                    "index {} has tokenizer {}, chunks {}/{}; --tokenizer and --chunk-* apply "
+                    "only to a new index",
+                    i.dir().string(), s.tokenizer, s.chunk_size, s.chunk_overlap));
+            }
+            return i;
         }();
         results.push_back(run_bench(d, index, f.o, [&](const std::string& msg) {
             if (ctx.verbose > 0) ctx.note(msg);
@@ -94,11 +114,10 @@ int run_bench_cmd(Context& ctx, BenchFlags& f) {
     }
     out(table(results));
 
-    if (!f.report.empty()) {
-        std::ofstream rep(f.report, std::ios::binary);
-        rep << bench_report(results, f.o) << '\n';
-        rep.close();
-        if (!rep) throw Error("cannot write the report", f.report);
+    if (report.is_open()) {
+        report << bench_report(results, f.o) << '\n';
+        report.close();
+        if (!report) throw Error("cannot write the report", f.report);
         ctx.note(fmt::format("report written to {}", f.report));
     }
     std::vector<std::string> failed;
@@ -124,7 +143,9 @@ void add_bench(CLI::App& app, Context& ctx) {
     cmd->add_option("DATASET", f->datasets,
                     "Directories in BEIR layout: corpus.jsonl, queries.jsonl, qrels/test.tsv")
         ->required();
-    cmd->add_option("--mode", f->modes, "Comma-separated modes to measure")->type_name("LIST");
+    cmd->add_option("--mode", f->modes,
+                    "Comma-separated modes to measure (bm25 until vectors arrive)")
+        ->type_name("LIST");
     cmd->add_option("-k", f->o.k, "Results per query in the scored run")
         ->type_name("N")
         ->check(CLI::Range(1, 100000));
@@ -154,12 +175,19 @@ void add_bench(CLI::App& app, Context& ctx) {
                     "Chunk overlap of the fresh index")
         ->type_name("N");
     cmd->footer(
+        "Each dataset gets a fresh temporary index; with the global --index (one dataset\n"
+        "only) that index is created or reused, and ingest is incremental.\n"
         "Exit status: 0 when every gate passes, 1 when one fails, 2 on error.\n"
         "Examples:\n"
         "  rk bench ../shared/datasets/cranfield\n"
         "  rk bench ../shared/datasets/* --report today.json\n"
         "  rk bench ../shared/datasets/* --gate bench/gates.json --baseline last.json");
-    cmd->callback([&ctx, f] { ctx.action = [&ctx, f] { return run_bench_cmd(ctx, *f); }; });
+    cmd->callback([&ctx, f, cmd] {
+        f->settings_given =
+            cmd->count("--tokenizer") + cmd->count("--chunk-size") + cmd->count("--chunk-overlap") >
+            0;
+        ctx.action = [&ctx, f] { return run_bench_cmd(ctx, *f); };
+    });
 }
 
 }  // namespace rk::cli

@@ -82,7 +82,7 @@ class BenchTest(RkTestCase):
         self.assertEqual(len(failed), 3, r.err)
         self.assertIn("nDCG@10", failed[0])
         self.assertIn("qps", failed[1])
-        self.assertIn("no such figure", failed[2])
+        self.assertIn("not measured", failed[2])
         self.assertIn("nDCG@10", r.out)  # the table is still printed
 
     def test_baseline(self):
@@ -117,6 +117,39 @@ class BenchTest(RkTestCase):
         bad = self.write("bad-gate.json", "[1, 2")
         self.assertError(self.rk("bench", self.ds, "--gate", bad, index=None),
                          mentions=["bad-gate.json"])
+        self.assertError(self.rk("bench", self.ds, "--mode", "bm25,bm25", index=None),
+                         mentions=["twice"])
+        self.assertError(self.rk("bench", self.ds, "--report", self.path("no/such/dir/r.json"),
+                                 index=None), mentions=["r.json"])
+
+    def test_gate_file_typos_fail_before_the_run(self):
+        for gate in ({"tiny": {"bm25": {"nDCG@10": 0.99}}},
+                     {"tiny": {"bm25": {"MRR@10": {"minimum": 0.99}}}},
+                     {"tiny": {"bm25": {"P@10": {"min": "0.99"}}}},
+                     {"tiny": 5},
+                     {"tiny": {"bm25": {"P@10": {}}}}):
+            with self.subTest(gate=gate):
+                g = self.write("typo.json", json.dumps(gate))
+                r = self.rk("bench", self.ds, "--gate", g, index=None)
+                self.assertError(r, 2, mentions=["typo.json"])
+                self.assertEqual(r.out, "", "the benchmark ran before the gate file was read")
+
+    def test_dataset_wide_figures_need_a_measured_mode(self):
+        g = self.write("g.json", json.dumps({"tiny": {"hybrid": {"ingest_seconds": {"max": 1e9}}}}))
+        r = self.bench("--gate", g, expect=1)
+        self.assertIn("not measured", r.err)
+
+    def test_baseline_without_the_dataset_fails(self):
+        rep = self.report()
+        rep["datasets"][0]["name"] = "renamed"
+        other = self.write("renamed.json", json.dumps(rep))
+        r = self.bench("--baseline", other, expect=1)
+        self.assertIn("not in the baseline", r.err)
+
+    def test_settings_of_a_reused_index_must_agree(self):
+        self.ok("init", "--tokenizer", "porter")
+        r = self.rk("bench", self.ds, "--tokenizer", "trigram", "--repeat", "1")
+        self.assertError(r, 2, mentions=["tokenizer"])
 
     def test_reuses_an_index(self):
         self.bench("--report", self.path("a.json"))

@@ -34,3 +34,16 @@ class CommandLine(RkTestCase):
 
     def test_no_command(self):
         self.assertError(self.rk(index=None), 2)
+
+
+class Completions(RkTestCase):
+    def test_prints_the_installed_scripts(self):
+        import os
+        from rkcli import REPO_ROOT
+        for shell, name in (("bash", "rk.bash"), ("zsh", "_rk"), ("fish", "rk.fish")):
+            with open(os.path.join(REPO_ROOT, "completions", name), "rb") as f:
+                self.assertEqual(self.ok("completions", shell, index=None).out_bytes, f.read(),
+                                 shell)
+
+    def test_unknown_shell(self):
+        self.assertError(self.rk("completions", "tcsh", index=None), 2, mentions=["tcsh"])

@@ -43,11 +43,15 @@ struct DatasetResult {
     std::int64_t index_bytes = 0, peak_rss_bytes = 0;
     std::vector<ModeResult> modes;
 
-    // A figure by name: a quality metric ("nDCG@10") or "median_ms", "p95_ms", "p99_ms",
-    // "qps" of `mode`; or "ingest_seconds", "docs_per_s", "index_bytes", "peak_rss_bytes".
+    // A figure by name, if `mode` was measured: a quality metric ("nDCG@10"), "median_ms",
+    // "p95_ms", "p99_ms", "mean_ms", "qps"; or one of the dataset's: "ingest_seconds",
+    // "docs_per_s", "index_bytes", "peak_rss_bytes".
     [[nodiscard]] std::optional<double> figure(const std::string& mode,
                                                const std::string& figure_name) const;
 };
+
+// Throws UsageError for modes or metrics that cannot be measured.
+void check_bench_options(const BenchOptions& options);
 
 // Runs the benchmark of one dataset directory into `index` (opened for writing; fresh or
 // reused, ingest is incremental). `note` receives progress messages.
@@ -59,13 +63,15 @@ DatasetResult run_bench(const std::filesystem::path& dataset, Index& index,
 std::string bench_report(const std::vector<DatasetResult>& results, const BenchOptions& options);
 
 // Gates: {"DATASET": {"MODE": {"FIGURE": {"min": X} or {"max": Y}}}}. Returns one line
-// per failed gate (empty when all pass). Throws InputError for a malformed file.
+// per failed gate (empty when all pass); gates of datasets not in `results` are ignored.
+// Throws InputError for a malformed file, whatever the results.
 std::vector<std::string> check_gates(const std::vector<DatasetResult>& results,
                                      const std::filesystem::path& gate_file);
 
 // Compares with an earlier report of the same datasets: quality must not drop (beyond the
 // 4th decimal), median latency and ingest time must not grow by more than
-// `max_regression_pct` percent. Returns one line per regression.
+// `max_regression_pct` percent; a dataset the baseline lacks or whose files changed fails.
+// Returns one line per regression. Throws InputError when the file is not a report.
 std::vector<std::string> check_baseline(const std::vector<DatasetResult>& results,
                                         const std::filesystem::path& baseline_report,
                                         double max_regression_pct);

@@ -111,15 +111,16 @@ simdjson::dom::element parse_json_file(simdjson::dom::parser& parser, const fs::
 
 std::optional<double> DatasetResult::figure(const std::string& mode,
                                             const std::string& figure_name) const {
-    if (figure_name == "ingest_seconds") return ingest_seconds;
-    if (figure_name == "docs_per_s") return docs_per_s;
-    if (figure_name == "index_bytes") return static_cast<double>(index_bytes);
-    if (figure_name == "peak_rss_bytes") return static_cast<double>(peak_rss_bytes);
     for (const auto& m : modes) {
         if (m.mode != mode) continue;
+        if (figure_name == "ingest_seconds") return ingest_seconds;
+        if (figure_name == "docs_per_s") return docs_per_s;
+        if (figure_name == "index_bytes") return static_cast<double>(index_bytes);
+        if (figure_name == "peak_rss_bytes") return static_cast<double>(peak_rss_bytes);
         if (figure_name == "median_ms") return m.latency.median_ms;
         if (figure_name == "p95_ms") return m.latency.p95_ms;
         if (figure_name == "p99_ms") return m.latency.p99_ms;
+        if (figure_name == "mean_ms") return m.latency.mean_ms;
         if (figure_name == "qps") return m.latency.qps;
         for (const auto& [metric, value] : m.quality) {
             if (metric == figure_name) return value;
@@ -128,16 +129,26 @@ std::optional<double> DatasetResult::figure(const std::string& mode,
     return std::nullopt;
 }
 
-DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOptions& o,
-                        const std::function<void(const std::string&)>& note) {
-    for (const auto& mode : o.modes) {
-        if (mode != "bm25") {
+void check_bench_options(const BenchOptions& o) {
+    if (o.modes.empty()) throw UsageError("no mode to measure");
+    for (std::size_t i = 0; i < o.modes.size(); ++i) {
+        if (o.modes[i] != "bm25") {
             throw UsageError(
-                fmt::format("mode '{}' needs vectors, which rk does not build yet; "
-                            "use --mode bm25",
-                            mode));
+                fmt::format("mode '{}' needs vectors, which rk does not build yet; use --mode bm25",
+                            o.modes[i]));
+        }
+        for (std::size_t j = 0; j < i; ++j) {
+            if (o.modes[j] == o.modes[i]) {
+                throw UsageError(fmt::format("mode '{}' is given twice", o.modes[i]));
+            }
         }
     }
+    (void)parse_metrics(o.metrics);
+}
+
+DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOptions& o,
+                        const std::function<void(const std::string&)>& note) {
+    check_bench_options(o);
     const fs::path corpus = dataset / "corpus.jsonl", queries_file = dataset / "queries.jsonl",
                    qrels_file = dataset / "qrels" / "test.tsv";
     for (const auto& f : {corpus, queries_file, qrels_file}) {
@@ -327,41 +338,93 @@ std::string bench_report(const std::vector<DatasetResult>& results, const BenchO
     return w.take();
 }
 
-std::vector<std::string> check_gates(const std::vector<DatasetResult>& results,
-                                     const fs::path& gate_file) {
+namespace {
+
+std::string show(double v) {
+    return std::abs(v) >= 1000 ? fmt::format("{:.0f}", v) : fmt::format("{:.4f}", v);
+}
+
+struct Gate {
+    std::string dataset, mode, figure;
+    std::optional<double> min, max;
+};
+
+// Reads and checks the whole gate file, so that a typo fails at once instead of passing.
+std::vector<Gate> read_gates(const fs::path& gate_file) {
     simdjson::dom::parser parser;
     simdjson::padded_string text;
     const auto root = parse_json_file(parser, gate_file, text);
+    const std::string file = gate_file.string();
     simdjson::dom::object datasets;
     if (root.get(datasets) != simdjson::SUCCESS) {
-        throw InputError("a gate file is an object of datasets", gate_file.string());
+        throw InputError("expected {\"DATASET\": {\"MODE\": {\"FIGURE\": {\"min\": X}}}}", file);
     }
-    std::vector<std::string> failed;
-    for (const auto& r : results) {
+    std::vector<Gate> gates;
+    for (const auto [dataset, modes_el] : datasets) {
         simdjson::dom::object modes;
-        if (datasets[r.name].get(modes) != simdjson::SUCCESS) continue;
+        if (modes_el.get(modes) != simdjson::SUCCESS) {
+            throw InputError(fmt::format("{}: expected an object of modes", dataset), file);
+        }
         for (const auto [mode, figures_el] : modes) {
             simdjson::dom::object figures;
             if (figures_el.get(figures) != simdjson::SUCCESS) {
-                throw InputError(fmt::format("{}.{}: expected an object of figures", r.name, mode),
-                                 gate_file.string());
+                throw InputError(fmt::format("{}.{}: expected an object of figures", dataset, mode),
+                                 file);
             }
-            for (const auto [name, bounds] : figures) {
-                const std::string where = fmt::format("{} {} {}", r.name, mode, name);
-                const auto value = r.figure(std::string(mode), std::string(name));
-                if (!value) {
-                    failed.push_back(fmt::format("{}: no such figure was measured", where));
-                    continue;
+            for (const auto [figure, bounds_el] : figures) {
+                const std::string where = fmt::format("{}.{}.{}", dataset, mode, figure);
+                simdjson::dom::object bounds;
+                if (bounds_el.get(bounds) != simdjson::SUCCESS) {
+                    throw InputError(
+                        fmt::format("{}: expected {{\"min\": X}} or {{\"max\": Y}}", where), file);
                 }
-                double bound = 0;
-                if (bounds["min"].get(bound) == simdjson::SUCCESS && *value < bound) {
-                    failed.push_back(fmt::format("{} = {:.4f}, below the gate's minimum {:.4f}",
-                                                 where, *value, bound));
+                Gate g{std::string(dataset), std::string(mode), std::string(figure), {}, {}};
+                for (const auto [key, value] : bounds) {
+                    double v = 0;
+                    if (value.get(v) != simdjson::SUCCESS) {
+                        throw InputError(fmt::format("{}.{}: expected a number", where, key), file);
+                    }
+                    if (key == "min") {
+                        g.min = v;
+                    } else if (key == "max") {
+                        g.max = v;
+                    } else {
+                        throw InputError(
+                            fmt::format("{}: unknown bound '{}' (expected min or max)", where, key),
+                            file);
+                    }
                 }
-                if (bounds["max"].get(bound) == simdjson::SUCCESS && *value > bound) {
-                    failed.push_back(fmt::format("{} = {:.4f}, above the gate's maximum {:.4f}",
-                                                 where, *value, bound));
+                if (!g.min && !g.max) {
+                    throw InputError(fmt::format("{}: no min or max", where), file);
                 }
+                gates.push_back(std::move(g));
+            }
+        }
+    }
+    return gates;
+}
+
+}  // namespace
+
+std::vector<std::string> check_gates(const std::vector<DatasetResult>& results,
+                                     const fs::path& gate_file) {
+    std::vector<std::string> failed;
+    for (const auto& g : read_gates(gate_file)) {
+        for (const auto& r : results) {
+            if (r.name != g.dataset) continue;
+            const std::string where = fmt::format("{} {} {}", g.dataset, g.mode, g.figure);
+            const auto value = r.figure(g.mode, g.figure);
+            if (!value) {
+                failed.push_back(fmt::format("{}: not measured", where));
+                continue;
+            }
+            if (g.min && *value < *g.min) {
+                failed.push_back(fmt::format("{} = {}, below the gate's minimum {}", where,
+                                             show(*value), show(*g.min)));
+            }
+            if (g.max && *value > *g.max) {
+                failed.push_back(fmt::format("{} = {}, above the gate's maximum {}", where,
+                                             show(*value), show(*g.max)));
             }
         }
     }
@@ -380,9 +443,11 @@ std::vector<std::string> check_baseline(const std::vector<DatasetResult>& result
     const double slack = 1 + max_pct / 100;
     std::vector<std::string> failed;
     for (const auto& r : results) {
+        bool found = false;
         for (const auto old : datasets) {
             std::string_view name, hash;
             if (old["name"].get(name) != simdjson::SUCCESS || name != r.name) continue;
+            found = true;
             if (old["hash"].get(hash) == simdjson::SUCCESS && hash != r.hash) {
                 failed.push_back(
                     fmt::format("{}: the dataset differs from the baseline's (hash {} vs {})",
@@ -417,6 +482,10 @@ std::vector<std::string> check_baseline(const std::vector<DatasetResult>& result
                 }
             }
             break;
+        }
+        if (!found) {
+            failed.push_back(
+                fmt::format("{}: not in the baseline report, nothing to compare", r.name));
         }
     }
     return failed;

@@ -601,6 +601,9 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
         if (cb.progress) cb.progress(progress);
     }
     if (options.prune) writer.prune(walk.roots);
+    // Fold the write-ahead log into rk.db, so that the index's size on disk is what it holds
+    // and readers start from a short log. Busy readers only make this partial.
+    if (!options.dry_run) db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
 
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return report;
