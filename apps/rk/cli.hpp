@@ -66,6 +66,10 @@ class ScratchDir {
     std::filesystem::path path_;
 };
 
+// Fills options not given on the command line from INDEX/config.toml and then from
+// ${XDG_CONFIG_HOME:-~/.config}/rk/config.toml (or $RK_CONFIG). Call after parsing.
+void apply_config(CLI::App& app, const Context& ctx);
+
 void add_init(CLI::App& app, Context& ctx);
 void add_ingest(CLI::App& app, Context& ctx);
 void add_get(CLI::App& app, Context& ctx);

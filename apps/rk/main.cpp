@@ -118,6 +118,7 @@ int run(int argc, char** argv) {
     }
 
     try {
+        rk::cli::apply_config(app, ctx);
         const int code = ctx.action ? ctx.action() : rk::cli::kError;
         rk::cli::flush_out();
         return code;
