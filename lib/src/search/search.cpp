@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <unordered_set>
 
 #include "store/index_impl.hpp"
@@ -60,6 +61,13 @@ std::vector<Hit> search(const Index& index, const Query& q) {
     }
     sql += " ORDER BY s LIMIT ?3";
 
+    // A relative pattern also matches the absolute paths that files are stored under.
+    std::string abs_glob;
+    if (q.path_glob) {
+        std::error_code ec;
+        const auto abs = std::filesystem::absolute(*q.path_glob, ec);
+        abs_glob = ec ? *q.path_glob : abs.lexically_normal().string();
+    }
     std::vector<Hit> hits;
     std::int64_t limit = std::max<std::int64_t>(100, std::int64_t{q.k} * 8);
     for (;;) {
@@ -94,7 +102,8 @@ std::vector<Hit> search(const Index& index, const Query& q) {
             h.title = st.str(4);
             h.source = st.str(5);
             if (q.path_glob && !util::glob_match(*q.path_glob, h.source, false) &&
-                !util::glob_match(*q.path_glob, h.id, false)) {
+                !util::glob_match(*q.path_glob, h.id, false) &&
+                !util::glob_match(abs_glob, h.source, false)) {
                 continue;
             }
             docs.insert(doc);

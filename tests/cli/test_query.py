@@ -1,0 +1,92 @@
+"""rk query: formats parsed back, filters, exclusions, batches, exit codes, hostile input."""
+
+import json
+
+from rkcli import RkTestCase
+
+DOCS = [
+    {"_id": "a", "title": "Retry with backoff", "text": "exponential backoff for retries",
+     "team": "infra", "year": 2020},
+    {"_id": "b", "title": "Backoff drafts", "text": "a draft about backoff and jitter",
+     "team": "web", "year": 2021},
+    {"_id": "c", "title": "Caching", "text": "keep answers close to the caller", "team": "infra",
+     "year": 2021},
+]
+
+
+class Query(RkTestCase):
+    def setUp(self):
+        super().setUp()
+        self.ok("-q", "ingest", "--collection", "notes", self.write_jsonl("c.jsonl", DOCS))
+        self.write("files/docs/x.md", "# X\n\nbackoff in a file\n")
+        self.ok("-q", "ingest", "-r", self.path("files"), "--collection", "files")
+
+    def q(self, *args, expect=0, **kw):
+        r = self.rk("query", *args, **kw)
+        self.assertEqual(r.code, expect, r)
+        return r
+
+    def test_json_and_jsonl(self):
+        r = self.q("backoff", "--format", "json")
+        doc = r.json()
+        self.assertEqual(doc["query"], "backoff")
+        ids = [h["id"] for h in doc["results"]]
+        self.assertEqual(sorted(ids[:2]), ["a", "b"])
+        for h in doc["results"]:
+            for b, e in h["highlights"]:
+                self.assertEqual(h["snippet"].encode()[b:e].decode().lower()[:7], "backoff")
+        lines = self.q("backoff", "--format", "jsonl").jsonl()
+        self.assertEqual([x["id"] for x in lines], ids)
+        self.assertEqual([x["rank"] for x in lines], list(range(1, len(ids) + 1)))
+
+    def test_trec_and_tsv(self):
+        rows = [line.split() for line in self.q("backoff", "--format", "trec").out.splitlines()]
+        self.assertTrue(all(len(r) == 6 and r[1] == "Q0" and r[5] == "rk" for r in rows))
+        scores = [float(r[4]) for r in rows]
+        self.assertEqual(scores, sorted(scores, reverse=True))
+        tsv = [line.split("\t") for line in self.q("backoff", "--format", "tsv").out.splitlines()]
+        self.assertTrue(all(len(r) == 5 for r in tsv))
+
+    def test_nothing_found_exits_1(self):
+        r = self.q("zyzzyva", expect=1)
+        self.assertEqual(r.out, "")
+
+    def test_filters(self):
+        ids = lambda r: [h["id"] for h in r.json()["results"]]
+        self.assertEqual(ids(self.q("backoff", "--where", "team=web", "--format", "json")), ["b"])
+        self.assertEqual(ids(self.q("backoff", "--where", "year=2020", "--format", "json")),
+                         ["a"])
+        self.assertEqual(len(ids(self.q("backoff", "--collection", "files", "--format",
+                                        "json"))), 1)
+        r = self.q("backoff", "--path", "files/docs/*", "--format", "json", cwd=self.tmp)
+        self.assertEqual(len(ids(r)), 1)
+        self.assertTrue(ids(r)[0].endswith("/files/docs/x.md"))
+
+    def test_exclusion_removes_the_document(self):
+        r = self.q("backoff -draft", "--format", "json")
+        self.assertNotIn("b", [h["id"] for h in r.json()["results"]])
+
+    def test_batch(self):
+        batch = self.write("q.jsonl", json.dumps({"_id": "q1", "text": "backoff"}) + "\n" +
+                           json.dumps({"_id": 7, "text": "caching"}) + "\n")
+        rows = [line.split() for line in self.q("--batch", batch, "--format", "trec").out.splitlines()]
+        self.assertEqual({r[0] for r in rows}, {"q1", "7"})
+        plain = self.write("q.txt", "backoff\n\ncaching\n")
+        rows = [line.split() for line in self.q("--batch", plain, "--format", "trec").out.splitlines()]
+        self.assertEqual({r[0] for r in rows}, {"1", "3"})
+        r = self.q("--batch", "-", "--format", "json", stdin="backoff\n")
+        self.assertEqual(r.json()[0]["qid"], "1")
+
+    def test_hostile_queries_never_error(self):
+        hostile = ['"unbalanced', "(((", "NEAR(a b)", "a^b", "title:backoff", "col:x OR",
+                   "AND OR NOT", "*", "-", "--", '""', "back*", "-backoff", "'; DROP TABLE x;",
+                   "x" * 10000, "backoff \udcff".encode("utf-8", "surrogateescape"),
+                   b"\xff\xfe backoff", "\x00"]
+        for text in hostile:
+            with self.subTest(text=text[:40] if isinstance(text, str) else text[:40]):
+                arg = text if isinstance(text, str) else text.decode("utf-8", "surrogateescape")
+                if "\x00" in arg:
+                    continue  # not expressible as an argument
+                r = self.rk("query", "--", arg)
+                self.assertIn(r.code, (0, 1), r)
+                self.assertNotIn("error", r.err)
