@@ -156,7 +156,7 @@ _rk()
         --format)
             case $cmd in
                 get) mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur") ;;
-                query) mapfile -t COMPREPLY < <(compgen -W "text json jsonl tsv trec" -- "$cur") ;;
+                query) mapfile -t COMPREPLY < <(compgen -W "text json jsonl tsv trec markdown" -- "$cur") ;;
                 ls) mapfile -t COMPREPLY < <(compgen -W "text json jsonl tsv" -- "$cur") ;;
                 eval) mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur") ;;
             esac

@@ -153,7 +153,7 @@ complete -c rk -n '__rk_using query' -l chunks -d 'One result per matching chunk
 complete -c rk -n '__rk_using query' -l collection -x -a '(__rk_collections)' -d 'Only this collection'
 complete -c rk -n '__rk_using query' -l where -x -d 'Only documents whose metadata KEY is VALUE'
 complete -c rk -n '__rk_using query' -l path -x -d 'Only documents whose path or id matches GLOB'
-complete -c rk -n '__rk_using query' -l format -x -a 'text json jsonl tsv trec' -d 'Output format'
+complete -c rk -n '__rk_using query' -l format -x -a 'text json jsonl tsv trec markdown' -d 'Output format'
 complete -c rk -n '__rk_using query' -l batch -r -F -d 'Queries from FILE (or - for stdin)'
 
 # rk get ID

@@ -116,13 +116,15 @@ void hit_json(JsonWriter& w, const Hit& h, int rank) {
     w.end_array();
 }
 
-std::string highlight(const Hit& h, bool color) {
-    if (!color) return h.snippet;
+// The snippet with its matches marked: coloured on a terminal, **bold** in Markdown.
+std::string highlight(const Hit& h, bool color, bool markdown = false) {
+    if (!color && !markdown) return h.snippet;
     std::string out;
     std::size_t at = 0;
     for (const auto& [b, e] : h.highlights) {
         out += h.snippet.substr(at, b - at);
-        out += style(true, "1;31", h.snippet.substr(b, e - b));
+        const std::string word = h.snippet.substr(b, e - b);
+        out += markdown ? "**" + word + "**" : style(true, "1;31", word);
         at = e;
     }
     return out + h.snippet.substr(at);
@@ -189,7 +191,15 @@ int run_query(Context& ctx, QueryFlags& f) {
         int rank = 0;
         for (const auto& h : hits) {
             ++rank;
-            if (f.format == "trec") {
+            if (f.format == "markdown") {
+                if (rank == 1) buf += fmt::format("# {}\n\n", flat(in.text));
+                const std::string where =
+                    h.source.empty() || h.id != h.source ? h.id : display_path(h.source);
+                buf += fmt::format("{}. **{}** ({:.3f})  \n   `{}`{}\n\n   > {}\n\n", rank,
+                                   flat(h.title.empty() ? h.id : h.title), h.score, where,
+                                   h.heading.empty() ? std::string() : " — " + flat(h.heading),
+                                   highlight(h, false, true));
+            } else if (f.format == "trec") {
                 buf += fmt::format("{} Q0 {} {} {:.6f} rk\n", in.qid, h.id, rank, h.score);
             } else if (f.format == "tsv") {
                 buf += fmt::format("{}\t{}\t{:.4f}\t{}\t{}\n", in.qid, rank, h.score, h.id,
@@ -246,8 +256,8 @@ void add_query(CLI::App& app, Context& ctx) {
         ->allow_extra_args(false);
     cmd->add_option("--path", f->path, "Only documents whose path or id matches GLOB")
         ->type_name("GLOB");
-    cmd->add_option("--format", f->format, "text, json, jsonl, tsv or trec")
-        ->check(CLI::IsMember({"text", "json", "jsonl", "tsv", "trec"}));
+    cmd->add_option("--format", f->format, "text, json, jsonl, tsv, trec or markdown")
+        ->check(CLI::IsMember({"text", "json", "jsonl", "tsv", "trec", "markdown"}));
     cmd->add_option("--batch", f->batch,
                     "Queries from FILE (or - for stdin): one a line, or JSONL with _id and text")
         ->type_name("FILE");

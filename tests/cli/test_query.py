@@ -47,6 +47,12 @@ class Query(RkTestCase):
         tsv = [line.split("\t") for line in self.q("backoff", "--format", "tsv").out.splitlines()]
         self.assertTrue(all(len(r) == 5 for r in tsv))
 
+    def test_markdown(self):
+        out = self.q("backoff", "--format", "markdown").out
+        self.assertTrue(out.startswith("# backoff\n\n1. **"), out)
+        self.assertIn("**backoff**", out.lower())
+        self.assertIn("`a`", out)
+
     def test_nothing_found_exits_1(self):
         r = self.q("zyzzyva", expect=1)
         self.assertEqual(r.out, "")
