@@ -7,6 +7,9 @@
 
 # Prints the collection names of the index the command line points at, one a
 # line, from `rk stats --json`; prints nothing when that fails.
+# The Snowball stemmers of libstemmer, for --tokenizer snowball:LANGUAGE.
+_rk_snowball="snowball:arabic snowball:armenian snowball:basque snowball:catalan snowball:danish snowball:dutch snowball:english snowball:finnish snowball:french snowball:german snowball:greek snowball:hindi snowball:hungarian snowball:indonesian snowball:irish snowball:italian snowball:lithuanian snowball:nepali snowball:norwegian snowball:portuguese snowball:romanian snowball:russian snowball:serbian snowball:spanish snowball:swedish snowball:tamil snowball:turkish snowball:yiddish"
+
 _rk_collections()
 {
     local rk=$1 index=$2
@@ -134,7 +137,7 @@ _rk()
             return
             ;;
         --tokenizer)
-            mapfile -t COMPREPLY < <(compgen -W "porter unicode trigram" -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W "porter unicode trigram $_rk_snowball" -- "$cur")
             return
             ;;
         --embedder)

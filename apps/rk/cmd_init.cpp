@@ -11,8 +11,9 @@ void add_init(CLI::App& app, Context& ctx) {
     cmd->add_option("--embedder", s->embedder, "Embedder spec, fixed for the index's life")
         ->type_name("SPEC");
     cmd->add_option("--tokenizer", s->tokenizer,
-                    "porter (English stemming), unicode (no stemming) or trigram (substrings)")
-        ->check(CLI::IsMember({"porter", "unicode", "trigram"}));
+                    "porter (English stemming), unicode (no stemming), trigram (substrings) or "
+                    "snowball:LANGUAGE (e.g. snowball:french)")
+        ->type_name("NAME");
     cmd->add_option("--chunk-size", s->chunk_size, "Tokens per chunk")->type_name("N");
     cmd->add_option("--chunk-overlap", s->chunk_overlap,
                     "Tokens repeated between chunks cut from one paragraph")

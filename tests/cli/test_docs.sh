@@ -198,8 +198,9 @@ expect_index=$(printf '%s ' $index_commands | words_sorted)
 expect_color=$(printf '%s\n' "$top_help" | help_values --color | words_sorted)
 expect_ls_format=$(help_of ls | help_values --format | words_sorted)
 expect_get_format=$(help_of get | help_values --format | words_sorted)
-expect_tokenizer=$(help_of init | help_values --tokenizer | words_sorted)
-value_checks="expect_color expect_ls_format expect_get_format expect_tokenizer"
+# The tokenizers are open-ended (snowball:LANGUAGE): the completion must offer these.
+expect_tokenizer="porter unicode trigram snowball:english snowball:french"
+value_checks="expect_color expect_ls_format expect_get_format"
 has_query=0
 if [[ " $(printf '%s ' $commands)" == *" query "* ]]; then
     has_query=1
@@ -283,7 +284,7 @@ check_completion bash "rk ls --format " "$expect_ls_format" "$(bash_complete 'rk
 check_completion bash "rk --color " "$expect_color" "$(bash_complete 'rk --color ')"
 check_completion bash "rk " "$expect_commands" "$(bash_complete 'rk ')"
 check_completion bash "rk get --format " "$expect_get_format" "$(bash_complete 'rk get --format ')"
-check_completion bash "rk init --tokenizer " "$expect_tokenizer" "$(bash_complete 'rk init --tokenizer ')"
+check_completion bash "rk init --tokenizer " "$expect_tokenizer" "$(bash_complete 'rk init --tokenizer ')" contains
 check_completion bash "rk index " "$expect_index" "$(bash_complete 'rk index ')"
 if ((has_query)); then
     check_completion bash "rk query --format " "$expect_query_format" "$(bash_complete 'rk query --format ')"

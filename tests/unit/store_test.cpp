@@ -8,6 +8,7 @@
 #include "rk/error.hpp"
 #include "rk/index.hpp"
 #include "rk/ingest.hpp"
+#include "rk/search.hpp"
 
 namespace fs = std::filesystem;
 
@@ -182,4 +183,29 @@ TEST_CASE("rm by id, glob and collection", "[store]") {
     CHECK(index.remove({}, "c") == std::vector<std::string>{"a2"});
     CHECK(index.stats().documents == 0);
     CHECK(index.verify().ok);
+}
+
+TEST_CASE("snowball tokenizers stem other languages, and unknown ones are refused", "[store]") {
+    TempDir tmp;
+    rk::Settings s;
+    s.tokenizer = "snowball:french";
+    write(tmp.path / "fr.jsonl",
+          "{\"_id\":\"1\",\"text\":\"Les chanteurs chantaient\"}\n"
+          "{\"_id\":\"2\",\"text\":\"Le chien mange\"}\n");
+    {
+        auto index = rk::Index::create(tmp.path / "idx", s);
+        rk::IngestOptions o;
+        o.paths = {(tmp.path / "fr.jsonl").string()};
+        CHECK(rk::ingest(index, o).added == 2);
+    }
+    // A new connection must know the tokenizer too.
+    const auto index = rk::Index::open(tmp.path / "idx", rk::Index::Mode::read);
+    rk::Query q;
+    q.text = "chanteur";
+    const auto hits = rk::search(index, q);
+    REQUIRE(hits.size() == 1);
+    CHECK(hits[0].id == "1");
+    CHECK(index.verify().ok);
+    s.tokenizer = "snowball:klingon";
+    CHECK_THROWS_WITH(rk::Index::create(tmp.path / "other", s), Catch::Contains("french"));
 }

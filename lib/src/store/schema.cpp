@@ -1,11 +1,14 @@
 #include "store/schema.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "rk/error.hpp"
 #include "rk/version.hpp"
+#include "text/snowball.hpp"
 
 namespace rk::store {
 
@@ -74,8 +77,18 @@ std::string fts_tokenize_arg(const std::string& tokenizer) {
     if (tokenizer == "porter") return "porter unicode61 remove_diacritics 2";
     if (tokenizer == "unicode") return "unicode61 remove_diacritics 2";
     if (tokenizer == "trigram") return "trigram";
-    throw UsageError(
-        fmt::format("unknown tokenizer '{}' (expected porter, unicode or trigram)", tokenizer));
+    if (tokenizer.starts_with("snowball:")) {
+        const std::string language = tokenizer.substr(9);
+        const auto known = text::snowball_languages();
+        if (std::find(known.begin(), known.end(), language) != known.end()) {
+            return fmt::format("rk_snowball {} remove_diacritics 2", language);
+        }
+        throw UsageError(fmt::format("no Snowball stemmer for '{}' (there are: {})", language,
+                                     fmt::join(known, ", ")));
+    }
+    throw UsageError(fmt::format(
+        "unknown tokenizer '{}' (expected porter, unicode, trigram or snowball:LANGUAGE)",
+        tokenizer));
 }
 
 void check_settings(const Settings& s) {

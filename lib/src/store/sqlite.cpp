@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "rk/error.hpp"
+#include "text/snowball.hpp"
 
 namespace rk::store {
 
@@ -27,6 +28,14 @@ Database::Database(const std::filesystem::path& file, Open how) : file_(file) {
         throw IndexError(fmt::format("cannot open database: {}", msg), file.string());
     }
     sqlite3_extended_result_codes(db_, 1);
+    // Tokenizers of our own must exist before any statement touches a table that uses one.
+    if (const int trc = text::register_snowball(db_); trc != SQLITE_OK) {
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw IndexError(
+            fmt::format("cannot register the snowball tokenizer: {}", sqlite3_errstr(trc)),
+            file.string());
+    }
     // Readers and the writer wait for each other's short critical sections instead of failing.
     sqlite3_busy_timeout(db_, 5000);
 }
