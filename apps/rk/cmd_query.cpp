@@ -7,6 +7,7 @@
 
 #include "cli.hpp"
 #include "rk/error.hpp"
+#include "rk/eval.hpp"
 #include "rk/json.hpp"
 #include "rk/search.hpp"
 
@@ -24,59 +25,6 @@ struct QueryFlags {
     int k = 10;
     bool chunks = false;
 };
-
-struct Input {
-    std::string qid, text;
-};
-
-std::vector<Input> read_batch(const std::string& file) {
-    std::string data;
-    if (file == "-") {
-        data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    } else {
-        std::ifstream in(file, std::ios::binary);
-        if (!in) throw InputError("cannot read", file);
-        data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
-    std::vector<Input> out;
-    simdjson::dom::parser parser;
-    std::size_t pos = 0, line_no = 0;
-    while (pos < data.size()) {
-        std::size_t nl = data.find('\n', pos);
-        if (nl == std::string::npos) nl = data.size();
-        std::string line = data.substr(pos, nl - pos);
-        pos = nl + 1;
-        ++line_no;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (line.find_first_not_of(" \t") == std::string::npos) continue;
-        if (line.front() != '{') {
-            out.push_back({std::to_string(line_no), line});
-            continue;
-        }
-        // A JSONL query: {"_id": ..., "text": ...}, as in a BEIR queries.jsonl.
-        simdjson::dom::element el;
-        const std::string where = fmt::format("{}:{}", file == "-" ? "<stdin>" : file, line_no);
-        if (parser.parse(line).get(el) != simdjson::SUCCESS || !el.is_object()) {
-            throw InputError("invalid JSON query line", where);
-        }
-        Input in;
-        std::string_view s;
-        int64_t n = 0;
-        if (el["_id"].get(s) == simdjson::SUCCESS) {
-            in.qid = std::string(s);
-        } else if (el["_id"].get(n) == simdjson::SUCCESS) {
-            in.qid = std::to_string(n);
-        } else {
-            in.qid = std::to_string(line_no);
-        }
-        if (el["text"].get(s) != simdjson::SUCCESS) {
-            throw InputError("query has no string field 'text'", where);
-        }
-        in.text = std::string(s);
-        out.push_back(std::move(in));
-    }
-    return out;
-}
 
 std::string flat(std::string_view s) {
     std::string out(s);
@@ -136,11 +84,11 @@ int run_query(Context& ctx, QueryFlags& f) {
             "--mode {} needs vectors, which this index does not have yet; use --mode bm25",
             f.mode));
     }
-    std::vector<Input> inputs;
+    std::vector<QueryText> inputs;
     const bool batch = !f.batch.empty();
     if (batch) {
         if (!f.text.empty()) throw UsageError("give either TEXT or --batch, not both");
-        inputs = read_batch(f.batch);
+        inputs = f.batch == "-" ? read_queries(std::cin, "<stdin>") : read_queries(f.batch);
     } else {
         if (f.text.empty()) throw UsageError("nothing to search for: give TEXT or --batch FILE");
         inputs.push_back({"1", f.text});
@@ -176,7 +124,7 @@ int run_query(Context& ctx, QueryFlags& f) {
         if (f.format == "json") {
             JsonWriter& w = all;
             w.begin_object();
-            if (batch) w.key("qid").value(in.qid);
+            if (batch) w.key("qid").value(in.id);
             w.key("query").value(in.text).key("mode").value(f.mode).key("took_ms").value(ms);
             w.key("results").begin_array();
             int rank = 0;
@@ -200,14 +148,14 @@ int run_query(Context& ctx, QueryFlags& f) {
                                    h.heading.empty() ? std::string() : " — " + flat(h.heading),
                                    highlight(h, false, true));
             } else if (f.format == "trec") {
-                buf += fmt::format("{} Q0 {} {} {:.6f} rk\n", in.qid, h.id, rank, h.score);
+                buf += fmt::format("{} Q0 {} {} {:.6f} rk\n", in.id, h.id, rank, h.score);
             } else if (f.format == "tsv") {
-                buf += fmt::format("{}\t{}\t{:.4f}\t{}\t{}\n", in.qid, rank, h.score, h.id,
+                buf += fmt::format("{}\t{}\t{:.4f}\t{}\t{}\n", in.id, rank, h.score, h.id,
                                    flat(h.title));
             } else if (f.format == "jsonl") {
                 JsonWriter w;
                 w.begin_object();
-                if (batch) w.key("qid").value(in.qid);
+                if (batch) w.key("qid").value(in.id);
                 w.key("query").value(in.text);
                 hit_json(w, h, rank);
                 w.end_object();

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <sstream>
 
 #include "rk/error.hpp"
 
@@ -36,4 +37,32 @@ TEST_CASE("graded nDCG, ties by document id, missing queries score 0", "[eval]")
     CHECK(e.per_query[0].second[2] == Approx(0.5));
     CHECK(e.per_query[1].second[0] == 0.0);
     CHECK(e.mean[0] == Approx(dcg / idcg / 2));
+}
+
+TEST_CASE("query files: plain lines or BEIR JSONL, with line numbers in errors", "[eval]") {
+    std::istringstream plain("first query\n\n  \nthird query\r\n");
+    const auto p = rk::read_queries(plain, "q.txt");
+    REQUIRE(p.size() == 2);
+    CHECK((p[0].id == "1" && p[0].text == "first query"));
+    CHECK((p[1].id == "4" && p[1].text == "third query"));
+    std::istringstream beir(R"({"_id":"q7","text":"a"})"
+                            "\n"
+                            R"({"_id":12,"text":"b"})"
+                            "\n"
+                            R"({"text":"c"})"
+                            "\n");
+    const auto b = rk::read_queries(beir, "q.jsonl");
+    REQUIRE(b.size() == 3);
+    CHECK((b[0].id == "q7" && b[1].id == "12" && b[2].id == "3"));
+    std::istringstream bad(R"({"_id":"q1","text":"ok"})"
+                           "\n"
+                           R"({"_id":"q2"})"
+                           "\n");
+    CHECK_THROWS_WITH(rk::read_queries(bad, "q.jsonl"), Catch::Contains("text"));
+    try {
+        std::istringstream again(R"({"_id":"q1"})");
+        rk::read_queries(again, "q.jsonl");
+    } catch (const rk::InputError& e) {
+        CHECK(e.where() == "q.jsonl:1");
+    }
 }

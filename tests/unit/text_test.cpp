@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "rk/json.hpp"
 #include "text/utf8.hpp"
@@ -83,4 +84,15 @@ TEST_CASE("globs", "[glob]") {
     CHECK_FALSE(glob_match("*", "a/b", true));
     CHECK(glob_match("[", "["));  // unterminated bracket is literal
     CHECK(glob_match("\\*", "*"));
+}
+
+TEST_CASE("document globs match ids and paths, relative patterns from here", "[glob]") {
+    const std::string here = std::filesystem::current_path().string();
+    const rk::util::DocumentGlob rel("docs/*.md");
+    CHECK(rel.matches(here + "/docs/a.md", here + "/docs/a.md"));
+    CHECK_FALSE(rel.matches(here + "/other/a.md", here + "/other/a.md"));
+    const rk::util::DocumentGlob ids("doc-1*");
+    CHECK(ids.matches("doc-12", "/corpus.jsonl"));
+    CHECK_FALSE(ids.matches("doc-2", "/corpus.jsonl"));
+    CHECK(rk::util::DocumentGlob("*/corpus.jsonl").matches("x", "/data/corpus.jsonl"));
 }

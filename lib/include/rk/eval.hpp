@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <iosfwd>
 #include <map>
 #include <string>
 #include <string_view>
@@ -21,6 +22,16 @@ struct RunEntry {
 };
 // query id -> retrieved documents, in any order (evaluation ranks them itself).
 using Run = std::unordered_map<std::string, std::vector<RunEntry>>;
+
+struct QueryText {
+    std::string id, text;
+};
+
+// Queries, one a line (its id is the line number), or JSONL objects with a string "text" and
+// an "_id" (string or integer; else the line number), as a BEIR queries.jsonl. Blank lines
+// are skipped. Throws InputError naming `name` and the line of a malformed one.
+std::vector<QueryText> read_queries(std::istream& in, const std::string& name);
+std::vector<QueryText> read_queries(const std::filesystem::path& file);
 
 // TREC qrels ("qid iter docid rel") or BEIR's test.tsv ("query-id corpus-id score", with a
 // header line). Throws InputError naming the file and line of anything else.

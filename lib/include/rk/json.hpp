@@ -28,10 +28,6 @@ class JsonWriter {
 
     [[nodiscard]] const std::string& str() const noexcept { return out_; }
     std::string take() { return std::move(out_); }
-    void clear() {
-        out_.clear();
-        first_.clear();
-    }
 
   private:
     void separate();

@@ -4,7 +4,6 @@
 #include <simdjson.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
-#include <xxh3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +17,7 @@
 #include "rk/json.hpp"
 #include "rk/search.hpp"
 #include "rk/version.hpp"
+#include "util/hash.hpp"
 
 namespace fs = std::filesystem;
 
@@ -25,46 +25,18 @@ namespace rk {
 
 namespace {
 
-struct QueryText {
-    std::string id, text;
-};
-
-std::vector<QueryText> read_queries(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw InputError("cannot read", file.string());
-    std::vector<QueryText> out;
-    simdjson::dom::parser parser;
-    std::string line;
-    std::size_t n = 0;
-    while (std::getline(in, line)) {
-        ++n;
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        simdjson::dom::element el;
-        std::string_view id, text;
-        if (parser.parse(line).get(el) != simdjson::SUCCESS ||
-            el["_id"].get(id) != simdjson::SUCCESS || el["text"].get(text) != simdjson::SUCCESS) {
-            throw InputError("expected a JSON object with string fields _id and text",
-                             fmt::format("{}:{}", file.string(), n));
-        }
-        out.push_back({std::string(id), std::string(text)});
-    }
-    return out;
-}
-
 std::string hash_files(const std::vector<fs::path>& files) {
-    XXH3_state_t state;
-    XXH3_128bits_reset(&state);
-    std::vector<char> buf(1 << 16);
+    util::Hash128 h;
+    std::vector<char> buf(std::size_t{1} << 16);
     for (const auto& f : files) {
         std::ifstream in(f, std::ios::binary);
         if (!in) throw InputError("cannot read", f.string());
         while (in) {
             in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-            XXH3_128bits_update(&state, buf.data(), static_cast<std::size_t>(in.gcount()));
+            h.update({buf.data(), static_cast<std::size_t>(in.gcount())});
         }
     }
-    const XXH128_hash_t h = XXH3_128bits_digest(&state);
-    return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+    return h.hex();
 }
 
 double percentile(const std::vector<double>& sorted, double p) {

@@ -1,6 +1,7 @@
 #include "rk/eval.hpp"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <cctype>
@@ -49,6 +50,50 @@ void for_each_line(const std::filesystem::path& file, F&& f) {
 }
 
 }  // namespace
+
+std::vector<QueryText> read_queries(std::istream& in, const std::string& name) {
+    std::vector<QueryText> out;
+    simdjson::dom::parser parser;
+    std::string line;
+    std::size_t line_no = 0;
+    while (std::getline(in, line)) {
+        ++line_no;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;
+        if (line.front() != '{') {
+            out.push_back({std::to_string(line_no), line});
+            continue;
+        }
+        const std::string where = fmt::format("{}:{}", name, line_no);
+        simdjson::dom::element el;
+        if (parser.parse(line).get(el) != simdjson::SUCCESS || !el.is_object()) {
+            throw InputError("invalid JSON query line", where);
+        }
+        QueryText q;
+        std::string_view s;
+        std::int64_t n = 0;
+        if (el["_id"].get(s) == simdjson::SUCCESS) {
+            q.id = std::string(s);
+        } else if (el["_id"].get(n) == simdjson::SUCCESS) {
+            q.id = std::to_string(n);
+        } else {
+            q.id = std::to_string(line_no);
+        }
+        if (el["text"].get(s) != simdjson::SUCCESS) {
+            throw InputError("query has no string field 'text'", where);
+        }
+        q.text = std::string(s);
+        out.push_back(std::move(q));
+    }
+    if (in.bad()) throw InputError("read error", name);
+    return out;
+}
+
+std::vector<QueryText> read_queries(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw InputError("cannot read", file.string());
+    return read_queries(in, file.string());
+}
 
 Qrels read_qrels(const std::filesystem::path& file) {
     Qrels q;

@@ -4,7 +4,6 @@
 // workers already prepare the next.
 
 #include <fmt/format.h>
-#include <xxh3.h>
 
 #include <atomic>
 #include <chrono>
@@ -26,6 +25,7 @@
 #include "store/documents.hpp"
 #include "store/index_impl.hpp"
 #include "text/utf8.hpp"
+#include "util/hash.hpp"
 
 namespace fs = std::filesystem;
 
@@ -52,10 +52,10 @@ struct WorkItem {
     std::uint64_t bytes = 0;
 };
 
+// A document ready to write. Its chunks are empty when it is unchanged since the last
+// ingest: then it is not written, and the worker did not cut it.
 struct Prepared {
     store::DocumentRecord rec;
-    Format format = Format::text;  // how to chunk it, if the worker did not
-    bool chunked = false;
     std::string where;
 };
 
@@ -67,16 +67,10 @@ struct WorkResult {
     std::string source;  // the input's source, so that --prune spares inputs that failed
 };
 
-std::string hash_hex(std::initializer_list<std::string_view> parts) {
-    XXH3_state_t state;
-    XXH3_128bits_reset(&state);
-    for (const auto p : parts) {
-        const std::uint64_t n = p.size();
-        XXH3_128bits_update(&state, &n, sizeof n);  // length-prefixed: no ambiguous splits
-        XXH3_128bits_update(&state, p.data(), p.size());
-    }
-    const XXH128_hash_t h = XXH3_128bits_digest(&state);
-    return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+std::string hash_hex(std::initializer_list<std::string_view> fields) {
+    util::Hash128 h;
+    for (const auto f : fields) h.update_field(f);
+    return h.hex();
 }
 
 std::string meta_json(const std::vector<std::pair<std::string, std::string>>& a,
@@ -122,17 +116,6 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
         return std::nullopt;
     }
     return std::move(ss).str();
-}
-
-void chunk(Prepared& p, const Settings& s, const inputs::Parsed* parsed) {
-    inputs::Parsed local;
-    if (parsed == nullptr) {
-        local = p.format == Format::markdown ? inputs::read_markdown(p.rec.body)
-                                             : inputs::read_text(p.rec.body);
-        parsed = &local;
-    }
-    p.rec.chunks = inputs::make_chunks(p.rec.body, parsed->segments, s.chunk_size, s.chunk_overlap);
-    p.chunked = true;
 }
 
 // Parses, hashes and (unless unchanged since the last ingest) chunks. One per worker thread.
@@ -201,7 +184,6 @@ class Preparer {
         }
         repair(body, item.display, r);
         Prepared p;
-        p.format = item.format;
         p.where = item.display;
         inputs::Parsed parsed =
             item.format == Format::markdown ? inputs::read_markdown(body) : inputs::read_text(body);
@@ -254,7 +236,6 @@ class Preparer {
 
     void record(inputs::Record&& rec, const WorkItem& item, std::string where, WorkResult& r) {
         Prepared p;
-        p.format = Format::text;
         p.where = std::move(where);
         p.rec.source = item.source;
         p.rec.collection = o_.collection;
@@ -269,7 +250,16 @@ class Preparer {
 
     void finish(Prepared& p, const inputs::Parsed* parsed, WorkResult& r) {
         const auto k = known_.find(p.rec.ext_id);
-        if (k == known_.end() || k->second.hash != p.rec.hash) chunk(p, s_, parsed);
+        if (k == known_.end() || k->second.hash != p.rec.hash) {
+            // Records carry no structure of their own: their text is cut at paragraphs.
+            inputs::Parsed text;
+            if (parsed == nullptr) {
+                text = inputs::read_text(p.rec.body);
+                parsed = &text;
+            }
+            p.rec.chunks =
+                inputs::make_chunks(p.rec.body, parsed->segments, s_.chunk_size, s_.chunk_overlap);
+        }
         r.docs.push_back(std::move(p));
     }
 
@@ -424,9 +414,9 @@ std::vector<WorkResult> process(std::vector<WorkItem> items, std::vector<Prepare
 // Decides each document's fate against what the index held and what this run wrote.
 class Writer {
   public:
-    Writer(store::Database& db, const IngestOptions& o, const Settings& s, const Known& known,
+    Writer(store::Database& db, const IngestOptions& o, const Known& known,
            const IngestCallbacks& cb, IngestReport& report)
-        : db_(db), o_(o), s_(s), known_(known), cb_(cb), report_(report) {}
+        : db_(db), o_(o), known_(known), cb_(cb), report_(report) {}
 
     void write(std::vector<WorkResult>& results) {
         std::optional<store::Transaction> tx;
@@ -498,11 +488,6 @@ class Writer {
     }
 
   private:
-    struct Written {
-        std::int64_t rowid = 0;
-        std::string hash, where;
-    };
-
     void write_one(Prepared& p, store::DocumentWriter* writer) {
         const std::string& id = p.rec.ext_id;
         std::int64_t rowid = 0;
@@ -513,7 +498,7 @@ class Writer {
             if (cb_.note) {
                 cb_.note({IngestNote::Level::warning, p.where,
                           fmt::format("duplicate id '{}' (first at {}); this record is skipped", id,
-                                      w->second.where)});
+                                      w->second)});
             }
             return;
         }
@@ -523,10 +508,9 @@ class Writer {
         }
         std::string_view action = "add";
         if (old_hash != nullptr) action = *old_hash == p.rec.hash ? "unchanged" : "update";
-        if (action != "unchanged" && !p.chunked) chunk(p, s_, nullptr);
         if (writer != nullptr) {
             if (action == "add") {
-                rowid = writer->insert(p.rec);
+                writer->insert(p.rec);
             } else if (action == "update") {
                 writer->replace(rowid, p.rec);
             }
@@ -540,16 +524,15 @@ class Writer {
         }
         if (action != "unchanged") report_.chunks += static_cast<std::int64_t>(p.rec.chunks.size());
         if (cb_.item) cb_.item(action, id);
-        run_[id] = Written{rowid, p.rec.hash, p.where};
+        run_.emplace(id, p.where);
     }
 
     store::Database& db_;
     const IngestOptions& o_;
-    const Settings& s_;
     const Known& known_;
     const IngestCallbacks& cb_;
     IngestReport& report_;
-    std::unordered_map<std::string, Written> run_;
+    std::unordered_map<std::string, std::string> run_;  // id -> where it was read, this run
     std::unordered_set<std::string> seen_sources_, failed_sources_;
 };
 
@@ -577,7 +560,7 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
     preparers.reserve(jobs);
     for (unsigned i = 0; i < jobs; ++i) preparers.emplace_back(options, index.settings(), known);
 
-    Writer writer(db, options, index.settings(), known, cb, report);
+    Writer writer(db, options, known, cb, report);
     RoundMaker rounds(walk.files, options);
     auto fail = [&](const IngestNote& n) {
         ++report.failed;

@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <filesystem>
 #include <unordered_set>
 
 #include "store/index_impl.hpp"
@@ -61,13 +60,8 @@ std::vector<Hit> search(const Index& index, const Query& q) {
     }
     sql += " ORDER BY s LIMIT ?3";
 
-    // A relative pattern also matches the absolute paths that files are stored under.
-    std::string abs_glob;
-    if (q.path_glob) {
-        std::error_code ec;
-        const auto abs = std::filesystem::absolute(*q.path_glob, ec);
-        abs_glob = ec ? *q.path_glob : abs.lexically_normal().string();
-    }
+    const std::optional<util::DocumentGlob> path_glob =
+        q.path_glob ? std::optional<util::DocumentGlob>(*q.path_glob) : std::nullopt;
     std::vector<Hit> hits;
     std::int64_t limit = std::max<std::int64_t>(100, std::int64_t{q.k} * 8);
     for (;;) {
@@ -101,11 +95,7 @@ std::vector<Hit> search(const Index& index, const Query& q) {
             h.id = st.str(3);
             h.title = st.str(4);
             h.source = st.str(5);
-            if (q.path_glob && !util::glob_match(*q.path_glob, h.source, false) &&
-                !util::glob_match(*q.path_glob, h.id, false) &&
-                !util::glob_match(abs_glob, h.source, false)) {
-                continue;
-            }
+            if (path_glob && !path_glob->matches(h.id, h.source)) continue;
             docs.insert(doc);
             h.collection = st.str(6);
             h.heading = st.str(7);

@@ -63,13 +63,6 @@ constexpr const char* kInfoColumns =
     "d.ext_id, d.source, d.collection, d.title, d.meta, d.hash, d.bytes, d.updated, "
     "(SELECT count(*) FROM chunks c WHERE c.doc = d.id), d.id, d.body";
 
-std::string absolute_string(std::string_view p) {
-    std::error_code ec;
-    auto abs = fs::absolute(fs::path(p), ec);
-    if (ec) return std::string(p);
-    return abs.lexically_normal().string();
-}
-
 }  // namespace
 
 IndexLocation resolve_index(const std::optional<fs::path>& flag, const fs::path& cwd) {
@@ -207,7 +200,7 @@ std::optional<Document> Index::get(std::string_view id_or_path) const {
     };
     if (auto d = find(id_or_path)) return d;
     // A path as typed, relative to here.
-    if (auto d = find(absolute_string(id_or_path))) return d;
+    if (auto d = find(util::absolute_path(id_or_path))) return d;
     // "ID#SEQ": one chunk of a document.
     if (const auto hash = id_or_path.rfind('#'); hash != std::string_view::npos) {
         const std::string_view seq_text = id_or_path.substr(hash + 1);
@@ -215,7 +208,7 @@ std::optional<Document> Index::get(std::string_view id_or_path) const {
             seq_text.find_first_not_of("0123456789") == std::string_view::npos &&
             seq_text.size() < 10) {
             auto d = find(id_or_path.substr(0, hash));
-            if (!d) d = find(absolute_string(id_or_path.substr(0, hash)));
+            if (!d) d = find(util::absolute_path(id_or_path.substr(0, hash)));
             if (!d) return std::nullopt;
             const std::int64_t seq = std::stoll(std::string(seq_text));
             for (auto& c : d->chunks) {
@@ -243,16 +236,11 @@ std::vector<DocumentInfo> Index::list(const ListFilter& filter) const {
         st.bind_null(1);
     }
     std::vector<DocumentInfo> out;
-    // A relative pattern also matches the absolute paths that files are stored under.
-    const std::string abs_glob = filter.glob ? absolute_string(*filter.glob) : std::string();
+    const std::optional<util::DocumentGlob> glob =
+        filter.glob ? std::optional<util::DocumentGlob>(*filter.glob) : std::nullopt;
     while (st.step()) {
         DocumentInfo d = read_info(st);
-        if (filter.glob && !util::glob_match(*filter.glob, d.id, false) &&
-            !util::glob_match(*filter.glob, d.source, false) &&
-            !util::glob_match(abs_glob, d.id, false) &&
-            !util::glob_match(abs_glob, d.source, false)) {
-            continue;
-        }
+        if (glob && !glob->matches(d.id, d.source)) continue;
         out.push_back(std::move(d));
     }
     return out;
@@ -265,20 +253,22 @@ std::vector<std::string> Index::remove(const std::vector<std::string>& selectors
     std::vector<std::pair<std::int64_t, std::string>> victims;
     {
         auto st = db.prepare("SELECT id, ext_id, source, collection FROM documents ORDER BY id");
+        // Each selector names a document by id, a file (or the JSONL file of records) by
+        // path, or, with glob characters, any number of either.
         std::vector<std::string> absolute;
-        absolute.reserve(selectors.size());
-        for (const auto& s : selectors) absolute.push_back(absolute_string(s));
+        std::vector<util::DocumentGlob> globs;
+        for (const auto& s : selectors) {
+            absolute.push_back(util::absolute_path(s));
+            if (util::has_glob_chars(s)) globs.emplace_back(s);
+        }
         while (st.step()) {
             const std::string id = st.str(1), source = st.str(2);
             bool hit = collection && st.text(3) == *collection;
             for (std::size_t i = 0; !hit && i < selectors.size(); ++i) {
-                const auto& s = selectors[i];
-                hit = id == s || id == absolute[i] || (!source.empty() && source == absolute[i]);
-                if (!hit && util::has_glob_chars(s)) {
-                    hit = util::glob_match(s, id, false) ||
-                          util::glob_match(absolute[i], id, false) ||
-                          (!source.empty() && util::glob_match(absolute[i], source, false));
-                }
+                hit = id == selectors[i] || id == absolute[i] || source == absolute[i];
+            }
+            for (std::size_t i = 0; !hit && i < globs.size(); ++i) {
+                hit = globs[i].matches(id, source);
             }
             if (hit) victims.emplace_back(st.int64(0), id);
         }

@@ -107,10 +107,6 @@ Statement& Statement::bind(int i, double d) {
     db_->check(sqlite3_bind_double(stmt_, i, d), "bind");
     return *this;
 }
-Statement& Statement::bind_blob(int i, const void* data, std::size_t size) {
-    db_->check(sqlite3_bind_blob64(stmt_, i, data, size, SQLITE_TRANSIENT), "bind");
-    return *this;
-}
 Statement& Statement::bind_null(int i) {
     db_->check(sqlite3_bind_null(stmt_, i), "bind");
     return *this;
@@ -147,12 +143,6 @@ std::string_view Statement::text(int col) const {
     const int n = sqlite3_column_bytes(stmt_, col);
     if (p == nullptr) return {};
     return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)};
-}
-std::string_view Statement::blob(int col) const {
-    const void* p = sqlite3_column_blob(stmt_, col);
-    const int n = sqlite3_column_bytes(stmt_, col);
-    if (p == nullptr) return {};
-    return {static_cast<const char*>(p), static_cast<std::size_t>(n)};
 }
 bool Statement::is_null(int col) const {
     return sqlite3_column_type(stmt_, col) == SQLITE_NULL;

@@ -27,7 +27,6 @@ class Statement {
     Statement& bind(int i, std::int64_t n);
     Statement& bind(int i, int n) { return bind(i, static_cast<std::int64_t>(n)); }
     Statement& bind(int i, double d);
-    Statement& bind_blob(int i, const void* data, std::size_t size);
     Statement& bind_null(int i);
 
     // Advances to the next row; false when there are no more.
@@ -40,7 +39,6 @@ class Statement {
     [[nodiscard]] double real(int col) const;
     [[nodiscard]] std::string_view text(int col) const;
     [[nodiscard]] std::string str(int col) const { return std::string(text(col)); }
-    [[nodiscard]] std::string_view blob(int col) const;
     [[nodiscard]] bool is_null(int col) const;
 
   private:

@@ -1,5 +1,8 @@
 #include "util/glob.hpp"
 
+#include <filesystem>
+#include <system_error>
+
 namespace rk::util {
 
 namespace {
@@ -81,6 +84,22 @@ bool glob_match(std::string_view pattern, std::string_view text, bool slash_is_s
 
 bool has_glob_chars(std::string_view s) noexcept {
     return s.find_first_of("*?[") != std::string_view::npos;
+}
+
+std::string absolute_path(std::string_view p) {
+    std::error_code ec;
+    const auto abs = std::filesystem::absolute(std::filesystem::path(p), ec);
+    return ec ? std::string(p) : abs.lexically_normal().string();
+}
+
+DocumentGlob::DocumentGlob(std::string pattern)
+    : pattern_(std::move(pattern)), absolute_(absolute_path(pattern_)) {}
+
+bool DocumentGlob::matches(std::string_view id, std::string_view source) const {
+    for (const auto& p : {pattern_, absolute_}) {
+        if (match(p, id, false) || (!source.empty() && match(p, source, false))) return true;
+    }
+    return false;
 }
 
 }  // namespace rk::util
