@@ -11,6 +11,18 @@
 
 namespace rk {
 
+// BM25's parameters: term-frequency saturation k1, length normalisation b, and how much a
+// match in each field counts (the defaults were chosen on the benchmark datasets).
+struct Bm25Params {
+    double k1 = 1.2;
+    double b = 0.75;
+    double title = 2.0, heading = 1.5, body = 1.0;
+};
+
+// Parses "k1=1.2,b=0.75,title=2,heading=1.5,body=1" (any subset) over `base`; throws
+// UsageError naming the bad part.
+Bm25Params parse_bm25_params(std::string_view spec, Bm25Params base = {});
+
 struct Query {
     std::string text;  // words, "quoted phrases", -excluded, prefix*; the rest is literal
     int k = 10;
@@ -19,6 +31,7 @@ struct Query {
     std::optional<std::string> collection;
     std::vector<std::pair<std::string, std::string>> where;  // metadata key = value
     std::optional<std::string> path_glob;                    // over the source path or id
+    Bm25Params bm25;
 };
 
 struct Hit {

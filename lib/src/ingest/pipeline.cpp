@@ -24,6 +24,8 @@
 #include "rk/json.hpp"
 #include "store/documents.hpp"
 #include "store/index_impl.hpp"
+#include "store/schema.hpp"
+#include "text/tokenizer.hpp"
 #include "text/utf8.hpp"
 #include "util/hash.hpp"
 
@@ -121,8 +123,13 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
 // Parses, hashes and (unless unchanged since the last ingest) chunks. One per worker thread.
 class Preparer {
   public:
-    Preparer(const IngestOptions& o, const Settings& s, const Known& known)
-        : o_(o), s_(s), known_(known), fields_{o.id_field, o.title_field, o.text_field} {}
+    Preparer(const IngestOptions& o, const Settings& s, const Known& known,
+             text::Tokenizer tokenizer)
+        : o_(o),
+          s_(s),
+          known_(known),
+          tokenizer_(std::move(tokenizer)),
+          fields_{o.id_field, o.title_field, o.text_field} {}
 
     void run(WorkItem& item, WorkResult& r) {
         r.bytes = item.bytes;
@@ -259,6 +266,11 @@ class Preparer {
             }
             p.rec.chunks =
                 inputs::make_chunks(p.rec.body, parsed->segments, s_.chunk_size, s_.chunk_overlap);
+            if (!o_.dry_run) {
+                for (auto& c : p.rec.chunks) {
+                    c.terms = lexical::count_terms(tokenizer_, p.rec.title, c.heading, c.text);
+                }
+            }
         }
         r.docs.push_back(std::move(p));
     }
@@ -266,6 +278,7 @@ class Preparer {
     const IngestOptions& o_;
     const Settings& s_;
     const Known& known_;
+    text::Tokenizer tokenizer_;
     inputs::RecordFields fields_;
     inputs::RecordParser parser_;
 };
@@ -436,6 +449,7 @@ class Writer {
             }
             for (auto& p : r.docs) write_one(p, writer ? &*writer : nullptr);
         }
+        if (writer) writer->finish();
         if (tx) tx->commit();
     }
 
@@ -484,6 +498,7 @@ class Writer {
             if (cb_.item) cb_.item("prune", v.id);
             ++report_.pruned;
         }
+        if (writer) writer->finish();
         if (tx) tx->commit();
     }
 
@@ -558,7 +573,11 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
     jobs = std::clamp(jobs, 1U, 256U);
     std::vector<Preparer> preparers;
     preparers.reserve(jobs);
-    for (unsigned i = 0; i < jobs; ++i) preparers.emplace_back(options, index.settings(), known);
+    const std::string tokenizer = store::fts_tokenize_arg(index.settings().tokenizer);
+    for (unsigned i = 0; i < jobs; ++i) {
+        preparers.emplace_back(options, index.settings(), known,
+                               text::Tokenizer(db.handle(), tokenizer));
+    }
 
     Writer writer(db, options, known, cb, report);
     RoundMaker rounds(walk.files, options);

@@ -1,6 +1,8 @@
 // User query syntax -> FTS5 MATCH expression. Users type words, "phrases", -exclusions and
 // prefix*; FTS5's own operators (AND, OR, NOT, NEAR, ^, column:, parentheses) are never
 // interpreted, because every term reaches FTS5 inside double quotes.
+#include "lexical/query.hpp"
+
 #include <string>
 #include <vector>
 
@@ -9,12 +11,9 @@
 
 namespace rk {
 
-namespace {
+namespace lexical {
 
-struct Term {
-    std::string text;
-    bool phrase = false, prefix = false, excluded = false;
-};
+namespace {
 
 bool has_word_char(std::string_view s) {
     for (const char c : s) {
@@ -34,14 +33,19 @@ std::string fts_string(std::string_view s) {
     return out;
 }
 
-std::vector<Term> parse(std::string_view q) {
-    std::vector<Term> terms;
+}  // namespace
+
+std::vector<QueryTerm> parse_query(std::string_view text) {
+    std::string repaired(text);
+    text::utf8_repair(repaired);
+    const std::string_view q = repaired;
+    std::vector<QueryTerm> terms;
     std::size_t i = 0;
     auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
     while (i < q.size()) {
         while (i < q.size() && space(q[i])) ++i;
         if (i >= q.size()) break;
-        Term t;
+        QueryTerm t;
         if (q[i] == '-' && i + 1 < q.size() && !space(q[i + 1])) {
             t.excluded = true;
             ++i;
@@ -68,15 +72,18 @@ std::vector<Term> parse(std::string_view q) {
     return terms;
 }
 
-}  // namespace
+std::string fts_atom(const QueryTerm& term) {
+    std::string atom = fts_string(term.text);
+    if (term.prefix) atom += " *";
+    return atom;
+}
+
+}  // namespace lexical
 
 std::optional<FtsQuery> fts_query(std::string_view text) {
-    std::string clean(text);
-    text::utf8_repair(clean);
     std::string positive, negative;
-    for (const auto& t : parse(clean)) {
-        std::string atom = fts_string(t.text);
-        if (t.prefix) atom += " *";
+    for (const auto& t : lexical::parse_query(text)) {
+        const std::string atom = lexical::fts_atom(t);
         std::string& side = t.excluded ? negative : positive;
         if (!side.empty()) side += " OR ";
         side += atom;

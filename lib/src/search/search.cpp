@@ -1,11 +1,15 @@
-// One lexical query: FTS5 BM25 over chunks, best chunk per document, filters, snippets.
+// One lexical query: BM25 over chunks, best chunk per document, filters, snippets.
 #include "rk/search.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <unordered_set>
 
+#include "lexical/bm25.hpp"
+#include "lexical/query.hpp"
 #include "store/index_impl.hpp"
+#include "store/schema.hpp"
 #include "util/glob.hpp"
 
 namespace rk {
@@ -32,92 +36,113 @@ void split_highlights(Hit& hit, std::string_view marked) {
 }  // namespace
 
 std::vector<Hit> search(const Index& index, const Query& q) {
+    const auto terms = lexical::parse_query(q.text);
     const auto fq = fts_query(q.text);
     if (!fq || q.k <= 0) return {};
-    const std::string& expr = fq->match;
     auto& db = *index.impl().db;
+    const store::ReadTransaction snapshot(db);
 
-    std::string sql = fmt::format(
-        "SELECT c.doc, f.rowid, bm25(chunks_fts, {}, {}, {}) AS s, d.ext_id, d.title, d.source, "
-        "d.collection, c.heading, c.seq "
-        "FROM chunks_fts f JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc "
-        "WHERE chunks_fts MATCH ?1 AND (?2 IS NULL OR d.collection = ?2)",
-        kTitleWeight, kHeadingWeight, kBodyWeight);
+    text::Tokenizer tokenizer(db.handle(), store::fts_tokenize_arg(index.settings().tokenizer));
+    auto ranked = lexical::bm25(db, tokenizer, terms, q.bm25);
+    if (ranked.empty()) return {};
+
+    // An excluded word removes the whole document, not just the chunks that hold it.
+    std::unordered_set<std::int64_t> excluded;
+    if (!fq->exclude.empty()) {
+        auto st = db.prepare(
+            "SELECT DISTINCT c.doc FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
+            "WHERE chunks_fts MATCH ?1");
+        st.bind(1, fq->exclude);
+        while (st.step()) excluded.insert(st.int64(0));
+    }
+
+    // A candidate chunk's document, unless a filter rules it out (then no row).
+    std::string sql =
+        "SELECT c.doc, c.seq, c.heading, d.ext_id, d.title, d.source, d.collection "
+        "FROM chunks c JOIN documents d ON d.id = c.doc "
+        "WHERE c.id = ?1 AND (?2 IS NULL OR d.collection = ?2)";
     for (std::size_t i = 0; i < q.where.size(); ++i) {
         // Metadata values are compared as text: 2020, true and "2020" all match --where k=2020.
         sql += fmt::format(
             " AND (CASE json_type(d.meta, ?{0}) WHEN 'true' THEN 'true' WHEN 'false' THEN "
             "'false' ELSE CAST(json_extract(d.meta, ?{0}) AS TEXT) END) = ?{1}",
-            4 + 2 * i, 5 + 2 * i);
+            3 + 2 * i, 4 + 2 * i);
     }
-    const int exclude_param = static_cast<int>(4 + 2 * q.where.size());
-    if (!fq->exclude.empty()) {
-        // An excluded word removes the whole document, not just the chunks that hold it.
-        sql += fmt::format(
-            " AND c.doc NOT IN (SELECT x.doc FROM chunks_fts xf JOIN chunks x ON x.id = xf.rowid "
-            "WHERE chunks_fts MATCH ?{})",
-            exclude_param);
-    }
-    sql += " ORDER BY s LIMIT ?3";
-
-    const std::optional<util::DocumentGlob> path_glob =
-        q.path_glob ? std::optional<util::DocumentGlob>(*q.path_glob) : std::nullopt;
-    std::vector<Hit> hits;
-    std::int64_t limit = std::max<std::int64_t>(100, std::int64_t{q.k} * 8);
-    for (;;) {
-        hits.clear();
-        auto st = db.prepare(sql);
-        st.bind(1, expr);
-        if (!fq->exclude.empty()) st.bind(exclude_param, fq->exclude);
+    auto lookup = db.prepare(sql);
+    auto bind_filters = [&] {
         if (q.collection) {
-            st.bind(2, *q.collection);
+            lookup.bind(2, *q.collection);
         } else {
-            st.bind_null(2);
+            lookup.bind_null(2);
         }
-        st.bind(3, limit);
         for (std::size_t i = 0; i < q.where.size(); ++i) {
             std::string path = "$.\"";
             for (const char c : q.where[i].first)
                 path += c == '"' ? std::string("\\\"") : std::string(1, c);
             path += '"';
-            st.bind(static_cast<int>(4 + 2 * i), path);
-            st.bind(static_cast<int>(5 + 2 * i), q.where[i].second);
+            lookup.bind(static_cast<int>(3 + 2 * i), path);
+            lookup.bind(static_cast<int>(4 + 2 * i), q.where[i].second);
         }
-        std::unordered_set<std::int64_t> docs;
-        std::int64_t rows = 0;
-        std::vector<std::int64_t> chunk_rowids;
-        while (st.step()) {
-            ++rows;
-            if (static_cast<int>(hits.size()) >= q.k) continue;
-            const std::int64_t doc = st.int64(0);
-            if (!q.chunks && docs.contains(doc)) continue;
-            Hit h;
-            h.id = st.str(3);
-            h.title = st.str(4);
-            h.source = st.str(5);
-            if (path_glob && !path_glob->matches(h.id, h.source)) continue;
-            docs.insert(doc);
-            h.collection = st.str(6);
-            h.heading = st.str(7);
-            h.chunk = st.int64(8);
-            h.score = -st.real(2);  // FTS5's bm25() is negative: lower is better
-            chunk_rowids.push_back(st.int64(1));
-            hits.push_back(std::move(h));
+    };
+    const std::optional<util::DocumentGlob> path_glob =
+        q.path_glob ? std::optional<util::DocumentGlob>(*q.path_glob) : std::nullopt;
+
+    // Best first; ties by chunk id, so that equal scores rank the same on every run. Only the
+    // head is sorted at first: most queries need a few dozen candidates, not all of them.
+    auto better = [](const lexical::ScoredChunk& a, const lexical::ScoredChunk& b) {
+        return a.score > b.score || (a.score == b.score && a.chunk < b.chunk);
+    };
+    std::size_t sorted = std::min(ranked.size(), std::size_t{64} + 4 * std::size_t(q.k));
+    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(sorted),
+                      ranked.end(), better);
+
+    std::vector<Hit> hits;
+    std::vector<std::int64_t> hit_chunks;
+    std::unordered_set<std::int64_t> docs;
+    for (std::size_t i = 0; i < ranked.size() && static_cast<int>(hits.size()) < q.k; ++i) {
+        if (i == sorted) {
+            std::sort(ranked.begin() + static_cast<std::ptrdiff_t>(sorted), ranked.end(), better);
+            sorted = ranked.size();
         }
-        if (static_cast<int>(hits.size()) >= q.k || rows < limit) {
-            if (!q.snippets) return hits;
-            auto snip = db.prepare(
-                "SELECT snippet(chunks_fts, 2, char(1), char(2), '…', 24) FROM chunks_fts "
-                "WHERE chunks_fts MATCH ?1 AND rowid = ?2");
-            for (std::size_t i = 0; i < hits.size(); ++i) {
-                snip.bind(1, expr).bind(2, chunk_rowids[i]);
-                if (snip.step()) split_highlights(hits[i], snip.text(0));
-                snip.reset();
-            }
-            return hits;
+        bind_filters();
+        lookup.bind(1, ranked[i].chunk);
+        if (!lookup.step()) {
+            lookup.reset();
+            continue;
         }
-        limit *= 8;
+        const std::int64_t doc = lookup.int64(0);
+        if (excluded.contains(doc) || (!q.chunks && docs.contains(doc))) {
+            lookup.reset();
+            continue;
+        }
+        Hit h;
+        h.id = lookup.str(3);
+        h.source = lookup.str(5);
+        if (path_glob && !path_glob->matches(h.id, h.source)) {
+            lookup.reset();
+            continue;
+        }
+        h.chunk = lookup.int64(1);
+        h.heading = lookup.str(2);
+        h.title = lookup.str(4);
+        h.collection = lookup.str(6);
+        h.score = ranked[i].score;
+        lookup.reset();
+        docs.insert(doc);
+        hit_chunks.push_back(ranked[i].chunk);
+        hits.push_back(std::move(h));
     }
+    if (q.snippets && !hits.empty()) {
+        auto snip = db.prepare(
+            "SELECT snippet(chunks_fts, 2, char(1), char(2), '…', 24) FROM chunks_fts "
+            "WHERE chunks_fts MATCH ?1 AND rowid = ?2");
+        for (std::size_t i = 0; i < hits.size(); ++i) {
+            snip.bind(1, fq->match).bind(2, hit_chunks[i]);
+            if (snip.step()) split_highlights(hits[i], snip.text(0));
+            snip.reset();
+        }
+    }
+    return hits;
 }
 
 }  // namespace rk

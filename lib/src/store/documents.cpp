@@ -21,6 +21,7 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db) {
 
 DocumentWriter::DocumentWriter(Database& db)
     : db_(db),
+      postings_(db),
       insert_doc_(db,
                   "INSERT INTO documents(ext_id, source, collection, title, meta, hash, "
                   "body, bytes, updated) VALUES(?,?,?,?,?,?,?,?,?)"),
@@ -29,8 +30,8 @@ DocumentWriter::DocumentWriter(Database& db)
                   "hash=?, body=?, bytes=?, updated=? WHERE id=?"),
       delete_doc_(db, "DELETE FROM documents WHERE id=?"),
       insert_chunk_(db,
-                    "INSERT INTO chunks(doc, seq, heading, start, end, tokens) "
-                    "VALUES(?,?,?,?,?,?)"),
+                    "INSERT INTO chunks(doc, seq, heading, start, end, tokens, lex_len) "
+                    "VALUES(?,?,?,?,?,?,?)"),
       insert_fts_(db, "INSERT INTO chunks_fts(rowid, title, heading, body) VALUES(?,?,?,?)"),
       // External-content FTS5 deletes by the values it indexed, read back through the view
       // before the chunk rows go.
@@ -56,7 +57,7 @@ void bind_document(Statement& st, const DocumentRecord& doc) {
 
 }  // namespace
 
-std::int64_t DocumentWriter::insert(const DocumentRecord& doc) {
+std::int64_t DocumentWriter::insert(DocumentRecord& doc) {
     bind_document(insert_doc_, doc);
     insert_doc_.run();
     const std::int64_t rowid = db_.last_insert_rowid();
@@ -64,7 +65,7 @@ std::int64_t DocumentWriter::insert(const DocumentRecord& doc) {
     return rowid;
 }
 
-void DocumentWriter::replace(std::int64_t rowid, const DocumentRecord& doc) {
+void DocumentWriter::replace(std::int64_t rowid, DocumentRecord& doc) {
     remove_chunks(rowid);
     bind_document(update_doc_, doc);
     update_doc_.bind(10, rowid).run();
@@ -76,25 +77,29 @@ void DocumentWriter::remove(std::int64_t rowid) {
     delete_doc_.bind(1, rowid).run();
 }
 
-void DocumentWriter::insert_chunks(std::int64_t rowid, const DocumentRecord& doc) {
+void DocumentWriter::finish() {
+    postings_.finish();
+}
+
+void DocumentWriter::insert_chunks(std::int64_t rowid, DocumentRecord& doc) {
     std::int64_t seq = 0;
-    for (const auto& c : doc.chunks) {
+    for (auto& c : doc.chunks) {
         insert_chunk_.bind(1, rowid)
             .bind(2, seq++)
             .bind(3, c.heading)
             .bind(4, c.start)
             .bind(5, c.end)
             .bind(6, c.tokens)
+            .bind(7, std::int64_t{c.terms.length})
             .run();
-        insert_fts_.bind(1, db_.last_insert_rowid())
-            .bind(2, doc.title)
-            .bind(3, c.heading)
-            .bind(4, c.text)
-            .run();
+        const std::int64_t chunk = db_.last_insert_rowid();
+        postings_.add(chunk, std::move(c.terms));
+        insert_fts_.bind(1, chunk).bind(2, doc.title).bind(3, c.heading).bind(4, c.text).run();
     }
 }
 
 void DocumentWriter::remove_chunks(std::int64_t rowid) {
+    postings_.remove_document(rowid);
     delete_fts_.bind(1, rowid).run();
     delete_chunks_.bind(1, rowid).run();
 }

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lexical/postings.hpp"
 #include "store/sqlite.hpp"
 
 namespace rk::store {
@@ -14,6 +15,7 @@ struct ChunkRecord {
     std::string heading;
     std::int64_t start = 0, end = 0, tokens = 0;
     std::string text;
+    lexical::ChunkTerms terms;  // counted by the ingest workers
 };
 
 struct DocumentRecord {
@@ -30,20 +32,25 @@ struct KnownDocument {
 // Every stored document's id -> (rowid, hash, source): what incremental ingest compares with.
 std::unordered_map<std::string, KnownDocument> load_known(Database& db);
 
-// Prepared statements for the write path. Call inside a Transaction.
+// Prepared statements for the write path. Call inside a Transaction, and finish() before
+// committing it.
 class DocumentWriter {
   public:
     explicit DocumentWriter(Database& db);
-    std::int64_t insert(const DocumentRecord& doc);
+    // Both take the chunks' term counts out of `doc`.
+    std::int64_t insert(DocumentRecord& doc);
     // Replaces the document's fields and all its chunks, keeping its rowid.
-    void replace(std::int64_t rowid, const DocumentRecord& doc);
+    void replace(std::int64_t rowid, DocumentRecord& doc);
     void remove(std::int64_t rowid);
+    // Writes the postings of what was added and removed.
+    void finish();
 
   private:
-    void insert_chunks(std::int64_t rowid, const DocumentRecord& doc);
+    void insert_chunks(std::int64_t rowid, DocumentRecord& doc);
     void remove_chunks(std::int64_t rowid);
 
     Database& db_;
+    lexical::PostingWriter postings_;
     Statement insert_doc_, update_doc_, delete_doc_, insert_chunk_, insert_fts_, delete_fts_,
         delete_chunks_;
 };

@@ -5,10 +5,12 @@
 #include <cstdlib>
 #include <system_error>
 
+#include "lexical/postings.hpp"
 #include "rk/error.hpp"
 #include "store/documents.hpp"
 #include "store/index_impl.hpp"
 #include "store/schema.hpp"
+#include "text/tokenizer.hpp"
 #include "util/glob.hpp"
 
 namespace fs = std::filesystem;
@@ -280,6 +282,7 @@ std::vector<std::string> Index::remove(const std::vector<std::string>& selectors
         writer.remove(rowid);
         removed.push_back(std::move(id));
     }
+    writer.finish();
     tx.commit();
     return removed;
 }
@@ -334,13 +337,24 @@ Health Index::verify() const {
     if (bad_ranges.value_or(0) > 0) {
         problem(fmt::format("{} chunks have byte ranges outside their document", *bad_ranges));
     }
+    try {
+        text::Tokenizer tokenizer(db.handle(), store::fts_tokenize_arg(impl_->settings.tokenizer));
+        for (auto& p : lexical::verify_postings(db, tokenizer)) {
+            problem(fmt::format("lexical postings: {}", p));
+        }
+    } catch (const IndexError& e) {
+        problem(fmt::format("lexical postings: {}", e.what()));
+    }
     return h;
 }
 
 void Index::rebuild() {
     if (impl_->mode != Mode::write) throw IndexError("index is open read-only", dir().string());
-    store::Transaction tx(*impl_->db);
-    impl_->db->exec("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')");
+    auto& db = *impl_->db;
+    store::Transaction tx(db);
+    db.exec("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')");
+    text::Tokenizer tokenizer(db.handle(), store::fts_tokenize_arg(impl_->settings.tokenizer));
+    lexical::rebuild_postings(db, tokenizer);
     tx.commit();
 }
 
@@ -349,6 +363,7 @@ void Index::optimize() {
     {
         store::Transaction tx(*impl_->db);
         impl_->db->exec("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')");
+        lexical::optimize_postings(*impl_->db);
         tx.commit();
     }
     impl_->db->exec("VACUUM");

@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <chrono>
 
+#include "lexical/postings.hpp"
 #include "rk/error.hpp"
 #include "rk/version.hpp"
 #include "text/snowball.hpp"
+#include "text/tokenizer.hpp"
 
 namespace rk::store {
 
@@ -47,12 +49,24 @@ CREATE TABLE chunks(
   start INTEGER NOT NULL,
   end INTEGER NOT NULL,
   tokens INTEGER NOT NULL,
+  lex_len INTEGER NOT NULL DEFAULT 0,
   UNIQUE(doc, seq)
 );
 CREATE VIEW chunk_view AS
   SELECT c.id AS id, d.title AS title, c.heading AS heading,
          CAST(substr(CAST(d.body AS BLOB), c.start + 1, c.end - c.start) AS TEXT) AS body
   FROM chunks c JOIN documents d ON d.id = c.doc;
+)sql";
+
+// Version 2 adds rk's own postings for BM25 (see lexical/postings.hpp) and each chunk's
+// length in tokens (chunks.lex_len, added by ALTER TABLE when migrating from version 1).
+constexpr const char* kLexicalTables = R"sql(
+CREATE TABLE lex_segments(seg INTEGER PRIMARY KEY, level INTEGER NOT NULL,
+                          entries INTEGER NOT NULL);
+CREATE TABLE lex_postings(seg INTEGER NOT NULL, term TEXT NOT NULL, df INTEGER NOT NULL,
+                          data BLOB NOT NULL, PRIMARY KEY(seg, term)) WITHOUT ROWID;
+CREATE TABLE lex_dead(chunk INTEGER PRIMARY KEY, seg INTEGER NOT NULL);
+CREATE TABLE lex_stats(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
 void put_setting(Database& db, std::string_view key, std::string_view value) {
@@ -111,6 +125,7 @@ void create_schema(Database& db, const Settings& settings) {
     check_settings(settings);
     Transaction tx(db);
     db.exec(kSchemaV1);
+    db.exec(kLexicalTables);
     db.exec(fmt::format(
         "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, body, content='chunk_view', "
         "content_rowid='id', tokenize='{}')",
@@ -136,8 +151,25 @@ void migrate(Database& db) {
                                      v, kSchemaVersion),
                          db.file().string());
     }
-    // No older versions exist yet: version 1 is the first released schema. Later steps go
-    // here as `if (v < N) { ...; PRAGMA user_version = N }`, each in its own transaction.
+    if (v < 2) {
+        // Each step runs in its own transaction; a reader that may not write cannot upgrade.
+        try {
+            Transaction tx(db);
+            db.exec("ALTER TABLE chunks ADD COLUMN lex_len INTEGER NOT NULL DEFAULT 0");
+            db.exec(kLexicalTables);
+            const auto tokenizer =
+                db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
+            text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter")));
+            lexical::rebuild_postings(db, tok);
+            db.exec("PRAGMA user_version = 2");
+            tx.commit();
+        } catch (const Error& e) {
+            throw IndexError(fmt::format("cannot upgrade the index from schema version {} to {} "
+                                         "(rk needs write access to rk.db once): {}",
+                                         v, kSchemaVersion, e.what()),
+                             db.file().string());
+        }
+    }
 }
 
 Settings load_settings(Database& db) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "lexical/fts_functions.hpp"
 #include "rk/error.hpp"
 #include "text/snowball.hpp"
 
@@ -34,6 +35,13 @@ Database::Database(const std::filesystem::path& file, Open how) : file_(file) {
         db_ = nullptr;
         throw IndexError(
             fmt::format("cannot register the snowball tokenizer: {}", sqlite3_errstr(trc)),
+            file.string());
+    }
+    if (const int frc = lexical::register_fts_functions(db_); frc != SQLITE_OK) {
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw IndexError(
+            fmt::format("cannot register rk's FTS5 functions: {}", sqlite3_errstr(frc)),
             file.string());
     }
     // Readers and the writer wait for each other's short critical sections instead of failing.
@@ -107,6 +115,10 @@ Statement& Statement::bind(int i, double d) {
     db_->check(sqlite3_bind_double(stmt_, i, d), "bind");
     return *this;
 }
+Statement& Statement::bind_blob(int i, std::string_view bytes) {
+    db_->check(sqlite3_bind_blob64(stmt_, i, bytes.data(), bytes.size(), SQLITE_TRANSIENT), "bind");
+    return *this;
+}
 Statement& Statement::bind_null(int i) {
     db_->check(sqlite3_bind_null(stmt_, i), "bind");
     return *this;
@@ -144,6 +156,12 @@ std::string_view Statement::text(int col) const {
     if (p == nullptr) return {};
     return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)};
 }
+std::string_view Statement::blob(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    const int n = sqlite3_column_bytes(stmt_, col);
+    if (p == nullptr) return {};
+    return {static_cast<const char*>(p), static_cast<std::size_t>(n)};
+}
 bool Statement::is_null(int col) const {
     return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
 }
@@ -159,6 +177,17 @@ Transaction::~Transaction() {
 void Transaction::commit() {
     db_.exec("COMMIT");
     done_ = true;
+}
+
+ReadTransaction::ReadTransaction(Database& db) : db_(db) {
+    if (sqlite3_get_autocommit(db_.handle()) != 0) {
+        db_.exec("BEGIN");
+        owned_ = true;
+    }
+}
+
+ReadTransaction::~ReadTransaction() {
+    if (owned_) sqlite3_exec(db_.handle(), "COMMIT", nullptr, nullptr, nullptr);
 }
 
 }  // namespace rk::store

@@ -28,6 +28,7 @@ class Statement {
     Statement& bind(int i, int n) { return bind(i, static_cast<std::int64_t>(n)); }
     Statement& bind(int i, double d);
     Statement& bind_null(int i);
+    Statement& bind_blob(int i, std::string_view bytes);
 
     // Advances to the next row; false when there are no more.
     bool step();
@@ -39,6 +40,7 @@ class Statement {
     [[nodiscard]] double real(int col) const;
     [[nodiscard]] std::string_view text(int col) const;
     [[nodiscard]] std::string str(int col) const { return std::string(text(col)); }
+    [[nodiscard]] std::string_view blob(int col) const;
     [[nodiscard]] bool is_null(int col) const;
 
   private:
@@ -87,6 +89,20 @@ class Transaction {
   private:
     Database& db_;
     bool done_ = false;
+};
+
+// One snapshot for a group of reads: a deferred BEGIN, ended on destruction. Nothing happens
+// when a transaction is already open on the connection.
+class ReadTransaction {
+  public:
+    explicit ReadTransaction(Database& db);
+    ReadTransaction(const ReadTransaction&) = delete;
+    ReadTransaction& operator=(const ReadTransaction&) = delete;
+    ~ReadTransaction();
+
+  private:
+    Database& db_;
+    bool owned_ = false;
 };
 
 }  // namespace rk::store

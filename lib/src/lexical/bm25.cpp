@@ -1,0 +1,125 @@
+#include "lexical/bm25.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <optional>
+#include <string>
+
+#include "lexical/fts_functions.hpp"
+#include "lexical/postings.hpp"
+#include "rk/error.hpp"
+
+namespace rk::lexical {
+
+namespace {
+
+// A phrase or prefix: FTS5 finds the chunks and counts the matches per field.
+void fts_postings(store::Statement& st, const QueryTerm& term, std::vector<Posting>& out) {
+    out.clear();
+    st.bind(1, fts_atom(term));
+    while (st.step()) {
+        Posting p;
+        p.chunk = st.int64(0);
+        p.tf = unpack_field_tf(st.int64(1));
+        p.length = static_cast<std::uint32_t>(st.int64(2));
+        out.push_back(p);
+    }
+    st.reset();
+}
+
+}  // namespace
+
+std::vector<ScoredChunk> bm25(store::Database& db, text::Tokenizer& tokenizer,
+                              const std::vector<QueryTerm>& terms, const Bm25Params& params) {
+    PostingReader reader(db);
+    const CorpusStats& stats = reader.stats();
+    const auto n_chunks = static_cast<double>(stats.chunks);
+    const double avg_length = stats.chunks > 0 ? static_cast<double>(stats.length) / n_chunks : 1.0;
+    const std::array<double, kFields> weights{params.title, params.heading, params.body};
+    const double k1 = params.k1, b = params.b;
+
+    const auto max_chunk = db.query_int("SELECT max(id) FROM chunks").value_or(0);
+    std::vector<double> acc(static_cast<std::size_t>(max_chunk) + 1, 0.0);
+    std::vector<char> seen(acc.size(), 0);
+    std::vector<ScoredChunk> out;
+
+    std::optional<store::Statement> fts;
+    std::vector<Posting> postings;
+    std::vector<std::string> tokens;
+    for (const auto& term : terms) {
+        if (term.excluded) continue;
+        tokens.clear();
+        tokenizer.tokenize(term.text, text::Tokenizer::Purpose::query,
+                           [&](std::string_view t) { tokens.emplace_back(t); });
+        if (tokens.empty()) continue;
+        if (tokens.size() == 1 && !term.prefix) {
+            reader.read(tokens.front(), postings);
+        } else {
+            if (!fts) {
+                fts.emplace(db,
+                            "SELECT f.rowid, rk_field_tf(chunks_fts), c.lex_len FROM chunks_fts f "
+                            "JOIN chunks c ON c.id = f.rowid WHERE chunks_fts MATCH ?1");
+            }
+            fts_postings(*fts, term, postings);
+        }
+        if (postings.empty()) continue;
+        // Lucene's IDF: never negative, so a term in most chunks still counts a little,
+        // unlike FTS5's bm25(), which flattens every such term to the same tiny weight.
+        const auto df = static_cast<double>(postings.size());
+        const double idf = std::log(1.0 + std::max(0.0, n_chunks - df + 0.5) / (df + 0.5));
+        for (const auto& p : postings) {
+            double f = 0;
+            for (std::size_t i = 0; i < kFields; ++i) f += weights[i] * p.tf[i];
+            if (f <= 0 || p.chunk <= 0 || p.chunk > max_chunk) continue;
+            const double norm = k1 * (1.0 - b + b * p.length / avg_length);
+            const auto at = static_cast<std::size_t>(p.chunk);
+            acc[at] += idf * f * (k1 + 1.0) / (f + norm);
+            if (seen[at] == 0) {
+                seen[at] = 1;
+                out.push_back({p.chunk, 0.0});
+            }
+        }
+    }
+    for (auto& s : out) s.score = acc[static_cast<std::size_t>(s.chunk)];
+    return out;
+}
+
+}  // namespace rk::lexical
+
+namespace rk {
+
+Bm25Params parse_bm25_params(std::string_view spec, Bm25Params base) {
+    std::size_t pos = 0;
+    while (pos <= spec.size()) {
+        const std::size_t comma = std::min(spec.find(',', pos), spec.size());
+        const std::string_view part = spec.substr(pos, comma - pos);
+        pos = comma + 1;
+        if (part.empty()) continue;
+        const std::size_t eq = part.find('=');
+        const std::string_view key = part.substr(0, eq);
+        double* field = key == "k1"        ? &base.k1
+                        : key == "b"       ? &base.b
+                        : key == "title"   ? &base.title
+                        : key == "heading" ? &base.heading
+                        : key == "body"    ? &base.body
+                                           : nullptr;
+        if (field == nullptr || eq == std::string_view::npos) {
+            throw UsageError(fmt::format(
+                "bad BM25 parameter '{}' (expected k1=, b=, title=, heading= or body=)", part));
+        }
+        const std::string value(part.substr(eq + 1));
+        double v = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+        if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(v) || v < 0 ||
+            (key == "b" && v > 1)) {
+            throw UsageError(fmt::format("bad value in BM25 parameter '{}' (a number {})", part,
+                                         key == "b" ? "from 0 to 1" : "of 0 or more"));
+        }
+        *field = v;
+    }
+    return base;
+}
+
+}  // namespace rk

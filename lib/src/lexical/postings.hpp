@@ -1,0 +1,108 @@
+// rk's own inverted index for BM25: term -> the chunks holding it, with per-field term counts
+// and each chunk's length, so that ranking reads only the query terms' postings.
+//
+// Postings live in rk.db next to FTS5 (which still answers phrases, prefixes and snippets),
+// in immutable segments: each write transaction adds one, small segments are merged into
+// bigger ones (tiered, a few per level), and deleted chunks are recorded in lex_dead until a
+// merge drops their entries. Segment ids grow with time; lex_dead(chunk, seg) means "this
+// chunk's entries in segments older than seg are dead", which stays true when SQLite reuses
+// the rowid of a deleted chunk for a new one.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store/sqlite.hpp"
+#include "text/tokenizer.hpp"
+
+namespace rk::lexical {
+
+inline constexpr std::size_t kFields = 3;  // title, heading path, body: FTS5's column order
+
+struct TermCount {
+    std::string term;
+    std::array<std::uint32_t, kFields> tf{};
+};
+
+// What one chunk contributes: its distinct terms and its length in tokens over all fields.
+struct ChunkTerms {
+    std::vector<TermCount> terms;
+    std::uint32_t length = 0;
+};
+
+ChunkTerms count_terms(text::Tokenizer& tokenizer, std::string_view title, std::string_view heading,
+                       std::string_view body);
+
+struct Posting {
+    std::int64_t chunk = 0;
+    std::array<std::uint32_t, kFields> tf{};
+    std::uint32_t length = 0;
+};
+
+// Entries sorted by chunk id, as stored.
+std::string encode_postings(const std::vector<Posting>& postings);
+// Appends the decoded entries to `out`; throws IndexError on malformed bytes.
+void decode_postings(std::string_view bytes, std::vector<Posting>& out);
+
+// Collection statistics BM25 needs: live chunks and their summed lengths.
+struct CorpusStats {
+    std::int64_t chunks = 0;
+    std::int64_t length = 0;
+};
+
+// The write side, for one transaction: new chunks go into one new segment, removed ones are
+// marked dead; finish() writes both and merges segments when a level fills up.
+class PostingWriter {
+  public:
+    explicit PostingWriter(store::Database& db);
+    void add(std::int64_t chunk, ChunkTerms terms);
+    // Call before the document's chunk rows are deleted.
+    void remove_document(std::int64_t doc);
+    // Writes what add() and remove_document() collected; call before the commit.
+    void finish();
+
+  private:
+    void write_segment();
+    void merge_if_needed();
+
+    store::Database& db_;
+    std::int64_t seg_ = 0;  // the id the pending segment gets
+    std::unordered_map<std::int64_t, ChunkTerms> pending_;
+    CorpusStats delta_;
+    store::Statement doc_chunks_, mark_dead_;
+};
+
+// Replaces every segment by one built from the chunks' text. Call inside a transaction.
+void rebuild_postings(store::Database& db, text::Tokenizer& tokenizer);
+
+// Merges `segments` into a new one, leaving dead entries out.
+void merge_segments(store::Database& db, const std::vector<std::int64_t>& segments);
+// Merges every segment into one and drops dead entries (`rk index optimize`).
+void optimize_postings(store::Database& db);
+
+// Problems found comparing the postings with the chunks' text (empty when consistent).
+std::vector<std::string> verify_postings(store::Database& db, text::Tokenizer& tokenizer);
+
+// The read side, for one query: live postings of a term over all segments.
+class PostingReader {
+  public:
+    explicit PostingReader(store::Database& db);
+    [[nodiscard]] const CorpusStats& stats() const noexcept { return stats_; }
+    // Live entries for `term` over all segments, in `out` (cleared first).
+    void read(std::string_view term, std::vector<Posting>& out);
+
+  private:
+    std::vector<std::int64_t> segments_;                   // oldest first
+    std::unordered_map<std::int64_t, std::int64_t> dead_;  // chunk -> dead before segment
+    CorpusStats stats_;
+    store::Statement lookup_;
+    std::vector<Posting> scratch_;
+};
+
+CorpusStats read_corpus_stats(store::Database& db);
+
+}  // namespace rk::lexical

@@ -1,0 +1,23 @@
+// User query syntax: words, "quoted phrases", -excluded terms and prefix*. Everything else is
+// literal text: FTS5's operators never reach it unquoted.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rk::lexical {
+
+struct QueryTerm {
+    std::string text;  // valid UTF-8
+    bool phrase = false, prefix = false, excluded = false;
+};
+
+// The terms of `text`, in order; invalid UTF-8 is repaired, terms without a letter or digit
+// are dropped.
+std::vector<QueryTerm> parse_query(std::string_view text);
+
+// One term as an FTS5 string: quoted, with a trailing * for a prefix.
+std::string fts_atom(const QueryTerm& term);
+
+}  // namespace rk::lexical
