@@ -100,7 +100,7 @@ _rk()
     local takes_value=" --index --color --embedder --tokenizer --chunk-size --chunk-overlap
         --include --exclude --collection --meta --id-field --title-field --text-field
         -j --jobs --format -k --mode --where --path --batch --qrels --run --metrics
-        --warmup --repeat --report --gate --baseline --max-regression "
+        --warmup --repeat --report --gate --baseline --max-regression --bm25 "
 
     # Find the command (and index's subcommand) and any --index given so far.
     local cmd="" sub="" index="" i w
@@ -190,7 +190,7 @@ _rk()
                 --collection --meta --id-field --title-field --text-field -n --dry-run
                 --prune -j --jobs --json"
             ;;
-        query) opts="-k --mode --chunks --collection --where --path --format --batch" ;;
+        query) opts="-k --mode --chunks --collection --where --path --format --batch --bm25" ;;
         get) opts="--format" ;;
         ls) opts="--collection --format" ;;
         rm) opts="--collection" ;;
@@ -198,7 +198,7 @@ _rk()
         eval) opts="--qrels --run --metrics --per-query --format" ;;
         bench)
             opts="--mode -k --warmup --repeat --metrics --report --gate --baseline
-                --max-regression -j --jobs --tokenizer --chunk-size --chunk-overlap"
+                --max-regression --bm25 -j --jobs --tokenizer --chunk-size --chunk-overlap"
             ;;
         index | completions) opts="" ;;
     esac

@@ -17,7 +17,7 @@ function __rk_positionals
                 --include --exclude --collection --meta --id-field --title-field \
                 --text-field -j --jobs --format -k --mode --where --path --batch \
                 --qrels --run --metrics --warmup --repeat --report --gate --baseline \
-                --max-regression
+                --max-regression --bm25
                 set skip 1
             case '-*'
             case '*'
@@ -155,6 +155,7 @@ complete -c rk -n '__rk_using query' -l where -x -d 'Only documents whose metada
 complete -c rk -n '__rk_using query' -l path -x -d 'Only documents whose path or id matches GLOB'
 complete -c rk -n '__rk_using query' -l format -x -a 'text json jsonl tsv trec markdown' -d 'Output format'
 complete -c rk -n '__rk_using query' -l batch -r -F -d 'Queries from FILE (or - for stdin)'
+complete -c rk -n '__rk_using query' -l bm25 -x -d 'BM25 parameters: k1=,b=,title=,heading=,body='
 
 # rk get ID
 complete -c rk -n '__rk_using get' -F
@@ -189,6 +190,7 @@ complete -c rk -n '__rk_using bench' -l report -r -F -d 'Write the JSON report t
 complete -c rk -n '__rk_using bench' -l gate -r -F -d "Fail when a figure breaks FILE's bounds"
 complete -c rk -n '__rk_using bench' -l baseline -r -F -d 'Fail when quality fell or speed regressed against REPORT'
 complete -c rk -n '__rk_using bench' -l max-regression -x -d 'Slowdown allowed against --baseline, in percent (default 5)'
+complete -c rk -n '__rk_using bench' -l bm25 -x -d 'BM25 parameters: k1=,b=,title=,heading=,body='
 complete -c rk -n '__rk_using bench' -s j -l jobs -x -d 'Ingest threads (0: one per core)'
 complete -c rk -n '__rk_using bench' -l tokenizer -x -a 'porter\t"English stemming" unicode\t"no stemming" trigram\t"substrings" snowball:arabic\t"Snowball stemmer" snowball:armenian\t"Snowball stemmer" snowball:basque\t"Snowball stemmer" snowball:catalan\t"Snowball stemmer" snowball:danish\t"Snowball stemmer" snowball:dutch\t"Snowball stemmer" snowball:english\t"Snowball stemmer" snowball:finnish\t"Snowball stemmer" snowball:french\t"Snowball stemmer" snowball:german\t"Snowball stemmer" snowball:greek\t"Snowball stemmer" snowball:hindi\t"Snowball stemmer" snowball:hungarian\t"Snowball stemmer" snowball:indonesian\t"Snowball stemmer" snowball:irish\t"Snowball stemmer" snowball:italian\t"Snowball stemmer" snowball:lithuanian\t"Snowball stemmer" snowball:nepali\t"Snowball stemmer" snowball:norwegian\t"Snowball stemmer" snowball:portuguese\t"Snowball stemmer" snowball:romanian\t"Snowball stemmer" snowball:russian\t"Snowball stemmer" snowball:serbian\t"Snowball stemmer" snowball:spanish\t"Snowball stemmer" snowball:swedish\t"Snowball stemmer" snowball:tamil\t"Snowball stemmer" snowball:turkish\t"Snowball stemmer" snowball:yiddish\t"Snowball stemmer"' -d 'Tokenizer of the fresh index'
 complete -c rk -n '__rk_using bench' -l chunk-size -x -d 'Chunk size of the fresh index (default 512)'

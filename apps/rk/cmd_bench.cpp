@@ -15,6 +15,7 @@ struct BenchFlags {
     BenchOptions o;
     std::string report, gate, baseline;
     std::string max_regression = "5";
+    std::string bm25;
     Settings settings;
     bool settings_given = false;  // --tokenizer, --chunk-size or --chunk-overlap
 };
@@ -73,6 +74,7 @@ int run_bench_cmd(Context& ctx, BenchFlags& f) {
         if (comma > pos) f.o.modes.push_back(f.modes.substr(pos, comma - pos));
         pos = comma + 1;
     }
+    f.o.bm25 = parse_bm25_params(f.bm25);
     check_bench_options(f.o);
     const double max_regression = parse_percent(f.max_regression);
     if (!ctx.index_flag.empty() && f.datasets.size() > 1) {
@@ -166,6 +168,9 @@ void add_bench(CLI::App& app, Context& ctx) {
     cmd->add_option("--max-regression", f->max_regression,
                     "Slowdown allowed against --baseline, in percent")
         ->type_name("PCT");
+    cmd->add_option("--bm25", f->bm25,
+                    "BM25 parameters, any of k1=1.8,b=0.75,title=2,heading=1.5,body=1")
+        ->type_name("LIST");
     cmd->add_option("-j,--jobs", f->o.jobs, "Ingest threads (0: one per core)")->type_name("N");
     cmd->add_option("--tokenizer", f->settings.tokenizer, "Tokenizer of the fresh index")
         ->type_name("NAME");

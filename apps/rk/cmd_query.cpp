@@ -22,6 +22,7 @@ struct QueryFlags {
     std::string batch;
     std::vector<std::string> where;
     std::string collection, path;
+    std::string bm25;
     int k = 10;
     bool chunks = false;
 };
@@ -97,6 +98,7 @@ int run_query(Context& ctx, QueryFlags& f) {
     q.k = f.k;
     q.snippets = f.format != "trec" && f.format != "tsv";
     q.chunks = f.chunks;
+    q.bm25 = parse_bm25_params(f.bm25);
     if (!f.collection.empty()) q.collection = f.collection;
     if (!f.path.empty()) q.path_glob = f.path;
     for (const auto& kv : f.where) {
@@ -209,6 +211,9 @@ void add_query(CLI::App& app, Context& ctx) {
     cmd->add_option("--batch", f->batch,
                     "Queries from FILE (or - for stdin): one a line, or JSONL with _id and text")
         ->type_name("FILE");
+    cmd->add_option("--bm25", f->bm25,
+                    "BM25 parameters, any of k1=1.8,b=0.75,title=2,heading=1.5,body=1")
+        ->type_name("LIST");
     cmd->footer(
         "Exit status: 0 if something was found, 1 if nothing was, 2 on error.\n"
         "Examples:\n"

@@ -266,6 +266,50 @@ class Database(RkTestCase):
         r = self.rk("index", "verify")
         self.assertEqual(r.code, 1, r)
 
+    def _sql(self, *statements):
+        conn = sqlite3.connect(os.path.join(self.index, "rk.db"))
+        for st in statements:
+            conn.execute(st)
+        conn.commit()
+        conn.close()
+
+    def test_verify_detects_damaged_postings_and_rebuild_repairs(self):
+        self.ok("ingest", self.write("b.txt", "delta epsilon alpha\n"))
+        cases = {
+            "missing": "DELETE FROM lex_postings WHERE term = 'alpha'",
+            "extra": "INSERT INTO lex_postings(seg, term, df, data) "
+                     "SELECT seg, 'zzz', df, data FROM lex_postings LIMIT 1",
+            "wrong counts": "UPDATE lex_stats SET value = value + 7 WHERE key = 'length'",
+            "garbage": "UPDATE lex_postings SET data = x'ffffffffffffffffffffff' "
+                       "WHERE term = 'beta'",
+        }
+        for name, damage in cases.items():
+            with self.subTest(damage=name):
+                self._sql(damage)
+                r = self.rk("index", "verify")
+                self.assertEqual(r.code, 1, r)
+                self.assertIn("lexical postings", r.out)
+                self.ok("index", "rebuild")
+                self.ok("index", "verify")
+                self.assertEqual(self.ok("query", "--format", "tsv", "alpha").out.count("\n"), 2)
+
+    def test_garbage_postings_are_a_clear_query_error(self):
+        self._sql("UPDATE lex_postings SET data = x'ff' WHERE term = 'alpha'")
+        r = self.rk("query", "alpha")
+        self.assertError(r, 2, mentions=["posting", "rk index rebuild"])
+        self.assertNoStdout(r)
+
+    def test_upgrade_from_schema_1(self):
+        # Make this index what rk 0.1's first schema wrote: no postings, no chunk lengths.
+        self.ok("ingest", self.write("b.txt", "delta epsilon alpha\n"))
+        self._sql("DROP TABLE lex_postings", "DROP TABLE lex_segments", "DROP TABLE lex_dead",
+                  "DROP TABLE lex_stats", "ALTER TABLE chunks DROP COLUMN lex_len",
+                  "PRAGMA user_version = 1")
+        r = self.ok("query", "--format", "tsv", "alpha")
+        self.assertEqual(r.out.count("\n"), 2, r)
+        self.assertEqual(self.stats()["schema_version"], 2)
+        self.ok("index", "verify")
+
 
 class WriterLock(RkTestCase):
     """One writer at a time; readers go on. The lock is held from Python with flock(2)."""

@@ -1,5 +1,6 @@
 """Exact rankings on small hand-made corpora, built so that any sound BM25 agrees on them."""
 
+import os
 import unittest
 
 from rkcli import RkTestCase
@@ -71,3 +72,39 @@ class Rankings(RkTestCase):
         self.assertEqual(sorted(docs), ["long", "one"])
         chunks = self.rk("query", "--chunks", "--format", "jsonl", "plover").jsonl()
         self.assertEqual(sorted(h["id"] for h in chunks), ["long", "long", "one"])
+
+
+class Bm25Parameters(RkTestCase):
+    """--bm25 changes the ranking the way BM25's parameters should, and refuses nonsense."""
+
+    def setUp(self):
+        super().setUp()
+        self.ok("-q", "ingest", self.write_jsonl("c.jsonl", [
+            {"_id": "long", "text": "heron heron heron " + "padding words " * 50},
+            {"_id": "short", "text": "heron in brief"},
+            {"_id": "titled", "title": "Egret", "text": "an egret in the marsh, one egret"},
+            {"_id": "bodied", "title": "Marsh", "text": "egret egret egret egret egret"}]))
+
+    def test_length_normalisation(self):
+        # b=0 ignores length, so three matches beat one; b=1 normalises fully.
+        self.assertEqual(ranking(self, "heron", "--bm25", "b=0"), ["long", "short"])
+        self.assertEqual(ranking(self, "heron", "--bm25", "b=1"), ["short", "long"])
+
+    def test_field_weights(self):
+        self.assertEqual(ranking(self, "egret", "--bm25", "title=0")[0], "bodied")
+        self.assertEqual(ranking(self, "egret", "--bm25", "title=20")[0], "titled")
+
+    def test_from_the_configuration_file(self):
+        self.write(os.path.join(self.index, "config.toml"), '[query]\nbm25 = "b=1"\n')
+        self.assertEqual(ranking(self, "heron"), ["short", "long"])
+        self.assertEqual(ranking(self, "heron", "--bm25", "b=0"), ["long", "short"])
+
+    def test_bad_parameters(self):
+        for spec in ("k1", "k1=", "k1=abc", "b=1.5", "b=-0.1", "k2=1", "title=nan",
+                     "k1=1e999"):
+            with self.subTest(spec=spec):
+                r = self.rk("query", "--bm25", spec, "heron")
+                self.assertError(r, 2, mentions=["BM25"])
+                self.assertNoStdout(r)
+                r = self.rk("bench", "--bm25", spec, self.path("nowhere"))
+                self.assertError(r, 2, mentions=["BM25"])

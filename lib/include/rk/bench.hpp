@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "rk/index.hpp"
+#include "rk/search.hpp"
 
 namespace rk {
 
@@ -22,6 +23,7 @@ struct BenchOptions {
     int repeat = 5;  // timed passes; latencies are taken over all of them
     std::string metrics = "ndcg@10,recall@100,mrr@10,map@100,p@10";
     unsigned jobs = 0;  // ingest threads
+    Bm25Params bm25;
 };
 
 struct Latency {

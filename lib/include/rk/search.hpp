@@ -14,12 +14,12 @@ namespace rk {
 // BM25's parameters: term-frequency saturation k1, length normalisation b, and how much a
 // match in each field counts (the defaults were chosen on the benchmark datasets).
 struct Bm25Params {
-    double k1 = 1.2;
+    double k1 = 1.8;
     double b = 0.75;
     double title = 2.0, heading = 1.5, body = 1.0;
 };
 
-// Parses "k1=1.2,b=0.75,title=2,heading=1.5,body=1" (any subset) over `base`; throws
+// Parses "k1=1.8,b=0.75,title=2,heading=1.5,body=1" (any subset) over `base`; throws
 // UsageError naming the bad part.
 Bm25Params parse_bm25_params(std::string_view spec, Bm25Params base = {});
 

@@ -169,6 +169,7 @@ DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOption
         Query q;
         q.k = o.k;
         q.snippets = false;
+        q.bm25 = o.bm25;
         Run run;
         for (const auto& qt : queries) {
             q.text = qt.text;
@@ -261,6 +262,9 @@ std::string bench_report(const std::vector<DatasetResult>& results, const BenchO
         .value(o.repeat)
         .key("metrics")
         .value(o.metrics)
+        .key("bm25")
+        .value(fmt::format("k1={},b={},title={},heading={},body={}", o.bm25.k1, o.bm25.b,
+                           o.bm25.title, o.bm25.heading, o.bm25.body))
         .end_object();
     w.key("datasets").begin_array();
     for (const auto& r : results) {

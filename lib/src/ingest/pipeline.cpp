@@ -38,10 +38,15 @@ namespace {
 using inputs::Format;
 using Known = std::unordered_map<std::string, store::KnownDocument>;
 
-// A round holds about this much input, so that progress moves and memory stays bounded.
-constexpr std::size_t kRoundBytes = std::size_t{4} << 20;
-constexpr std::size_t kRoundItems = 256;
+// A round holds about this much input, so that progress moves, memory stays bounded and the
+// workers prepare the next round while this thread writes one.
+constexpr std::size_t kRoundBytes = std::size_t{1} << 20;
+constexpr std::size_t kRoundItems = 64;
+// A transaction spans rounds up to about this much input: fewer, larger commits (and posting
+// segments) are cheaper, and a killed ingest loses at most this much work.
+constexpr std::size_t kCommitBytes = std::size_t{4} << 20;
 constexpr std::size_t kLinesPerItem = 256;
+constexpr std::size_t kBytesPerItem = std::size_t{128} << 10;
 
 struct WorkItem {
     enum class Kind { file, lines, stdin_text };
@@ -128,7 +133,8 @@ class Preparer {
         : o_(o),
           s_(s),
           known_(known),
-          tokenizer_(std::move(tokenizer)),
+          tokenizer_(std::make_unique<text::Tokenizer>(std::move(tokenizer))),
+          counter_(*tokenizer_),
           fields_{o.id_field, o.title_field, o.text_field} {}
 
     void run(WorkItem& item, WorkResult& r) {
@@ -268,7 +274,7 @@ class Preparer {
                 inputs::make_chunks(p.rec.body, parsed->segments, s_.chunk_size, s_.chunk_overlap);
             if (!o_.dry_run) {
                 for (auto& c : p.rec.chunks) {
-                    c.terms = lexical::count_terms(tokenizer_, p.rec.title, c.heading, c.text);
+                    c.terms = counter_.count(p.rec.title, c.heading, c.text);
                 }
             }
         }
@@ -278,7 +284,8 @@ class Preparer {
     const IngestOptions& o_;
     const Settings& s_;
     const Known& known_;
-    text::Tokenizer tokenizer_;
+    std::unique_ptr<text::Tokenizer> tokenizer_;  // stays put when the Preparer moves
+    lexical::TermCounter counter_;
     inputs::RecordFields fields_;
     inputs::RecordParser parser_;
 };
@@ -292,7 +299,7 @@ class RoundMaker {
     std::vector<WorkItem> next(const std::function<void(const IngestNote&)>& fail) {
         std::vector<WorkItem> round;
         std::size_t bytes = 0;
-        while (round.size() < kRoundItems && bytes < kRoundBytes) {
+        while (round.size() < kRoundItems && bytes < round_bytes_) {
             if (stdin_pending()) {
                 add_stdin(round, bytes);
                 continue;
@@ -317,6 +324,7 @@ class RoundMaker {
             bytes += f.size;
             round.push_back(std::move(item));
         }
+        round_bytes_ = std::min(round_bytes_ * 2, kRoundBytes);
         return round;
     }
 
@@ -364,7 +372,8 @@ class RoundMaker {
         return read_lines(*jsonl_, jsonl_path_, jsonl_path_, round, bytes);
     }
 
-    // Adds one work item of up to kLinesPerItem lines; false at the end of the stream.
+    // Adds one work item of up to kLinesPerItem lines or about kBytesPerItem; false at the end
+    // of the stream.
     bool read_lines(std::istream& in, const std::string& display, const std::string& source,
                     std::vector<WorkItem>& round, std::size_t& bytes) {
         WorkItem item;
@@ -374,7 +383,7 @@ class RoundMaker {
         item.format = Format::jsonl;
         std::string line;
         bool more = true;
-        while (item.lines.size() < kLinesPerItem) {
+        while (item.lines.size() < kLinesPerItem && item.bytes < kBytesPerItem) {
             if (!std::getline(in, line)) {
                 more = false;
                 break;
@@ -394,6 +403,8 @@ class RoundMaker {
     const std::vector<inputs::SourceFile>& files_;
     const IngestOptions& o_;
     std::size_t next_file_ = 0;
+    // The first rounds are small, so that writing starts soon.
+    std::size_t round_bytes_ = kRoundBytes / 8;
     bool stdin_done_ = false;
     std::unique_ptr<std::istringstream> stdin_stream_;
     std::unique_ptr<std::ifstream> jsonl_;
@@ -431,14 +442,14 @@ class Writer {
            const IngestCallbacks& cb, IngestReport& report)
         : db_(db), o_(o), known_(known), cb_(cb), report_(report) {}
 
+    // Writes one round, committing when the open transaction has grown enough.
     void write(std::vector<WorkResult>& results) {
-        std::optional<store::Transaction> tx;
-        std::optional<store::DocumentWriter> writer;
-        if (!o_.dry_run) {
-            tx.emplace(db_);
-            writer.emplace(db_);
+        if (!o_.dry_run && !tx_) {
+            tx_.emplace(db_);
+            writer_.emplace(db_);
         }
         for (auto& r : results) {
+            uncommitted_ += r.bytes;
             report_.failed += r.failed;
             report_.skipped += r.skipped;
             report_.bytes += static_cast<std::int64_t>(r.bytes);
@@ -447,16 +458,24 @@ class Writer {
             for (auto& n : r.notes) {
                 if (cb_.note) cb_.note(n);
             }
-            for (auto& p : r.docs) write_one(p, writer ? &*writer : nullptr);
+            for (auto& p : r.docs) write_one(p, writer_ ? &*writer_ : nullptr);
         }
-        if (writer) writer->finish();
-        if (tx) tx->commit();
+        if (uncommitted_ >= kCommitBytes) commit();
+    }
+
+    void commit() {
+        if (writer_) writer_->finish();
+        writer_.reset();
+        if (tx_) tx_->commit();
+        tx_.reset();
+        uncommitted_ = 0;
     }
 
     void mark_failed_source(const std::string& s) { failed_sources_.insert(s); }
 
     // Removes what --prune covers; returns the number of documents removed.
     void prune(const std::vector<fs::path>& roots) {
+        commit();
         struct Victim {
             std::int64_t rowid;
             std::string id;
@@ -549,6 +568,9 @@ class Writer {
     IngestReport& report_;
     std::unordered_map<std::string, std::string> run_;  // id -> where it was read, this run
     std::unordered_set<std::string> seen_sources_, failed_sources_;
+    std::optional<store::Transaction> tx_;
+    std::optional<store::DocumentWriter> writer_;
+    std::size_t uncommitted_ = 0;
 };
 
 }  // namespace
@@ -602,6 +624,7 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
         progress.documents = report.added + report.updated + report.unchanged;
         if (cb.progress) cb.progress(progress);
     }
+    writer.commit();
     if (options.prune) writer.prune(walk.roots);
     // Fold the write-ahead log into rk.db, so that the index's size on disk is what it holds
     // and readers start from a short log. Busy readers only make this partial.

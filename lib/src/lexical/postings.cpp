@@ -1,11 +1,11 @@
 #include "lexical/postings.hpp"
 
 #include <fmt/format.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <queue>
 
 #include "rk/error.hpp"
 
@@ -91,42 +91,65 @@ bool is_dead(const std::unordered_map<std::int64_t, std::int64_t>& dead, std::in
 
 }  // namespace
 
-ChunkTerms count_terms(text::Tokenizer& tokenizer, std::string_view title, std::string_view heading,
-                       std::string_view body) {
+ChunkTerms TermCounter::count(std::string_view title, std::string_view heading,
+                              std::string_view body) {
     ChunkTerms out;
-    std::unordered_map<std::string, std::size_t> where;  // term -> its index in out.terms
-    std::string key;
+    if (slots_.empty()) slots_.resize(1024);
+    std::fill(slots_.begin(), slots_.end(), 0U);
     const std::array<std::string_view, kFields> fields{title, heading, body};
     for (std::size_t f = 0; f < kFields; ++f) {
-        tokenizer.tokenize(fields[f], text::Tokenizer::Purpose::document,
-                           [&](std::string_view token) {
-                               key.assign(token);
-                               const auto [it, fresh] = where.try_emplace(key, out.terms.size());
-                               if (fresh) out.terms.push_back({key, {}});
-                               ++out.terms[it->second].tf[f];
-                               ++out.length;
-                           });
+        tokenizer_.tokenize(fields[f], text::Tokenizer::Purpose::document,
+                            [&](std::string_view token) {
+                                ++out.length;
+                                const std::size_t mask = slots_.size() - 1;
+                                std::size_t at = XXH3_64bits(token.data(), token.size()) & mask;
+                                for (;; at = (at + 1) & mask) {
+                                    const std::uint32_t slot = slots_[at];
+                                    if (slot == 0) break;
+                                    if (out.terms[slot - 1].term == token) {
+                                        ++out.terms[slot - 1].tf[f];
+                                        return;
+                                    }
+                                }
+                                out.terms.push_back({std::string(token), {}});
+                                out.terms.back().tf[f] = 1;
+                                slots_[at] = static_cast<std::uint32_t>(out.terms.size());
+                                if (out.terms.size() * 2 > slots_.size()) grow(out);
+                            });
     }
     return out;
+}
+
+void TermCounter::grow(const ChunkTerms& out) {
+    slots_.assign(slots_.size() * 2, 0U);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = 0; i < out.terms.size(); ++i) {
+        const auto& term = out.terms[i].term;
+        std::size_t at = XXH3_64bits(term.data(), term.size()) & mask;
+        while (slots_[at] != 0) at = (at + 1) & mask;
+        slots_[at] = static_cast<std::uint32_t>(i + 1);
+    }
+}
+
+void append_posting(std::string& out, std::int64_t& last, const Posting& p) {
+    if (p.chunk <= last) throw IndexError("posting list out of order");
+    // The gap and a mask of the fields that hold the term share one varint; absent fields
+    // (most often title and heading) cost nothing.
+    unsigned mask = 0;
+    for (std::size_t f = 0; f < kFields; ++f) mask |= (p.tf[f] != 0 ? 1U : 0U) << f;
+    put_varint(out, (static_cast<std::uint64_t>(p.chunk - last) << kFields) | mask);
+    for (std::size_t f = 0; f < kFields; ++f) {
+        if (p.tf[f] != 0) put_varint(out, p.tf[f]);
+    }
+    put_varint(out, p.length);
+    last = p.chunk;
 }
 
 std::string encode_postings(const std::vector<Posting>& postings) {
     std::string out;
     out.reserve(postings.size() * 6);
     std::int64_t last = 0;
-    for (const auto& p : postings) {
-        if (p.chunk <= last) throw IndexError("posting list out of order");
-        // The gap and a mask of the fields that hold the term share one varint; absent
-        // fields (most often title and heading) cost nothing.
-        unsigned mask = 0;
-        for (std::size_t f = 0; f < kFields; ++f) mask |= (p.tf[f] != 0 ? 1U : 0U) << f;
-        put_varint(out, (static_cast<std::uint64_t>(p.chunk - last) << kFields) | mask);
-        for (std::size_t f = 0; f < kFields; ++f) {
-            if (p.tf[f] != 0) put_varint(out, p.tf[f]);
-        }
-        put_varint(out, p.length);
-        last = p.chunk;
-    }
+    for (const auto& p : postings) append_posting(out, last, p);
     return out;
 }
 
@@ -173,7 +196,11 @@ PostingWriter::PostingWriter(store::Database& db)
 void PostingWriter::add(std::int64_t chunk, ChunkTerms terms) {
     ++delta_.chunks;
     delta_.length += terms.length;
-    pending_.insert_or_assign(chunk, std::move(terms));
+    if (const auto it = pending_at_.find(chunk); it != pending_at_.end()) {
+        pending_[it->second].first = 0;
+    }
+    pending_at_[chunk] = pending_.size();
+    pending_.emplace_back(chunk, std::move(terms));
 }
 
 void PostingWriter::remove_document(std::int64_t doc) {
@@ -186,7 +213,10 @@ void PostingWriter::remove_document(std::int64_t doc) {
     }
     doc_chunks_.reset();
     for (const auto c : chunks) {
-        pending_.erase(c);
+        if (const auto it = pending_at_.find(c); it != pending_at_.end()) {
+            pending_[it->second].first = 0;
+            pending_at_.erase(it);
+        }
         mark_dead_.bind(1, c).bind(2, seg_).run();
     }
 }
@@ -206,27 +236,48 @@ void PostingWriter::finish() {
 }
 
 void PostingWriter::write_segment() {
-    std::vector<std::int64_t> ids;
-    ids.reserve(pending_.size());
-    for (const auto& [id, terms] : pending_) ids.push_back(id);
-    std::sort(ids.begin(), ids.end());
-    std::unordered_map<std::string, std::vector<Posting>> by_term;
+    std::erase_if(pending_, [](const auto& c) { return c.first == 0; });
+    std::sort(pending_.begin(), pending_.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    // Lists are encoded as chunks arrive in id order; terms are views of the pending chunks'
+    // strings, which outlive this function's maps.
+    struct List {
+        std::string bytes;
+        std::int64_t last = 0, entries = 0;
+    };
+    std::unordered_map<std::string_view, std::uint32_t> where;
+    std::vector<List> lists;
+    std::vector<std::string_view> terms;
     std::int64_t entries = 0;
-    for (const auto id : ids) {
-        auto& chunk = pending_.at(id);
-        for (auto& t : chunk.terms) {
-            by_term[std::move(t.term)].push_back({id, t.tf, chunk.length});
+    for (const auto& [id, chunk] : pending_) {
+        for (const auto& t : chunk.terms) {
+            const auto [it, fresh] =
+                where.try_emplace(t.term, static_cast<std::uint32_t>(lists.size()));
+            if (fresh) {
+                lists.emplace_back();
+                terms.emplace_back(t.term);
+            }
+            List& list = lists[it->second];
+            append_posting(list.bytes, list.last, {id, t.tf, chunk.length});
+            ++list.entries;
             ++entries;
         }
     }
-    pending_.clear();
-    std::vector<std::pair<std::string, std::vector<Posting>>> sorted(
-        std::make_move_iterator(by_term.begin()), std::make_move_iterator(by_term.end()));
-    std::sort(sorted.begin(), sorted.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::uint32_t> order(lists.size());
+    for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return terms[a] < terms[b]; });
     auto insert = db_.prepare("INSERT INTO lex_postings(seg, term, df, data) VALUES(?, ?, ?, ?)");
-    for (const auto& [term, postings] : sorted) write_postings(insert, seg_, term, postings);
+    for (const auto i : order) {
+        insert.bind(1, seg_)
+            .bind(2, terms[i])
+            .bind(3, lists[i].entries)
+            .bind_blob(4, lists[i].bytes)
+            .run();
+    }
     add_segment(db_, seg_, entries);
+    pending_.clear();
+    pending_at_.clear();
 }
 
 void PostingWriter::merge_if_needed() {
@@ -326,9 +377,10 @@ void rebuild_postings(store::Database& db, text::Tokenizer& tokenizer) {
     PostingWriter writer(db);
     auto chunks = db.prepare("SELECT id, title, heading, body FROM chunk_view ORDER BY id");
     auto set_len = db.prepare("UPDATE chunks SET lex_len = ? WHERE id = ?");
+    TermCounter counter(tokenizer);
     std::size_t pending = 0;
     while (chunks.step()) {
-        ChunkTerms terms = count_terms(tokenizer, chunks.text(1), chunks.text(2), chunks.text(3));
+        ChunkTerms terms = counter.count(chunks.text(1), chunks.text(2), chunks.text(3));
         set_len.bind(1, std::int64_t{terms.length}).bind(2, chunks.int64(0)).run();
         writer.add(chunks.int64(0), std::move(terms));
         if (++pending == kRebuildChunks) {
@@ -349,14 +401,14 @@ std::vector<std::string> verify_postings(store::Database& db, text::Tokenizer& t
     // What the chunks' text says the postings should be.
     std::map<std::string, std::vector<Posting>> expected;
     CorpusStats want;
+    TermCounter counter(tokenizer);
     {
         auto chunks = db.prepare(
             "SELECT c.id, v.title, v.heading, v.body, c.lex_len FROM chunks c "
             "JOIN chunk_view v ON v.id = c.id ORDER BY c.id");
         while (chunks.step()) {
             const std::int64_t id = chunks.int64(0);
-            ChunkTerms terms =
-                count_terms(tokenizer, chunks.text(1), chunks.text(2), chunks.text(3));
+            ChunkTerms terms = counter.count(chunks.text(1), chunks.text(2), chunks.text(3));
             if (chunks.int64(4) != terms.length) {
                 problem(fmt::format("chunk {} records length {} but holds {} tokens", id,
                                     chunks.int64(4), terms.length));
@@ -424,7 +476,8 @@ std::vector<std::string> verify_postings(store::Database& db, text::Tokenizer& t
 // ---- reading -------------------------------------------------------------------------------
 
 PostingReader::PostingReader(store::Database& db)
-    : dead_(load_dead(db)),
+    : db_(db),
+      dead_(load_dead(db)),
       stats_(read_corpus_stats(db)),
       lookup_(db, "SELECT data FROM lex_postings WHERE seg = ?1 AND term = ?2") {
     auto st = db.prepare("SELECT seg FROM lex_segments ORDER BY seg");
@@ -436,14 +489,18 @@ void PostingReader::read(std::string_view term, std::vector<Posting>& out) {
     for (const auto seg : segments_) {
         lookup_.bind(1, seg).bind(2, term);
         if (lookup_.step()) {
-            if (dead_.empty()) {
-                decode_postings(lookup_.blob(0), out);
-            } else {
+            try {
                 scratch_.clear();
-                decode_postings(lookup_.blob(0), scratch_);
-                for (const auto& p : scratch_) {
-                    if (!is_dead(dead_, p.chunk, seg)) out.push_back(p);
-                }
+                decode_postings(lookup_.blob(0), dead_.empty() ? out : scratch_);
+            } catch (const IndexError& e) {
+                lookup_.reset();
+                throw IndexError(fmt::format("postings of '{}' in segment {}: {} (run `rk index "
+                                             "rebuild`)",
+                                             term, seg, e.what()),
+                                 db_.file().string());
+            }
+            for (const auto& p : scratch_) {
+                if (!is_dead(dead_, p.chunk, seg)) out.push_back(p);
             }
         }
         lookup_.reset();

@@ -34,8 +34,18 @@ struct ChunkTerms {
     std::uint32_t length = 0;
 };
 
-ChunkTerms count_terms(text::Tokenizer& tokenizer, std::string_view title, std::string_view heading,
-                       std::string_view body);
+// Counts terms chunk after chunk, reusing its hash table. One per thread.
+class TermCounter {
+  public:
+    explicit TermCounter(text::Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
+    ChunkTerms count(std::string_view title, std::string_view heading, std::string_view body);
+
+  private:
+    void grow(const ChunkTerms& out);
+
+    text::Tokenizer& tokenizer_;
+    std::vector<std::uint32_t> slots_;  // open addressing: 1 + index into terms, 0 if free
+};
 
 struct Posting {
     std::int64_t chunk = 0;
@@ -45,6 +55,8 @@ struct Posting {
 
 // Entries sorted by chunk id, as stored.
 std::string encode_postings(const std::vector<Posting>& postings);
+// Appends one entry to an encoded list whose last chunk id is `last` (0 for an empty list).
+void append_posting(std::string& out, std::int64_t& last, const Posting& p);
 // Appends the decoded entries to `out`; throws IndexError on malformed bytes.
 void decode_postings(std::string_view bytes, std::vector<Posting>& out);
 
@@ -71,7 +83,9 @@ class PostingWriter {
 
     store::Database& db_;
     std::int64_t seg_ = 0;  // the id the pending segment gets
-    std::unordered_map<std::int64_t, ChunkTerms> pending_;
+    // Chunks added in this transaction, in order; a removed one gets id 0.
+    std::vector<std::pair<std::int64_t, ChunkTerms>> pending_;
+    std::unordered_map<std::int64_t, std::size_t> pending_at_;
     CorpusStats delta_;
     store::Statement doc_chunks_, mark_dead_;
 };
@@ -96,6 +110,7 @@ class PostingReader {
     void read(std::string_view term, std::vector<Posting>& out);
 
   private:
+    store::Database& db_;
     std::vector<std::int64_t> segments_;                   // oldest first
     std::unordered_map<std::int64_t, std::int64_t> dead_;  // chunk -> dead before segment
     CorpusStats stats_;
