@@ -40,12 +40,14 @@ std::vector<ScoredChunk> bm25(store::Database& db, text::Tokenizer& tokenizer,
     const std::array<double, kFields> weights{params.title, params.heading, params.body};
     const double k1 = params.k1, b = params.b;
 
-    const auto max_chunk = db.query_int("SELECT max(id) FROM chunks").value_or(0);
+    auto& max_id = db.cached("SELECT max(id) FROM chunks");
+    const std::int64_t max_chunk = max_id.step() ? max_id.int64(0) : 0;
+    max_id.reset();
     std::vector<double> acc(static_cast<std::size_t>(max_chunk) + 1, 0.0);
     std::vector<char> seen(acc.size(), 0);
     std::vector<ScoredChunk> out;
 
-    std::optional<store::Statement> fts;
+    store::Statement* fts = nullptr;
     std::vector<Posting> postings;
     std::vector<std::string> tokens;
     for (const auto& term : terms) {
@@ -57,10 +59,10 @@ std::vector<ScoredChunk> bm25(store::Database& db, text::Tokenizer& tokenizer,
         if (tokens.size() == 1 && !term.prefix) {
             reader.read(tokens.front(), postings);
         } else {
-            if (!fts) {
-                fts.emplace(db,
-                            "SELECT f.rowid, rk_field_tf(chunks_fts), c.lex_len FROM chunks_fts f "
-                            "JOIN chunks c ON c.id = f.rowid WHERE chunks_fts MATCH ?1");
+            if (fts == nullptr) {
+                fts = &db.cached(
+                    "SELECT f.rowid, rk_field_tf(chunks_fts), c.lex_len FROM chunks_fts f "
+                    "JOIN chunks c ON c.id = f.rowid WHERE chunks_fts MATCH ?1");
             }
             fts_postings(*fts, term, postings);
         }

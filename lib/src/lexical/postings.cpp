@@ -77,8 +77,9 @@ void add_segment(store::Database& db, std::int64_t seg, std::int64_t entries) {
 
 std::unordered_map<std::int64_t, std::int64_t> load_dead(store::Database& db) {
     std::unordered_map<std::int64_t, std::int64_t> dead;
-    auto st = db.prepare("SELECT chunk, seg FROM lex_dead");
+    auto& st = db.cached("SELECT chunk, seg FROM lex_dead");
     while (st.step()) dead.emplace(st.int64(0), st.int64(1));
+    st.reset();
     return dead;
 }
 
@@ -175,11 +176,12 @@ void decode_postings(std::string_view bytes, std::vector<Posting>& out) {
 
 CorpusStats read_corpus_stats(store::Database& db) {
     CorpusStats s;
-    auto st = db.prepare("SELECT key, value FROM lex_stats");
+    auto& st = db.cached("SELECT key, value FROM lex_stats");
     while (st.step()) {
         if (st.text(0) == "chunks") s.chunks = st.int64(1);
         if (st.text(0) == "length") s.length = st.int64(1);
     }
+    st.reset();
     return s;
 }
 
@@ -479,9 +481,10 @@ PostingReader::PostingReader(store::Database& db)
     : db_(db),
       dead_(load_dead(db)),
       stats_(read_corpus_stats(db)),
-      lookup_(db, "SELECT data FROM lex_postings WHERE seg = ?1 AND term = ?2") {
-    auto st = db.prepare("SELECT seg FROM lex_segments ORDER BY seg");
+      lookup_(db.cached("SELECT data FROM lex_postings WHERE seg = ?1 AND term = ?2")) {
+    auto& st = db.cached("SELECT seg FROM lex_segments ORDER BY seg");
     while (st.step()) segments_.push_back(st.int64(0));
+    st.reset();
 }
 
 void PostingReader::read(std::string_view term, std::vector<Posting>& out) {

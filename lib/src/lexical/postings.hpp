@@ -114,7 +114,7 @@ class PostingReader {
     std::vector<std::int64_t> segments_;                   // oldest first
     std::unordered_map<std::int64_t, std::int64_t> dead_;  // chunk -> dead before segment
     CorpusStats stats_;
-    store::Statement lookup_;
+    store::Statement& lookup_;
     std::vector<Posting> scratch_;
 };
 

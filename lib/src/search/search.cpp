@@ -42,18 +42,18 @@ std::vector<Hit> search(const Index& index, const Query& q) {
     auto& db = *index.impl().db;
     const store::ReadTransaction snapshot(db);
 
-    text::Tokenizer tokenizer(db.handle(), store::fts_tokenize_arg(index.settings().tokenizer));
-    auto ranked = lexical::bm25(db, tokenizer, terms, q.bm25);
+    auto ranked = lexical::bm25(db, index.impl().query_tokenizer(), terms, q.bm25);
     if (ranked.empty()) return {};
 
     // An excluded word removes the whole document, not just the chunks that hold it.
     std::unordered_set<std::int64_t> excluded;
     if (!fq->exclude.empty()) {
-        auto st = db.prepare(
+        auto& st = db.cached(
             "SELECT DISTINCT c.doc FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
             "WHERE chunks_fts MATCH ?1");
         st.bind(1, fq->exclude);
         while (st.step()) excluded.insert(st.int64(0));
+        st.reset();
     }
 
     // A candidate chunk's document, unless a filter rules it out (then no row).
@@ -68,7 +68,7 @@ std::vector<Hit> search(const Index& index, const Query& q) {
             "'false' ELSE CAST(json_extract(d.meta, ?{0}) AS TEXT) END) = ?{1}",
             3 + 2 * i, 4 + 2 * i);
     }
-    auto lookup = db.prepare(sql);
+    auto& lookup = db.cached(sql);
     auto bind_filters = [&] {
         if (q.collection) {
             lookup.bind(2, *q.collection);
@@ -133,7 +133,7 @@ std::vector<Hit> search(const Index& index, const Query& q) {
         hits.push_back(std::move(h));
     }
     if (q.snippets && !hits.empty()) {
-        auto snip = db.prepare(
+        auto& snip = db.cached(
             "SELECT snippet(chunks_fts, 2, char(1), char(2), '…', 24) FROM chunks_fts "
             "WHERE chunks_fts MATCH ?1 AND rowid = ?2");
         for (std::size_t i = 0; i < hits.size(); ++i) {

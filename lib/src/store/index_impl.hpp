@@ -7,6 +7,7 @@
 #include "rk/index.hpp"
 #include "store/lock.hpp"
 #include "store/sqlite.hpp"
+#include "text/tokenizer.hpp"
 
 namespace rk {
 
@@ -16,6 +17,12 @@ struct Index::Impl {
     Mode mode = Mode::read;
     std::optional<store::WriterLock> lock;  // held for a writer's lifetime, taken first
     std::unique_ptr<store::Database> db;
+
+    // The index's tokenizer, made on first use, for queries on this thread.
+    text::Tokenizer& query_tokenizer() const;
+
+  private:
+    mutable std::unique_ptr<text::Tokenizer> tokenizer_;
 };
 
 }  // namespace rk

@@ -49,7 +49,18 @@ Database::Database(const std::filesystem::path& file, Open how) : file_(file) {
 }
 
 Database::~Database() {
+    cache_.clear();
     sqlite3_close_v2(db_);
+}
+
+Statement& Database::cached(std::string_view sql) {
+    auto it = cache_.find(std::string(sql));
+    if (it == cache_.end()) {
+        it = cache_.try_emplace(std::string(sql), *this, sql).first;
+    } else {
+        it->second.reset();
+    }
+    return it->second;
 }
 
 void Database::check(int rc, std::string_view doing) const {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace rk::store {
 
@@ -60,6 +61,10 @@ class Database {
 
     void exec(std::string_view sql);
     Statement prepare(std::string_view sql) { return {*this, sql}; }
+    // A statement prepared once per connection and kept, reset and unbound, for the hot paths
+    // that run the same SQL query after query. Reset it when done, so that it holds no
+    // snapshot; it must not be used again while in use.
+    Statement& cached(std::string_view sql);
     // The first column of the first row, or nullopt when there is no row.
     std::optional<std::int64_t> query_int(std::string_view sql);
     std::optional<std::string> query_text(std::string_view sql);
@@ -75,6 +80,7 @@ class Database {
   private:
     sqlite3* db_ = nullptr;
     std::filesystem::path file_;
+    std::unordered_map<std::string, Statement> cache_;
 };
 
 // BEGIN IMMEDIATE on construction, ROLLBACK on destruction unless commit() was called.
