@@ -9,6 +9,7 @@
 #include "rk/ingest.hpp"
 #include "rk/search.hpp"
 #include "store/sqlite.hpp"
+#include "temp_dir.hpp"
 #include "text/tokenizer.hpp"
 
 namespace fs = std::filesystem;
@@ -16,21 +17,7 @@ using rk::lexical::Posting;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() /
-               ("rk-lexical-" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-};
+using rk::test::TempDir;
 
 std::string jsonl(const std::map<std::string, std::string>& docs) {
     std::string out;

@@ -9,27 +9,13 @@
 #include "rk/index.hpp"
 #include "rk/ingest.hpp"
 #include "rk/search.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the system's temporary directory, removed afterwards.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device rd;
-        path =
-            fs::temp_directory_path() / ("rk-test-" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-};
+using rk::test::TempDir;
 
 void write(const fs::path& p, const std::string& s) {
     fs::create_directories(p.parent_path());
