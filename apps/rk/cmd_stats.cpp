@@ -42,6 +42,13 @@ int run_stats(Context& ctx, bool json) {
             .key("chunk_overlap")
             .value(s.settings.chunk_overlap)
             .end_object()
+            .key("postings")
+            .begin_object()
+            .key("segments")
+            .value(s.posting_segments)
+            .key("dead_chunks")
+            .value(s.dead_chunks)
+            .end_object()
             .key("collections")
             .begin_object();
         for (const auto& [name, n] : s.collections) w.key(name).value(n);
@@ -59,6 +66,9 @@ int run_stats(Context& ctx, bool json) {
     t += fmt::format("settings     embedder {}, tokenizer {}, chunks {} tokens (overlap {})\n",
                      s.settings.embedder, s.settings.tokenizer, s.settings.chunk_size,
                      s.settings.chunk_overlap);
+    t += fmt::format("postings     {} segment{}, {} removed chunk{} not yet merged away\n",
+                     s.posting_segments, s.posting_segments == 1 ? "" : "s", s.dead_chunks,
+                     s.dead_chunks == 1 ? "" : "s");
     t += fmt::format("schema       version {}\n", s.schema_version);
     for (const auto& [name, n] : s.collections) {
         t += fmt::format("collection   {} ({} documents)\n", name, n);

@@ -249,6 +249,18 @@ class Commands(RkTestCase):
         self.init(index=idx)
         self.ok("index", "verify", index=idx)
 
+    def test_postings_segments_and_optimize(self):
+        # Each ingest writes a segment of postings; optimize merges them all into one and
+        # drops removed chunks' entries.
+        for n in range(3):
+            self.ok("ingest", self.write(f"extra{n}.txt", f"an extra note number {n}\n"))
+        self.assertGreater(self.stats()["postings"]["segments"], 1)
+        self.ok("rm", self.path("extra1.txt"))
+        self.ok("index", "optimize")
+        self.assertEqual(self.stats()["postings"], {"segments": 1, "dead_chunks": 0})
+        self.ok("index", "verify")
+        self.assertIn("1 segment,", self.ok("stats").out)
+
     def test_rebuild_and_optimize_keep_it_healthy(self):
         self.ok("index", "rebuild")
         self.ok("index", "optimize")

@@ -72,6 +72,9 @@ struct Stats {
     int schema_version = 0;
     Settings settings;
     std::int64_t created = 0, updated = 0;  // unix seconds; updated is 0 if never written
+    // rk's BM25 postings: segments written and not yet merged, and removed chunks whose
+    // entries are still in them (`rk index optimize` merges both away).
+    std::int64_t posting_segments = 0, dead_chunks = 0;
 };
 
 struct Health {

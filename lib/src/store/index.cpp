@@ -313,6 +313,8 @@ Stats Index::stats() const {
     auto st = db.prepare(
         "SELECT collection, count(*) FROM documents GROUP BY collection ORDER BY collection");
     while (st.step()) s.collections.emplace_back(st.str(0), st.int64(1));
+    s.posting_segments = db.query_int("SELECT count(*) FROM lex_segments").value_or(0);
+    s.dead_chunks = db.query_int("SELECT count(*) FROM lex_dead").value_or(0);
     s.db_bytes = file_size_or_zero(impl_->dir / kDbFile);
     s.wal_bytes = file_size_or_zero(impl_->dir / (std::string(kDbFile) + "-wal"));
     return s;
