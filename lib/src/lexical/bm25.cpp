@@ -4,7 +4,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <optional>
 #include <string>
 
 #include "lexical/fts_functions.hpp"

@@ -78,18 +78,22 @@ std::string fts_atom(const QueryTerm& term) {
     return atom;
 }
 
-}  // namespace lexical
-
-std::optional<FtsQuery> fts_query(std::string_view text) {
+std::optional<FtsQuery> fts_expressions(const std::vector<QueryTerm>& terms) {
     std::string positive, negative;
-    for (const auto& t : lexical::parse_query(text)) {
-        const std::string atom = lexical::fts_atom(t);
+    for (const auto& t : terms) {
+        const std::string atom = fts_atom(t);
         std::string& side = t.excluded ? negative : positive;
         if (!side.empty()) side += " OR ";
         side += atom;
     }
     if (positive.empty()) return std::nullopt;
     return FtsQuery{std::move(positive), std::move(negative)};
+}
+
+}  // namespace lexical
+
+std::optional<FtsQuery> fts_query(std::string_view text) {
+    return lexical::fts_expressions(lexical::parse_query(text));
 }
 
 }  // namespace rk

@@ -2,9 +2,12 @@
 // literal text: FTS5's operators never reach it unquoted.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "rk/search.hpp"
 
 namespace rk::lexical {
 
@@ -19,5 +22,8 @@ std::vector<QueryTerm> parse_query(std::string_view text);
 
 // One term as an FTS5 string: quoted, with a trailing * for a prefix.
 std::string fts_atom(const QueryTerm& term);
+
+// The terms as FTS5 expressions (see rk::fts_query); nullopt when none is ranked.
+std::optional<FtsQuery> fts_expressions(const std::vector<QueryTerm>& terms);
 
 }  // namespace rk::lexical

@@ -9,7 +9,6 @@
 #include "lexical/bm25.hpp"
 #include "lexical/query.hpp"
 #include "store/index_impl.hpp"
-#include "store/schema.hpp"
 #include "util/glob.hpp"
 
 namespace rk {
@@ -37,7 +36,7 @@ void split_highlights(Hit& hit, std::string_view marked) {
 
 std::vector<Hit> search(const Index& index, const Query& q) {
     const auto terms = lexical::parse_query(q.text);
-    const auto fq = fts_query(q.text);
+    const auto fq = lexical::fts_expressions(terms);
     if (!fq || q.k <= 0) return {};
     auto& db = *index.impl().db;
     const store::ReadTransaction snapshot(db);
@@ -68,6 +67,14 @@ std::vector<Hit> search(const Index& index, const Query& q) {
             "'false' ELSE CAST(json_extract(d.meta, ?{0}) AS TEXT) END) = ?{1}",
             3 + 2 * i, 4 + 2 * i);
     }
+    std::vector<std::string> where_paths;  // JSON paths of the --where keys
+    for (const auto& condition : q.where) {
+        std::string path = "$.\"";
+        for (const char c : condition.first)
+            path += c == '"' ? std::string("\\\"") : std::string(1, c);
+        path += '"';
+        where_paths.push_back(std::move(path));
+    }
     auto& lookup = db.cached(sql);
     auto bind_filters = [&] {
         if (q.collection) {
@@ -76,11 +83,7 @@ std::vector<Hit> search(const Index& index, const Query& q) {
             lookup.bind_null(2);
         }
         for (std::size_t i = 0; i < q.where.size(); ++i) {
-            std::string path = "$.\"";
-            for (const char c : q.where[i].first)
-                path += c == '"' ? std::string("\\\"") : std::string(1, c);
-            path += '"';
-            lookup.bind(static_cast<int>(3 + 2 * i), path);
+            lookup.bind(static_cast<int>(3 + 2 * i), where_paths[i]);
             lookup.bind(static_cast<int>(4 + 2 * i), q.where[i].second);
         }
     };

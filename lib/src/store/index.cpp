@@ -352,8 +352,7 @@ Health Index::verify() const {
         problem(fmt::format("{} chunks have byte ranges outside their document", *bad_ranges));
     }
     try {
-        text::Tokenizer tokenizer(db.handle(), store::fts_tokenize_arg(impl_->settings.tokenizer));
-        for (auto& p : lexical::verify_postings(db, tokenizer)) {
+        for (auto& p : lexical::verify_postings(db, impl_->query_tokenizer())) {
             problem(fmt::format("lexical postings: {}", p));
         }
     } catch (const IndexError& e) {
@@ -367,8 +366,7 @@ void Index::rebuild() {
     auto& db = *impl_->db;
     store::Transaction tx(db);
     db.exec("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')");
-    text::Tokenizer tokenizer(db.handle(), store::fts_tokenize_arg(impl_->settings.tokenizer));
-    lexical::rebuild_postings(db, tokenizer);
+    lexical::rebuild_postings(db, impl_->query_tokenizer());
     tx.commit();
 }
 

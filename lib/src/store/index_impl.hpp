@@ -18,7 +18,7 @@ struct Index::Impl {
     std::optional<store::WriterLock> lock;  // held for a writer's lifetime, taken first
     std::unique_ptr<store::Database> db;
 
-    // The index's tokenizer, made on first use, for queries on this thread.
+    // The index's tokenizer, made on first use, for work on the thread using this Index.
     text::Tokenizer& query_tokenizer() const;
 
   private:

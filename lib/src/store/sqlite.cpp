@@ -29,20 +29,17 @@ Database::Database(const std::filesystem::path& file, Open how) : file_(file) {
         throw IndexError(fmt::format("cannot open database: {}", msg), file.string());
     }
     sqlite3_extended_result_codes(db_, 1);
-    // Tokenizers of our own must exist before any statement touches a table that uses one.
-    if (const int trc = text::register_snowball(db_); trc != SQLITE_OK) {
-        sqlite3_close(db_);
-        db_ = nullptr;
-        throw IndexError(
-            fmt::format("cannot register the snowball tokenizer: {}", sqlite3_errstr(trc)),
-            file.string());
-    }
-    if (const int frc = lexical::register_fts_functions(db_); frc != SQLITE_OK) {
-        sqlite3_close(db_);
-        db_ = nullptr;
-        throw IndexError(
-            fmt::format("cannot register rk's FTS5 functions: {}", sqlite3_errstr(frc)),
-            file.string());
+    // Tokenizers and functions of our own must exist before any statement touches a table
+    // that uses one.
+    for (const auto& [code, what] :
+         {std::pair{text::register_snowball(db_), "the snowball tokenizer"},
+          std::pair{lexical::register_fts_functions(db_), "rk's FTS5 functions"}}) {
+        if (code != SQLITE_OK) {
+            sqlite3_close(db_);
+            db_ = nullptr;
+            throw IndexError(fmt::format("cannot register {}: {}", what, sqlite3_errstr(code)),
+                             file.string());
+        }
     }
     // Readers and the writer wait for each other's short critical sections instead of failing.
     sqlite3_busy_timeout(db_, 5000);
