@@ -35,36 +35,6 @@ std::string flat(std::string_view s) {
     return out;
 }
 
-void hit_json(JsonWriter& w, const Hit& h, int rank) {
-    w.key("rank")
-        .value(rank)
-        .key("id")
-        .value(h.id)
-        .key("score")
-        .value(h.score)
-        .key("title")
-        .value(h.title)
-        .key("source")
-        .value(h.source)
-        .key("collection")
-        .value(h.collection)
-        .key("chunk")
-        .value(h.chunk)
-        .key("heading")
-        .value(h.heading)
-        .key("snippet")
-        .value(h.snippet)
-        .key("highlights")
-        .begin_array();
-    for (const auto& [b, e] : h.highlights) {
-        w.begin_array()
-            .value(static_cast<std::int64_t>(b))
-            .value(static_cast<std::int64_t>(e))
-            .end_array();
-    }
-    w.end_array();
-}
-
 // The snippet with its matches marked: coloured on a terminal, **bold** in Markdown.
 std::string highlight(const Hit& h, bool color, bool markdown = false) {
     if (!color && !markdown) return h.snippet;
@@ -132,7 +102,7 @@ int run_query(Context& ctx, QueryFlags& f) {
             int rank = 0;
             for (const auto& h : hits) {
                 w.begin_object();
-                hit_json(w, h, ++rank);
+                write_hit(w, h, ++rank);
                 w.end_object();
             }
             w.end_array().end_object();
@@ -159,7 +129,7 @@ int run_query(Context& ctx, QueryFlags& f) {
                 w.begin_object();
                 if (batch) w.key("qid").value(in.id);
                 w.key("query").value(in.text);
-                hit_json(w, h, rank);
+                write_hit(w, h, rank);
                 w.end_object();
                 buf += w.str();
                 buf += '\n';

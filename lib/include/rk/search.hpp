@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "rk/index.hpp"
+#include "rk/json.hpp"
 
 namespace rk {
 
@@ -23,6 +24,27 @@ struct Bm25Params {
 // UsageError naming the bad part.
 Bm25Params parse_bm25_params(std::string_view spec, Bm25Params base = {});
 
+// Which signals rank the results: rk's BM25 alone, the embedder's vectors alone, or both
+// fused (the default).
+enum class SearchMode { hybrid, bm25, vector };
+
+// "hybrid", "bm25" or "vector"; throws UsageError otherwise.
+SearchMode parse_search_mode(std::string_view name);
+std::string_view to_string(SearchMode mode);
+
+// How hybrid mode merges the two ranked lists. Reciprocal rank fusion adds
+// weight / (k + rank) per list; weighted score fusion adds weight * score / best score.
+struct Fusion {
+    enum class Method { rrf, weighted };
+    Method method = Method::rrf;
+    double k = 60;
+    double bm25 = 1.0, vector = 1.0;  // each list's weight
+};
+
+// Parses "rrf", "weighted", "k=60", "bm25=2", "vector=1" (comma-separated, any subset) over
+// `base`; throws UsageError naming the bad part.
+Fusion parse_fusion(std::string_view spec, Fusion base = {});
+
 struct Query {
     std::string text;  // words, "quoted phrases", -excluded, prefix*; the rest is literal
     int k = 10;
@@ -32,6 +54,16 @@ struct Query {
     std::vector<std::pair<std::string, std::string>> where;  // metadata key = value
     std::optional<std::string> path_glob;                    // over the source path or id
     Bm25Params bm25;
+    SearchMode mode = SearchMode::bm25;
+    Fusion fusion;
+    int ef = 0;  // HNSW search breadth; 0 takes the index's default
+};
+
+// One signal's view of a hit: its 1-based rank in that signal's list (0 when the signal did
+// not retrieve it) and its score there.
+struct Signal {
+    int rank = 0;
+    double score = 0;
 };
 
 struct Hit {
@@ -40,6 +72,7 @@ struct Hit {
     double score = 0;        // higher is better
     std::string snippet;
     std::vector<std::pair<std::size_t, std::size_t>> highlights;  // byte ranges in snippet
+    Signal bm25, vector;  // what each signal said (--explain)
 };
 
 // User text as FTS5 expressions: every term quoted, so no FTS5 syntax passes through.
@@ -53,5 +86,9 @@ std::optional<FtsQuery> fts_query(std::string_view text);
 
 // Runs the query against an open index.
 std::vector<Hit> search(const Index& index, const Query& query);
+
+// Writes a hit's fields (rank, id, score, title, source, collection, chunk, heading, snippet,
+// highlights, and with `explain` each signal's rank and score) into an open JSON object.
+void write_hit(JsonWriter& w, const Hit& hit, int rank, bool explain = false);
 
 }  // namespace rk

@@ -1,0 +1,91 @@
+// The query options that come in as text: the mode and the fusion spec.
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+
+#include "rk/error.hpp"
+#include "rk/search.hpp"
+
+namespace rk {
+
+SearchMode parse_search_mode(std::string_view name) {
+    if (name == "hybrid") return SearchMode::hybrid;
+    if (name == "bm25") return SearchMode::bm25;
+    if (name == "vector") return SearchMode::vector;
+    throw UsageError(fmt::format("unknown mode '{}' (expected hybrid, bm25 or vector)", name));
+}
+
+std::string_view to_string(SearchMode mode) {
+    switch (mode) {
+        case SearchMode::hybrid:
+            return "hybrid";
+        case SearchMode::bm25:
+            return "bm25";
+        case SearchMode::vector:
+            return "vector";
+    }
+    return "hybrid";
+}
+
+Fusion parse_fusion(std::string_view spec, Fusion base) {
+    std::size_t pos = 0;
+    while (pos <= spec.size()) {
+        const std::size_t comma = std::min(spec.find(',', pos), spec.size());
+        const std::string_view part = spec.substr(pos, comma - pos);
+        pos = comma + 1;
+        if (part.empty()) continue;
+        if (part == "rrf" || part == "weighted") {
+            base.method = part == "rrf" ? Fusion::Method::rrf : Fusion::Method::weighted;
+            continue;
+        }
+        const std::size_t eq = part.find('=');
+        const std::string_view key = part.substr(0, eq);
+        double* field = key == "k"        ? &base.k
+                        : key == "bm25"   ? &base.bm25
+                        : key == "vector" ? &base.vector
+                                          : nullptr;
+        if (field == nullptr || eq == std::string_view::npos) {
+            throw UsageError(fmt::format(
+                "bad fusion setting '{}' (expected rrf, weighted, k=, bm25= or vector=)", part));
+        }
+        const std::string value(part.substr(eq + 1));
+        double v = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+        if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(v) || v < 0) {
+            throw UsageError(
+                fmt::format("bad value in fusion setting '{}' (a number of 0 or more)", part));
+        }
+        *field = v;
+    }
+    return base;
+}
+
+void write_hit(JsonWriter& w, const Hit& h, int rank, bool explain) {
+    w.key("rank").value(rank).key("id").value(h.id).key("score").value(h.score);
+    w.key("title").value(h.title).key("source").value(h.source);
+    w.key("collection").value(h.collection).key("chunk").value(h.chunk);
+    w.key("heading").value(h.heading).key("snippet").value(h.snippet);
+    w.key("highlights").begin_array();
+    for (const auto& [b, e] : h.highlights) {
+        w.begin_array()
+            .value(static_cast<std::int64_t>(b))
+            .value(static_cast<std::int64_t>(e))
+            .end_array();
+    }
+    w.end_array();
+    if (!explain) return;
+    w.key("signals").begin_object();
+    for (const auto& [name, s] : {std::pair{"bm25", h.bm25}, std::pair{"vector", h.vector}}) {
+        w.key(name).begin_object().key("rank");
+        if (s.rank > 0) {
+            w.value(s.rank).key("score").value(s.score);
+        } else {
+            w.null().key("score").null();
+        }
+        w.end_object();
+    }
+    w.end_object();
+}
+
+}  // namespace rk
