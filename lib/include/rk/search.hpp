@@ -38,7 +38,9 @@ struct Fusion {
     enum class Method { rrf, weighted };
     Method method = Method::rrf;
     double k = 60;
-    double bm25 = 1.0, vector = 1.0;  // each list's weight
+    // Each list's weight. BM25 counts twice: the builtin embedder's vectors help most as the
+    // second opinion (see bench/README.md for the sweep).
+    double bm25 = 2.0, vector = 1.0;
 };
 
 // Parses "rrf", "weighted", "k=60", "bm25=2", "vector=1" (comma-separated, any subset) over
@@ -54,7 +56,7 @@ struct Query {
     std::vector<std::pair<std::string, std::string>> where;  // metadata key = value
     std::optional<std::string> path_glob;                    // over the source path or id
     Bm25Params bm25;
-    SearchMode mode = SearchMode::bm25;
+    SearchMode mode = SearchMode::hybrid;
     Fusion fusion;
     int ef = 0;  // HNSW search breadth; 0 takes the index's default
 };
