@@ -13,6 +13,7 @@ struct BenchFlags {
     std::vector<std::string> datasets;
     std::string modes = "bm25,vector,hybrid";
     std::string fusion;
+    std::string vector_search = "auto";
     BenchOptions o;
     std::string report, gate, baseline;
     std::string max_regression = "5";
@@ -77,6 +78,7 @@ int run_bench_cmd(Context& ctx, BenchFlags& f) {
     }
     f.o.bm25 = parse_bm25_params(f.bm25);
     f.o.fusion = parse_fusion(f.fusion);
+    f.o.vector_search = parse_vector_search(f.vector_search);
     check_bench_options(f.o);
     const double max_regression = parse_percent(f.max_regression);
     if (!ctx.index_flag.empty() && f.datasets.size() > 1) {
@@ -112,6 +114,7 @@ int run_bench_cmd(Context& ctx, BenchFlags& f) {
             }
             return i;
         }();
+        ctx.listen(index);
         results.push_back(run_bench(d, index, f.o, [&](const std::string& msg) {
             if (ctx.verbose > 0) ctx.note(msg);
         }));
@@ -176,6 +179,9 @@ void add_bench(CLI::App& app, Context& ctx) {
     cmd->add_option("--ef", f->o.ef, "HNSW search breadth (default 128)")
         ->type_name("N")
         ->check(CLI::Range(1, 100000));
+    cmd->add_option("--vector-search", f->vector_search,
+                    "auto (exact over a few thousand vectors, else HNSW), exact or hnsw")
+        ->check(CLI::IsMember({"auto", "exact", "hnsw"}));
     cmd->add_option("--bm25", f->bm25,
                     "BM25 parameters, any of k1=1.8,b=0.75,title=2,heading=1.5,body=1")
         ->type_name("LIST");

@@ -19,6 +19,7 @@ struct QueryFlags {
     std::string text;
     std::string mode = "hybrid";
     std::string fusion;
+    std::string vector_search = "auto";
     std::string format = "text";
     std::string batch;
     std::vector<std::string> where;
@@ -79,6 +80,7 @@ int run_query(Context& ctx, QueryFlags& f) {
     q.mode = parse_search_mode(f.mode);
     q.fusion = parse_fusion(f.fusion);
     q.ef = f.ef;
+    q.vector_search = parse_vector_search(f.vector_search);
     if (!f.collection.empty()) q.collection = f.collection;
     if (!f.path.empty()) q.path_glob = f.path;
     for (const auto& kv : f.where) {
@@ -188,6 +190,9 @@ void add_query(CLI::App& app, Context& ctx) {
     cmd->add_option("--ef", f->ef, "HNSW search breadth (default 128; more is slower, surer)")
         ->type_name("N")
         ->check(CLI::Range(1, 100000));
+    cmd->add_option("--vector-search", f->vector_search,
+                    "auto (exact over a few thousand vectors, else HNSW), exact or hnsw")
+        ->check(CLI::IsMember({"auto", "exact", "hnsw"}));
     cmd->add_flag("--chunks", f->chunks, "One result per matching chunk, not per document");
     cmd->add_option("--collection", f->collection, "Only this collection")->type_name("NAME");
     cmd->add_option("--where", f->where, "Only documents whose metadata KEY is VALUE")

@@ -26,6 +26,7 @@ struct BenchOptions {
     Bm25Params bm25;
     Fusion fusion;
     int ef = 0;  // HNSW search breadth; 0 for the default
+    Query::VectorSearch vector_search = Query::VectorSearch::automatic;
 };
 
 struct Latency {

@@ -58,7 +58,11 @@ struct Query {
     Bm25Params bm25;
     SearchMode mode = SearchMode::hybrid;
     Fusion fusion;
-    int ef = 0;  // HNSW search breadth; 0 takes the index's default
+    int ef = 0;  // HNSW search breadth; 0 takes the default
+    // How the vector signal searches: exact below a few thousand candidate vectors and the
+    // HNSW graph above (automatic), or always one way (to measure the graph's recall).
+    enum class VectorSearch { automatic, exact, graph };
+    VectorSearch vector_search = VectorSearch::automatic;
 };
 
 // One signal's view of a hit: its 1-based rank in that signal's list (0 when the signal did
@@ -88,6 +92,9 @@ std::optional<FtsQuery> fts_query(std::string_view text);
 
 // Runs the query against an open index.
 std::vector<Hit> search(const Index& index, const Query& query);
+
+// "auto", "exact" or "hnsw"; throws UsageError otherwise.
+Query::VectorSearch parse_vector_search(std::string_view name);
 
 // Writes a hit's fields (rank, id, score, title, source, collection, chunk, heading, snippet,
 // highlights, and with `explain` each signal's rank and score) into an open JSON object.

@@ -169,6 +169,7 @@ DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOption
         q.mode = parse_search_mode(mode);
         q.fusion = o.fusion;
         q.ef = o.ef;
+        q.vector_search = o.vector_search;
         Run run;
         for (const auto& qt : queries) {
             q.text = qt.text;

@@ -202,9 +202,11 @@ std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& 
     };
     bool exhausted = false;
     std::vector<ScoredChunk> chunks;
-    if (collector.filtered() || graph.size() <= kExactLimit) {
+    using VS = Query::VectorSearch;
+    if (q.vector_search == VS::exact || (q.vector_search == VS::automatic &&
+                                         (collector.filtered() || graph.size() <= kExactLimit))) {
         const auto allowed = collector.filtered() ? collector.allowed_chunks() : graph.labels();
-        if (allowed.size() <= kExactLimit) {
+        if (allowed.size() <= kExactLimit || q.vector_search == VS::exact) {
             chunks = exact(allowed);
             rescore(chunks);
             return collector.collect(chunks, depth, exhausted);

@@ -9,6 +9,8 @@
 #include <xxhash.h>
 
 #include <atomic>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -134,10 +136,21 @@ void Graph::save(const std::filesystem::path& file) const {
     std::string bytes(reinterpret_cast<const char*>(&head), sizeof head);
     bytes += payload;
 
+    // Only the writer saves, so another process's temporary file is one that died mid-save.
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(file.parent_path(), ec)) {
+        if (entry.path().filename().string().starts_with(file.filename().string() + ".tmp-")) {
+            std::filesystem::remove(entry.path(), ec);
+        }
+    }
     auto tmp = file;
     tmp += fmt::format(".tmp-{}", ::getpid());
     write_synced(tmp, bytes);
-    std::error_code ec;
+    // Tests kill rk here, between the SQLite commit and the rename, as a crash could.
+    if (const char* at = std::getenv("RK_TEST_KILL_AT");
+        at && std::string_view(at) == "graph-rename") {
+        ::raise(SIGKILL);
+    }
     std::filesystem::rename(tmp, file, ec);
     if (ec) {
         std::filesystem::remove(tmp, ec);
