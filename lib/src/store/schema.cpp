@@ -63,8 +63,7 @@ CREATE VIEW chunk_view AS
 // Version 2 adds rk's own postings for BM25 (see lexical/postings.hpp) and each chunk's
 // length in tokens (chunks.lex_len, added by ALTER TABLE when migrating from version 1).
 // Version 3 adds the vectors (see vector/store.hpp), computed from the text when migrating.
-const std::string kVectorTables =
-    std::string(vector::kTables) + "CREATE INDEX vectors_gen ON vectors(gen);\n";
+constexpr const char* kVectorIndex = "CREATE INDEX vectors_gen ON vectors(gen);";
 
 constexpr const char* kLexicalTables = R"sql(
 CREATE TABLE lex_segments(seg INTEGER PRIMARY KEY, level INTEGER NOT NULL,
@@ -137,7 +136,8 @@ void create_schema(Database& db, const Settings& settings) {
     Transaction tx(db);
     db.exec(kSchemaV1);
     db.exec(kLexicalTables);
-    db.exec(kVectorTables);
+    db.exec(vector::kTables);
+    db.exec(kVectorIndex);
     db.exec(fmt::format(
         "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, body, content='chunk_view', "
         "content_rowid='id', tokenize='{}')",
@@ -184,7 +184,8 @@ void migrate(Database& db) {
     if (v < 3) {
         try {
             Transaction tx(db);
-            db.exec(kVectorTables);
+            db.exec(vector::kTables);
+            db.exec(kVectorIndex);
             const auto spec = db.query_text("SELECT value FROM settings WHERE key = 'embedder'");
             const embed::BuiltinEmbedder embedder(
                 make_embedder(spec.value_or("builtin"))->dimension());

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <system_error>
 #include <thread>
 
 #include "rk/error.hpp"
@@ -31,6 +32,10 @@ struct Header {
     std::uint64_t payload_bytes, checksum;
 };
 static_assert(sizeof(Header) == 48);
+
+std::string error_text(int err) {
+    return std::error_code(err, std::generic_category()).message();
+}
 
 template <typename T>
 void put(std::string& out, const T& v) {
@@ -67,7 +72,7 @@ class Reader {
 
 void write_synced(const std::filesystem::path& file, const std::string& bytes) {
     const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw IndexError(fmt::format("cannot write: {}", std::strerror(errno)), file);
+    if (fd < 0) throw IndexError(fmt::format("cannot write: {}", error_text(errno)), file);
     std::size_t done = 0;
     while (done < bytes.size()) {
         const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -75,13 +80,13 @@ void write_synced(const std::filesystem::path& file, const std::string& bytes) {
         if (n <= 0) {
             const int err = errno;
             ::close(fd);
-            throw IndexError(fmt::format("cannot write: {}", std::strerror(err)), file);
+            throw IndexError(fmt::format("cannot write: {}", error_text(err)), file);
         }
         done += static_cast<std::size_t>(n);
     }
     const bool synced = ::fsync(fd) == 0;
     ::close(fd);
-    if (!synced) throw IndexError(fmt::format("cannot sync: {}", std::strerror(errno)), file);
+    if (!synced) throw IndexError(fmt::format("cannot sync: {}", error_text(errno)), file);
 }
 
 }  // namespace
@@ -147,9 +152,10 @@ void Graph::save(const std::filesystem::path& file) const {
     tmp += fmt::format(".tmp-{}", ::getpid());
     write_synced(tmp, bytes);
     // Tests kill rk here, between the SQLite commit and the rename, as a crash could.
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): the environment is not written after start-up
     if (const char* at = std::getenv("RK_TEST_KILL_AT");
         at && std::string_view(at) == "graph-rename") {
-        ::raise(SIGKILL);
+        (void)::raise(SIGKILL);
     }
     std::filesystem::rename(tmp, file, ec);
     if (ec) {
