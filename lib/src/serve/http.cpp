@@ -228,6 +228,12 @@ void serve_http(const std::filesystem::path& index_dir, const HttpOptions& optio
     // Idle keep-alive connections hold a worker: let them go soon.
     svr.set_keep_alive_timeout(2);
     svr.set_keep_alive_max_count(1000);
+    // cpp-httplib's default adds SO_REUSEPORT, which would let a second server share our port
+    // silently; SO_REUSEADDR alone only allows a quick restart.
+    svr.set_socket_options([](socket_t sock) {
+        const int yes = 1;
+        (void)setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     routes(svr, pool, index_dir);
     svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
         if (res.body.empty())
