@@ -93,14 +93,15 @@ _rk()
     fi
 
     local global_opts="--index -q --quiet -v --verbose --color --version -h --help"
-    local commands="init ingest query get ls rm stats index eval bench completions"
+    local commands="init ingest query get ls rm stats index eval bench mcp serve completions"
     local index_commands="verify rebuild optimize"
 
     # Options that take a value, so that their value is not a command name.
     local takes_value=" --index --color --embedder --tokenizer --chunk-size --chunk-overlap
         --include --exclude --collection --meta --id-field --title-field --text-field
         -j --jobs --format -k --mode --where --path --batch --qrels --run --metrics
-        --warmup --repeat --report --gate --baseline --max-regression --bm25 "
+        --warmup --repeat --report --gate --baseline --max-regression --bm25
+        --port --host --threads --max-body --timeout "
 
     # Find the command (and index's subcommand) and any --index given so far.
     local cmd="" sub="" index="" i w
@@ -175,7 +176,7 @@ _rk()
             ;;
         --chunk-size | --chunk-overlap | --include | --exclude | --meta | --id-field | \
             --title-field | --text-field | -j | --jobs | -k | --where | --path | --warmup | \
-            --repeat | --max-regression)
+            --repeat | --max-regression | --port | --host | --threads | --max-body | --timeout)
             return
             ;;
     esac
@@ -200,7 +201,8 @@ _rk()
             opts="--mode -k --warmup --repeat --metrics --report --gate --baseline
                 --max-regression --bm25 -j --jobs --tokenizer --chunk-size --chunk-overlap"
             ;;
-        index | completions) opts="" ;;
+        serve) opts="--port --host --threads --max-body --timeout" ;;
+        index | completions | mcp) opts="" ;;
     esac
 
     if [[ $cur == -* ]]; then
