@@ -234,6 +234,9 @@ void serve_http(const std::filesystem::path& index_dir, const HttpOptions& optio
         const int yes = 1;
         (void)setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     });
+    // Headers and body go out in separate writes: without this, Nagle's algorithm holds the
+    // body until the client's delayed ACK, 40 ms a request.
+    svr.set_tcp_nodelay(true);
     routes(svr, pool, index_dir);
     svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
         if (res.body.empty())
