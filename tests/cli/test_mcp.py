@@ -94,6 +94,7 @@ class McpTest(RkTestCase):
             {"jsonrpc": "2.0", "id": {"x": 1}, "method": "ping"},  # id neither string nor int
             req(6, "resources/list"),                             # method not found
             {"jsonrpc": "2.0", "id": 7, "method": "ping", "params": 3},  # params not structured
+            {"jsonrpc": "2.0", "id": 71, "method": "ping", "params": [1]},  # positional params
             req(8, "initialize", {}),                             # no protocolVersion
             req(9, "tools/call", {"arguments": {}}),              # no tool name
             call(10, "frobnicate", {}),                           # unknown tool
@@ -112,7 +113,7 @@ class McpTest(RkTestCase):
         self.assertEqual(got, [
             (None, -32700), (None, -32700), (None, -32600), (None, -32600),
             (3, -32600), (4, -32600), (5, -32600), (None, -32600), (6, -32601),
-            (7, -32600), (8, -32602), (9, -32602), (10, -32602), (11, -32602),
+            (7, -32600), (71, -32602), (8, -32602), (9, -32602), (10, -32602), (11, -32602),
             ("last", {}),
         ])
         for r in replies:

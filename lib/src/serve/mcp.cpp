@@ -141,7 +141,14 @@ class Session {
         const bool has_params = obj["params"].get(params_el) == simdjson::SUCCESS;
         if (has_params) {
             if (params_el.get_object().get(params) != simdjson::SUCCESS) {
-                if (has_id) reply_error(id, kInvalidRequest, "'params' must be an object");
+                // JSON-RPC allows an array (valid, but not what MCP's methods take); nothing else.
+                if (has_id) {
+                    const bool array = params_el.is_array();
+                    reply_error(id, array ? kInvalidParams : kInvalidRequest,
+                                array ? "'params' must be an object (MCP takes no positional "
+                                        "parameters)"
+                                      : "'params' must be an object");
+                }
                 return;
             }
         }
