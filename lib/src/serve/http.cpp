@@ -267,13 +267,14 @@ void serve_http(const std::filesystem::path& index_dir, const HttpOptions& optio
     int port = options.port;
     if (port == 0) {
         port = svr.bind_to_any_port(options.host);
-        if (port < 0) port = 0;
     } else if (!svr.bind_to_port(options.host, port)) {
-        port = 0;
+        port = -1;
     }
     if (port <= 0) {
-        throw Error(fmt::format("cannot listen on {}:{} ({})", options.host, options.port,
-                                port == 0 ? "address in use or not available" : "bind failed"));
+        throw Error(
+            fmt::format("cannot listen on {}:{} (the port is in use, or the address is "
+                        "not one of this machine's)",
+                        options.host, options.port));
     }
     const bool v6 = options.host.find(':') != std::string::npos;
     on_listening(fmt::format("http://{}{}{}:{}", v6 ? "[" : "", options.host, v6 ? "]" : "", port));
