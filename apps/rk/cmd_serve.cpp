@@ -32,6 +32,10 @@ void add_serve(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, opt] {
         ctx.action = [&ctx, opt] {
             if (ctx.verbose > 0) opt->log = &std::cerr;
+            if (opt->host != "localhost" && opt->host != "::1" && !opt->host.starts_with("127.")) {
+                ctx.warn(fmt::format("listening on {}: anyone who can reach it can read the index",
+                                     opt->host));
+            }
             serve_http(ctx.location().dir, *opt, [](const std::string& url) {
                 // Said even with -q: a caller of --port 0 needs the port.
                 fmt::print(stderr, "rk: serving on {}\n", url);

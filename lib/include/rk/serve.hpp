@@ -31,7 +31,9 @@ struct HttpOptions {
 };
 
 // Serves the HTTP API over the index at `index_dir` until SIGINT or SIGTERM arrives, then
-// finishes the requests under way and returns. `on_listening` gets the base URL
+// finishes the requests under way and returns. It blocks both signals in the calling thread
+// and the threads it starts; call it before starting other threads (or block them there).
+// `on_listening` gets the base URL
 // ("http://127.0.0.1:PORT") once the port is bound. Throws IndexError when the index cannot
 // be opened and Error when the address cannot be bound.
 void serve_http(const std::filesystem::path& index_dir, const HttpOptions& options,
