@@ -100,8 +100,8 @@ _rk()
     local takes_value=" --index --color --embedder --tokenizer --chunk-size --chunk-overlap
         --include --exclude --collection --meta --id-field --title-field --text-field
         -j --jobs --format -k --mode --where --path --batch --qrels --run --metrics
-        --warmup --repeat --report --gate --baseline --max-regression --bm25
-        --port --host --threads --max-body --timeout "
+        --warmup --repeat --report --gate --baseline --max-regression --bm25 --fusion --ef
+        --vector-search --port --host --threads --max-body --timeout "
 
     # Find the command (and index's subcommand) and any --index given so far.
     local cmd="" sub="" index="" i w
@@ -142,11 +142,19 @@ _rk()
             return
             ;;
         --embedder)
-            mapfile -t COMPREPLY < <(compgen -W "builtin" -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W "builtin builtin:256 builtin:1024 builtin:2048" -- "$cur")
             return
             ;;
         --mode)
-            mapfile -t COMPREPLY < <(compgen -W "bm25 vector hybrid" -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W "hybrid bm25 vector" -- "$cur")
+            return
+            ;;
+        --fusion)
+            mapfile -t COMPREPLY < <(compgen -W "rrf weighted k= bm25= vector=" -- "$cur")
+            return
+            ;;
+        --vector-search)
+            mapfile -t COMPREPLY < <(compgen -W "auto exact hnsw" -- "$cur")
             return
             ;;
         --batch | --qrels | --run | --report | --gate | --baseline)
@@ -191,7 +199,10 @@ _rk()
                 --collection --meta --id-field --title-field --text-field -n --dry-run
                 --prune -j --jobs --json"
             ;;
-        query) opts="-k --mode --chunks --collection --where --path --format --batch --bm25" ;;
+        query)
+            opts="-k --mode --chunks --collection --where --path --format --batch --bm25 --fusion
+                --explain --ef --vector-search"
+            ;;
         get) opts="--format" ;;
         ls) opts="--collection --format" ;;
         rm) opts="--collection" ;;
@@ -199,7 +210,8 @@ _rk()
         eval) opts="--qrels --run --metrics --per-query --format" ;;
         bench)
             opts="--mode -k --warmup --repeat --metrics --report --gate --baseline
-                --max-regression --bm25 -j --jobs --tokenizer --chunk-size --chunk-overlap"
+                --max-regression --bm25 --fusion --ef --vector-search -j --jobs --tokenizer
+                --chunk-size --chunk-overlap"
             ;;
         serve) opts="--port --host --threads --max-body --timeout" ;;
         index | completions | mcp) opts="" ;;

@@ -41,7 +41,13 @@ IndexLocation Context::location() const {
 }
 
 Index Context::open(Index::Mode mode) const {
-    return Index::open(location().dir, mode);
+    Index index = Index::open(location().dir, mode);
+    listen(index);
+    return index;
+}
+
+void Context::listen(Index& index) const {
+    index.set_notes([this](const std::string& msg) { note(msg); });
 }
 
 bool Context::color_stdout() const {

@@ -34,6 +34,8 @@ struct Context {
 
     // Messages on stderr: notes (not with -q), warnings and errors (always).
     void note(const std::string& msg) const;
+    // Sends the index's notes (a derived file repaired, say) to note().
+    void listen(Index& index) const;
     void warn(const std::string& msg) const;
     void error(const std::string& msg) const;
 };

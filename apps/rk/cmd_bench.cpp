@@ -11,7 +11,9 @@ namespace {
 
 struct BenchFlags {
     std::vector<std::string> datasets;
-    std::string modes = "bm25";
+    std::string modes = "bm25,vector,hybrid";
+    std::string fusion;
+    std::string vector_search = "auto";
     BenchOptions o;
     std::string report, gate, baseline;
     std::string max_regression = "5";
@@ -75,6 +77,8 @@ int run_bench_cmd(Context& ctx, BenchFlags& f) {
         pos = comma + 1;
     }
     f.o.bm25 = parse_bm25_params(f.bm25);
+    f.o.fusion = parse_fusion(f.fusion);
+    f.o.vector_search = parse_vector_search(f.vector_search);
     check_bench_options(f.o);
     const double max_regression = parse_percent(f.max_regression);
     if (!ctx.index_flag.empty() && f.datasets.size() > 1) {
@@ -110,6 +114,7 @@ int run_bench_cmd(Context& ctx, BenchFlags& f) {
             }
             return i;
         }();
+        ctx.listen(index);
         results.push_back(run_bench(d, index, f.o, [&](const std::string& msg) {
             if (ctx.verbose > 0) ctx.note(msg);
         }));
@@ -146,7 +151,7 @@ void add_bench(CLI::App& app, Context& ctx) {
                     "Directories in BEIR layout: corpus.jsonl, queries.jsonl, qrels/test.tsv")
         ->required();
     cmd->add_option("--mode", f->modes,
-                    "Comma-separated modes to measure (bm25 until vectors arrive)")
+                    "Comma-separated modes to measure: bm25, vector, hybrid (default: all)")
         ->type_name("LIST");
     cmd->add_option("-k", f->o.k, "Results per query in the scored run")
         ->type_name("N")
@@ -168,6 +173,15 @@ void add_bench(CLI::App& app, Context& ctx) {
     cmd->add_option("--max-regression", f->max_regression,
                     "Slowdown allowed against --baseline, in percent")
         ->type_name("PCT");
+    cmd->add_option("--fusion", f->fusion,
+                    "How hybrid fuses: rrf or weighted, k=60, bm25=2, vector=1 (comma-separated)")
+        ->type_name("LIST");
+    cmd->add_option("--ef", f->o.ef, "HNSW search breadth (default 128)")
+        ->type_name("N")
+        ->check(CLI::Range(1, 100000));
+    cmd->add_option("--vector-search", f->vector_search,
+                    "auto (exact over a few thousand vectors, else HNSW), exact or hnsw")
+        ->check(CLI::IsMember({"auto", "exact", "hnsw"}));
     cmd->add_option("--bm25", f->bm25,
                     "BM25 parameters, any of k1=1.8,b=0.75,title=2,heading=1.5,body=1")
         ->type_name("LIST");

@@ -157,6 +157,7 @@ int run_ingest(Context& ctx, IngestFlags& f) {
         return Index::open_or_create(loc.dir, Settings{}, &created);
     }();
     if (created) ctx.note(fmt::format("created index {}", index.dir().string()));
+    ctx.listen(index);
 
     ProgressBar bar(!ctx.quiet && !o.dry_run && ::isatty(STDERR_FILENO) != 0);
     IngestCallbacks cb;

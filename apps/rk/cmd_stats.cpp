@@ -49,6 +49,15 @@ int run_stats(Context& ctx, bool json) {
             .key("dead_chunks")
             .value(s.dead_chunks)
             .end_object()
+            .key("vectors")
+            .begin_object()
+            .key("count")
+            .value(s.vectors)
+            .key("dimension")
+            .value(s.dimension)
+            .key("graph_bytes")
+            .value(s.graph_bytes)
+            .end_object()
             .key("collections")
             .begin_object();
         for (const auto& [name, n] : s.collections) w.key(name).value(n);
@@ -69,6 +78,8 @@ int run_stats(Context& ctx, bool json) {
     t += fmt::format("postings     {} segment{}, {} removed chunk{} not yet merged away\n",
                      s.posting_segments, s.posting_segments == 1 ? "" : "s", s.dead_chunks,
                      s.dead_chunks == 1 ? "" : "s");
+    t += fmt::format("vectors      {} of {} dimensions; graph {} (vectors.hnsw)\n", s.vectors,
+                     s.dimension, human_bytes(s.graph_bytes));
     t += fmt::format("schema       version {}\n", s.schema_version);
     for (const auto& [name, n] : s.collections) {
         t += fmt::format("collection   {} ({} documents)\n", name, n);

@@ -56,16 +56,17 @@ class BenchTest(RkTestCase):
 
     def test_quality_agrees_with_query_and_eval(self):
         rep = self.report()
-        quality = rep["datasets"][0]["modes"]["bm25"]["quality"]
         self.ok("-q", "ingest", os.path.join(self.ds, "corpus.jsonl"))
-        run = self.rk("query", "--batch", os.path.join(self.ds, "queries.jsonl"), "--format",
-                      "trec", "-k", "100")
-        self.assertEqual(run.code, 0, run)
-        run_file = self.write("run.trec", run.out)
-        ev = self.ok("eval", "--qrels", os.path.join(self.ds, "qrels", "test.tsv"), "--run",
-                     run_file, "--format", "json", index=None).json()["metrics"]
-        for name, value in ev.items():
-            self.assertAlmostEqual(quality[name], value, places=9, msg=name)
+        for mode in ("bm25", "vector", "hybrid"):
+            quality = rep["datasets"][0]["modes"][mode]["quality"]
+            run = self.rk("query", "--mode", mode, "--batch",
+                          os.path.join(self.ds, "queries.jsonl"), "--format", "trec", "-k", "100")
+            self.assertEqual(run.code, 0, run)
+            run_file = self.write("run.trec", run.out)
+            ev = self.ok("eval", "--qrels", os.path.join(self.ds, "qrels", "test.tsv"), "--run",
+                         run_file, "--format", "json", index=None).json()["metrics"]
+            for name, value in ev.items():
+                self.assertAlmostEqual(quality[name], value, places=9, msg=f"{mode} {name}")
         self.assertGreater(quality["nDCG@10"], 0.5)
 
     def test_gates(self):
@@ -109,8 +110,10 @@ class BenchTest(RkTestCase):
     def test_errors(self):
         self.assertError(self.rk("bench", self.path("nowhere"), index=None),
                          mentions=["corpus.jsonl"])
-        self.assertError(self.rk("bench", self.ds, "--mode", "vector", index=None),
-                         mentions=["vector"])
+        self.assertError(self.rk("bench", self.ds, "--mode", "vectors", index=None),
+                         mentions=["vectors"])
+        self.assertError(self.rk("bench", self.ds, "--fusion", "rrf,k=-1", index=None),
+                         mentions=["k=-1"])
         self.assertError(self.rk("bench", self.ds, self.ds), mentions=["--index"])
         self.assertError(self.rk("bench", self.ds, "--max-regression", "lots", index=None),
                          mentions=["lots"])
@@ -136,7 +139,7 @@ class BenchTest(RkTestCase):
 
     def test_dataset_wide_figures_need_a_measured_mode(self):
         g = self.write("g.json", json.dumps({"tiny": {"hybrid": {"ingest_seconds": {"max": 1e9}}}}))
-        r = self.bench("--gate", g, expect=1)
+        r = self.bench("--mode", "bm25", "--gate", g, expect=1)
         self.assertIn("not measured", r.err)
 
     def test_baseline_without_the_dataset_fails(self):

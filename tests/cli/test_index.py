@@ -302,12 +302,27 @@ class Database(RkTestCase):
     def test_upgrade_from_schema_1(self):
         # Make this index what rk 0.1's first schema wrote: no postings, no chunk lengths.
         self.ok("ingest", self.write("b.txt", "delta epsilon alpha\n"))
-        self._sql("DROP TABLE lex_postings", "DROP TABLE lex_segments", "DROP TABLE lex_dead",
+        self._sql("DROP TABLE vectors", "DROP TABLE vec_df", "DROP TABLE vec_state",
+                  "DELETE FROM settings WHERE key = 'dimension'",
+                  "DROP TABLE lex_postings", "DROP TABLE lex_segments", "DROP TABLE lex_dead",
                   "DROP TABLE lex_stats", "ALTER TABLE chunks DROP COLUMN lex_len",
                   "PRAGMA user_version = 1")
-        r = self.ok("query", "--format", "tsv", "alpha")
+        r = self.ok("query", "--mode", "bm25", "--format", "tsv", "alpha")
         self.assertEqual(r.out.count("\n"), 2, r)
-        self.assertEqual(self.stats()["schema_version"], 2)
+        self.assertEqual(self.stats()["schema_version"], 3)
+        self.ok("index", "verify")
+
+    def test_upgrade_from_schema_2(self):
+        # What rk wrote before vectors: no vector tables, no dimension, no vectors.hnsw.
+        self.ok("ingest", self.write("b.txt", "delta epsilon alpha\n"))
+        self._sql("DROP TABLE vectors", "DROP TABLE vec_df", "DROP TABLE vec_state",
+                  "DELETE FROM settings WHERE key = 'dimension'", "PRAGMA user_version = 2")
+        os.remove(os.path.join(self.index, "vectors.hnsw"))
+        r = self.ok("query", "--mode", "vector", "--format", "tsv", "alpha epsilon")
+        self.assertEqual(r.out.count("\n"), 2, r)
+        stats = self.stats()
+        self.assertEqual(stats["schema_version"], 3)
+        self.assertEqual(stats["vectors"]["count"], stats["chunks"])
         self.ok("index", "verify")
 
 

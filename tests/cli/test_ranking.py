@@ -7,7 +7,8 @@ from rkcli import RkTestCase
 
 
 def ranking(case, query, *args):
-    r = case.rk("query", "--format", "trec", "-k", "100", *args, "--", query)
+    # BM25's ranking: these cases are about the lexical signal, not the vectors.
+    r = case.rk("query", "--mode", "bm25", "--format", "trec", "-k", "100", *args, "--", query)
     case.assertIn(r.code, (0, 1), r)
     return [line.split()[2] for line in r.out.splitlines()]
 

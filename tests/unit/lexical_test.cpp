@@ -41,6 +41,7 @@ void ingest(rk::Index& index, const std::map<std::string, std::string>& docs) {
 std::map<std::string, long long> ranking(const rk::Index& index, const std::string& text) {
     rk::Query q;
     q.text = text;
+    q.mode = rk::SearchMode::bm25;  // the postings under test, not the vectors
     q.k = 1000;
     q.snippets = false;
     std::map<std::string, long long> out;

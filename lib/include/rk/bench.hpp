@@ -17,13 +17,16 @@
 namespace rk {
 
 struct BenchOptions {
-    std::vector<std::string> modes{"bm25"};
+    std::vector<std::string> modes{"bm25", "vector", "hybrid"};
     int k = 100;     // results per query, for the run that is scored
     int warmup = 1;  // untimed passes over the queries
     int repeat = 5;  // timed passes; latencies are taken over all of them
     std::string metrics = "ndcg@10,recall@100,mrr@10,map@100,p@10";
     unsigned jobs = 0;  // ingest threads
     Bm25Params bm25;
+    Fusion fusion;
+    int ef = 0;  // HNSW search breadth; 0 for the default
+    Query::VectorSearch vector_search = Query::VectorSearch::automatic;
 };
 
 struct Latency {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +76,8 @@ struct Stats {
     // rk's BM25 postings: segments written and not yet merged, and removed chunks whose
     // entries are still in them (`rk index optimize` merges both away).
     std::int64_t posting_segments = 0, dead_chunks = 0;
+    // The vectors (one per chunk), their dimension, and vectors.hnsw's size on disk.
+    std::int64_t vectors = 0, dimension = 0, graph_bytes = 0;
 };
 
 struct Health {
@@ -102,6 +105,8 @@ class Index {
     [[nodiscard]] const std::filesystem::path& dir() const noexcept;
     [[nodiscard]] const Settings& settings() const noexcept;
     [[nodiscard]] Mode mode() const noexcept;
+    // Where notes go (a derived file rebuilt, say); they are dropped until this is called.
+    void set_notes(std::function<void(const std::string&)> sink);
 
     // Looks a document up by id, by the path it was read from, or by "ID#SEQ" for one chunk
     // (then `chunks` holds just that chunk and `text` is the chunk's text).
@@ -112,11 +117,14 @@ class Index {
     std::vector<std::string> remove(const std::vector<std::string>& selectors,
                                     const std::optional<std::string>& collection);
     [[nodiscard]] Stats stats() const;
-    // Checks SQLite's integrity, FTS5's, and that documents and chunks agree.
+    // Checks SQLite's integrity, FTS5's, that documents and chunks agree, the postings and
+    // the vectors against the text, and vectors.hnsw against the stored vectors.
     [[nodiscard]] Health verify() const;
-    // Rebuilds the full-text index from the stored chunks.
+    // Rebuilds the full-text index, the postings, the vectors and their graph from the
+    // stored chunks.
     void rebuild();
-    // Merges the full-text index's segments and compacts the database file.
+    // Merges the full-text index's segments and the postings, rebuilds the vector graph if
+    // removals left dead nodes in it, and compacts the database file.
     void optimize();
 
     struct Impl;

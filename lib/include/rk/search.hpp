@@ -38,7 +38,9 @@ struct Fusion {
     enum class Method { rrf, weighted };
     Method method = Method::rrf;
     double k = 60;
-    double bm25 = 1.0, vector = 1.0;  // each list's weight
+    // Each list's weight. BM25 counts twice: the builtin embedder's vectors help most as the
+    // second opinion (see bench/README.md for the sweep).
+    double bm25 = 2.0, vector = 1.0;
 };
 
 // Parses "rrf", "weighted", "k=60", "bm25=2", "vector=1" (comma-separated, any subset) over
@@ -54,9 +56,13 @@ struct Query {
     std::vector<std::pair<std::string, std::string>> where;  // metadata key = value
     std::optional<std::string> path_glob;                    // over the source path or id
     Bm25Params bm25;
-    SearchMode mode = SearchMode::bm25;
+    SearchMode mode = SearchMode::hybrid;
     Fusion fusion;
-    int ef = 0;  // HNSW search breadth; 0 takes the index's default
+    int ef = 0;  // HNSW search breadth; 0 takes the default
+    // How the vector signal searches: exact below a few thousand candidate vectors and the
+    // HNSW graph above (automatic), or always one way (to measure the graph's recall).
+    enum class VectorSearch { automatic, exact, graph };
+    VectorSearch vector_search = VectorSearch::automatic;
 };
 
 // One signal's view of a hit: its 1-based rank in that signal's list (0 when the signal did
@@ -86,6 +92,9 @@ std::optional<FtsQuery> fts_query(std::string_view text);
 
 // Runs the query against an open index.
 std::vector<Hit> search(const Index& index, const Query& query);
+
+// "auto", "exact" or "hnsw"; throws UsageError otherwise.
+Query::VectorSearch parse_vector_search(std::string_view name);
 
 // Writes a hit's fields (rank, id, score, title, source, collection, chunk, heading, snippet,
 // highlights, and with `explain` each signal's rank and score) into an open JSON object.

@@ -104,11 +104,7 @@ std::optional<double> DatasetResult::figure(const std::string& mode,
 void check_bench_options(const BenchOptions& o) {
     if (o.modes.empty()) throw UsageError("no mode to measure");
     for (std::size_t i = 0; i < o.modes.size(); ++i) {
-        if (o.modes[i] != "bm25") {
-            throw UsageError(
-                fmt::format("mode '{}' needs vectors, which rk does not build yet; use --mode bm25",
-                            o.modes[i]));
-        }
+        (void)parse_search_mode(o.modes[i]);
         for (std::size_t j = 0; j < i; ++j) {
             if (o.modes[j] == o.modes[i]) {
                 throw UsageError(fmt::format("mode '{}' is given twice", o.modes[i]));
@@ -159,7 +155,7 @@ DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOption
     r.ingest_seconds = ir.seconds;
     r.docs_per_s =
         ir.seconds > 0 ? static_cast<double>(ir.added + ir.updated + ir.unchanged) / ir.seconds : 0;
-    r.index_bytes = stats.db_bytes + stats.wal_bytes;
+    r.index_bytes = stats.db_bytes + stats.wal_bytes + stats.graph_bytes;
 
     const auto metrics = parse_metrics(o.metrics);
     for (const auto& mode : o.modes) {
@@ -170,6 +166,10 @@ DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOption
         q.k = o.k;
         q.snippets = false;
         q.bm25 = o.bm25;
+        q.mode = parse_search_mode(mode);
+        q.fusion = o.fusion;
+        q.ef = o.ef;
+        q.vector_search = o.vector_search;
         Run run;
         for (const auto& qt : queries) {
             q.text = qt.text;

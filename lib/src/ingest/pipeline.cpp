@@ -129,10 +129,11 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
 class Preparer {
   public:
     Preparer(const IngestOptions& o, const Settings& s, const Known& known,
-             text::Tokenizer tokenizer)
+             text::Tokenizer tokenizer, const embed::BuiltinEmbedder& embedder)
         : o_(o),
           s_(s),
           known_(known),
+          embedder_(embedder),
           tokenizer_(std::make_unique<text::Tokenizer>(std::move(tokenizer))),
           counter_(*tokenizer_),
           fields_{o.id_field, o.title_field, o.text_field} {}
@@ -275,6 +276,8 @@ class Preparer {
             if (!o_.dry_run) {
                 for (auto& c : p.rec.chunks) {
                     c.terms = counter_.count(p.rec.title, c.heading, c.text);
+                    c.vector = vector::embed_chunk(
+                        embedder_, vector::embedding_text(p.rec.title, c.heading, c.text));
                 }
             }
         }
@@ -284,6 +287,7 @@ class Preparer {
     const IngestOptions& o_;
     const Settings& s_;
     const Known& known_;
+    const embed::BuiltinEmbedder& embedder_;
     std::unique_ptr<text::Tokenizer> tokenizer_;  // stays put when the Preparer moves
     lexical::TermCounter counter_;
     inputs::RecordFields fields_;
@@ -598,7 +602,7 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
     const std::string tokenizer = store::fts_tokenize_arg(index.settings().tokenizer);
     for (unsigned i = 0; i < jobs; ++i) {
         preparers.emplace_back(options, index.settings(), known,
-                               text::Tokenizer(db.handle(), tokenizer));
+                               text::Tokenizer(db.handle(), tokenizer), index.impl().embedder());
     }
 
     Writer writer(db, options, known, cb, report);
@@ -628,7 +632,11 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
     if (options.prune) writer.prune(walk.roots);
     // Fold the write-ahead log into rk.db, so that the index's size on disk is what it holds
     // and readers start from a short log. Busy readers only make this partial.
-    if (!options.dry_run) db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (!options.dry_run) {
+        // The graph follows the committed vectors (vectors.hnsw written and renamed).
+        (void)index.impl().graph();
+        db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
 
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return report;

@@ -28,6 +28,14 @@ std::string_view to_string(SearchMode mode) {
     return "hybrid";
 }
 
+Query::VectorSearch parse_vector_search(std::string_view name) {
+    if (name == "auto") return Query::VectorSearch::automatic;
+    if (name == "exact") return Query::VectorSearch::exact;
+    if (name == "hnsw") return Query::VectorSearch::graph;
+    throw UsageError(
+        fmt::format("unknown vector search '{}' (expected auto, exact or hnsw)", name));
+}
+
 Fusion parse_fusion(std::string_view spec, Fusion base) {
     std::size_t pos = 0;
     while (pos <= spec.size()) {

@@ -1,22 +1,243 @@
-// One lexical query: BM25 over chunks, best chunk per document, filters, snippets.
+// One query: BM25 and vector candidates over chunks, filters, the best chunk per document,
+// fusion of the two ranked lists, snippets.
 #include "rk/search.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "lexical/bm25.hpp"
 #include "lexical/query.hpp"
 #include "store/index_impl.hpp"
 #include "util/glob.hpp"
+#include "vector/store.hpp"
 
 namespace rk {
 
 namespace {
 
-// Column weights for title, heading path and body in BM25.
-constexpr double kTitleWeight = 2.0, kHeadingWeight = 1.5, kBodyWeight = 1.0;
+using lexical::ScoredChunk;
+
+// How deep each signal's list goes before fusion: ranks past this add little to RRF.
+constexpr std::size_t kFusionDepth = 100;
+// HNSW search breadth by default (recall@10 against exact search in bench/README.md).
+constexpr std::size_t kDefaultEf = 128;
+// Text sharing nothing with the query still shares some n-grams: such vectors score under
+// 0.06 on the shared datasets, while real matches score 0.25 and up. Below this cosine a
+// vector is no evidence, and a query for a word found nowhere finds nothing.
+constexpr double kMinSimilarity = 0.1;
+// Below this many candidate vectors an exact scan is as fast as the graph, and exact.
+constexpr std::size_t kExactLimit = 4096;
+
+// A unit of the result (a document, or a chunk with --chunks) as one signal ranked it.
+struct Ranked {
+    std::int64_t key = 0;    // document or chunk id
+    std::int64_t chunk = 0;  // the chunk that stands for it
+    double score = 0;
+    Hit hit;  // fields but score, snippet and signals
+};
+
+// Applies the query's filters to candidate chunks and groups them into result units.
+class Collector {
+  public:
+    Collector(store::Database& db, const Query& q) : q_(q), db_(db) {
+        std::string sql =
+            "SELECT c.doc, c.seq, c.heading, d.ext_id, d.title, d.source, d.collection "
+            "FROM chunks c JOIN documents d ON d.id = c.doc "
+            "WHERE c.id = ?1 AND (?2 IS NULL OR d.collection = ?2)";
+        for (std::size_t i = 0; i < q.where.size(); ++i) {
+            // Metadata values are compared as text: 2020, true and "2020" all match
+            // --where k=2020.
+            sql += fmt::format(
+                " AND (CASE json_type(d.meta, ?{0}) WHEN 'true' THEN 'true' WHEN 'false' THEN "
+                "'false' ELSE CAST(json_extract(d.meta, ?{0}) AS TEXT) END) = ?{1}",
+                3 + 2 * i, 4 + 2 * i);
+        }
+        lookup_ = &db.cached(sql);
+        for (const auto& condition : q.where) {
+            std::string path = "$.\"";
+            for (const char c : condition.first) {
+                if (c == '"') path += '\\';
+                path += c;
+            }
+            path += '"';
+            where_paths_.push_back(std::move(path));
+        }
+        if (q.path_glob) glob_.emplace(*q.path_glob);
+    }
+
+    [[nodiscard]] bool filtered() const {
+        return q_.collection || !q_.where.empty() || glob_.has_value();
+    }
+
+    void exclude(std::unordered_set<std::int64_t> docs) { excluded_ = std::move(docs); }
+
+    // Chunk ids passing the SQL filters (collection, metadata); the glob is checked later.
+    std::vector<std::int64_t> allowed_chunks() {
+        std::string sql =
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc "
+            "WHERE (?2 IS NULL OR d.collection = ?2)";
+        for (std::size_t i = 0; i < q_.where.size(); ++i) {
+            sql += fmt::format(
+                " AND (CASE json_type(d.meta, ?{0}) WHEN 'true' THEN 'true' WHEN 'false' THEN "
+                "'false' ELSE CAST(json_extract(d.meta, ?{0}) AS TEXT) END) = ?{1}",
+                3 + 2 * i, 4 + 2 * i);
+        }
+        auto& st = db_.cached(sql);
+        bind_filters(st);
+        std::vector<std::int64_t> out;
+        while (st.step()) out.push_back(st.int64(0));
+        st.reset();
+        return out;
+    }
+
+    // Units from chunks ranked best first (sorted here, lazily: most queries need only the
+    // head), until `depth` units are found. Sets `exhausted` if the chunks ran out first.
+    std::vector<Ranked> collect(std::vector<ScoredChunk>& ranked, std::size_t depth,
+                                bool& exhausted) {
+        auto better = [](const ScoredChunk& a, const ScoredChunk& b) {
+            return a.score > b.score || (a.score == b.score && a.chunk < b.chunk);
+        };
+        std::size_t sorted = std::min(ranked.size(), std::size_t{64} + 4 * depth);
+        std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(sorted),
+                          ranked.end(), better);
+        std::vector<Ranked> out;
+        std::unordered_set<std::int64_t> seen;
+        std::size_t i = 0;
+        for (; i < ranked.size() && out.size() < depth; ++i) {
+            if (i == sorted) {
+                std::sort(ranked.begin() + static_cast<std::ptrdiff_t>(sorted), ranked.end(),
+                          better);
+                sorted = ranked.size();
+            }
+            auto& st = *lookup_;
+            bind_filters(st);
+            st.bind(1, ranked[i].chunk);
+            if (!st.step()) {
+                st.reset();
+                continue;
+            }
+            const std::int64_t doc = st.int64(0);
+            const std::int64_t key = q_.chunks ? ranked[i].chunk : doc;
+            if (excluded_.contains(doc) || seen.contains(key)) {
+                st.reset();
+                continue;
+            }
+            Ranked r;
+            r.hit.id = st.str(3);
+            r.hit.source = st.str(5);
+            if (glob_ && !glob_->matches(r.hit.id, r.hit.source)) {
+                st.reset();
+                continue;
+            }
+            r.key = key;
+            r.chunk = ranked[i].chunk;
+            r.score = ranked[i].score;
+            r.hit.chunk = st.int64(1);
+            r.hit.heading = st.str(2);
+            r.hit.title = st.str(4);
+            r.hit.collection = st.str(6);
+            st.reset();
+            seen.insert(key);
+            out.push_back(std::move(r));
+        }
+        exhausted = i == ranked.size();
+        return out;
+    }
+
+  private:
+    void bind_filters(store::Statement& st) const {
+        if (q_.collection) {
+            st.bind(2, *q_.collection);
+        } else {
+            st.bind_null(2);
+        }
+        for (std::size_t i = 0; i < q_.where.size(); ++i) {
+            st.bind(static_cast<int>(3 + 2 * i), where_paths_[i]);
+            st.bind(static_cast<int>(4 + 2 * i), q_.where[i].second);
+        }
+    }
+
+    const Query& q_;
+    store::Database& db_;
+    store::Statement* lookup_ = nullptr;
+    std::vector<std::string> where_paths_;
+    std::optional<util::DocumentGlob> glob_;
+    std::unordered_set<std::int64_t> excluded_;
+};
+
+// The vector signal's units: exact cosine over the candidates when a filter leaves few (or
+// the index is small), else the graph, asked for more until enough survive the filters.
+std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& collector,
+                                 std::size_t depth) {
+    auto& impl = index.impl();
+    const auto query = vector::embed_query(*impl.db, impl.embedder(), q.text);
+    if (std::all_of(query.begin(), query.end(), [](float x) { return x == 0; })) return {};
+    const auto& graph = impl.graph();
+    const std::string encoded = vector::encode(query);
+    const std::size_t dim = query.size();
+    auto exact = [&](const std::vector<std::int64_t>& chunks) {
+        std::vector<ScoredChunk> out;
+        out.reserve(chunks.size());
+        for (const auto c : chunks) {
+            if (const char* v = graph.vector(c)) {
+                out.push_back({c, 1.0 - vector::distance(encoded.data(), v, dim)});
+            }
+        }
+        return out;
+    };
+    // The int8 scores choose the candidates; the float query re-scores the head of them.
+    auto rescore = [&](std::vector<ScoredChunk>& chunks) {
+        const std::size_t head = std::min(chunks.size(), 8 * depth + 64);
+        std::partial_sort(chunks.begin(), chunks.begin() + static_cast<std::ptrdiff_t>(head),
+                          chunks.end(), [](const ScoredChunk& a, const ScoredChunk& b) {
+                              return a.score > b.score || (a.score == b.score && a.chunk < b.chunk);
+                          });
+        chunks.resize(head);
+        const vector::FineQuery fine(query);
+        for (auto& c : chunks) c.score = fine.dot(graph.vector(c.chunk));
+        std::erase_if(chunks, [](const ScoredChunk& c) { return c.score < kMinSimilarity; });
+    };
+    bool exhausted = false;
+    std::vector<ScoredChunk> chunks;
+    using VS = Query::VectorSearch;
+    if (q.vector_search == VS::exact || (q.vector_search == VS::automatic &&
+                                         (collector.filtered() || graph.size() <= kExactLimit))) {
+        const auto allowed = collector.filtered() ? collector.allowed_chunks() : graph.labels();
+        if (allowed.size() <= kExactLimit || q.vector_search == VS::exact) {
+            chunks = exact(allowed);
+            rescore(chunks);
+            return collector.collect(chunks, depth, exhausted);
+        }
+    }
+    const std::size_t ef = q.ef > 0 ? static_cast<std::size_t>(q.ef) : kDefaultEf;
+    for (std::size_t want = depth + depth / 2;; want *= 4) {
+        const auto found = graph.search(encoded, want, ef);
+        chunks.clear();
+        for (const auto& [label, d] : found) chunks.push_back({label, 1.0 - d});
+        rescore(chunks);
+        auto units = collector.collect(chunks, depth, exhausted);
+        if (units.size() >= depth || found.size() < want || want >= graph.size()) return units;
+    }
+}
+
+std::string fallback_snippet(store::Database& db, std::int64_t chunk) {
+    auto& st = db.cached("SELECT substr(body, 1, 200) FROM chunk_view WHERE id = ?1");
+    st.bind(1, chunk);
+    std::string out = st.step() ? st.str(0) : std::string();
+    st.reset();
+    // Cut at the last space, not inside a word or a UTF-8 sequence.
+    if (out.size() >= 200) {
+        const auto space = out.find_last_of(' ');
+        out = out.substr(0, space == std::string::npos ? 0 : space) + "…";
+    }
+    for (auto& c : out) {
+        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    }
+    return out;
+}
 
 void split_highlights(Hit& hit, std::string_view marked) {
     hit.snippet.clear();
@@ -37,102 +258,83 @@ void split_highlights(Hit& hit, std::string_view marked) {
 std::vector<Hit> search(const Index& index, const Query& q) {
     const auto terms = lexical::parse_query(q.text);
     const auto fq = lexical::fts_expressions(terms);
-    if (!fq || q.k <= 0) return {};
+    if (q.k <= 0) return {};
+    const bool lexical = q.mode != SearchMode::vector && fq;
+    const bool vectors = q.mode != SearchMode::bm25;
+    if (!lexical && !vectors) return {};
     auto& db = *index.impl().db;
     const store::ReadTransaction snapshot(db);
 
-    auto ranked = lexical::bm25(db, index.impl().query_tokenizer(), terms, q.bm25);
-    if (ranked.empty()) return {};
-
+    Collector collector(db, q);
     // An excluded word removes the whole document, not just the chunks that hold it.
-    std::unordered_set<std::int64_t> excluded;
-    if (!fq->exclude.empty()) {
+    if (fq && !fq->exclude.empty()) {
+        std::unordered_set<std::int64_t> excluded;
         auto& st = db.cached(
             "SELECT DISTINCT c.doc FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
             "WHERE chunks_fts MATCH ?1");
         st.bind(1, fq->exclude);
         while (st.step()) excluded.insert(st.int64(0));
         st.reset();
+        collector.exclude(std::move(excluded));
     }
 
-    // A candidate chunk's document, unless a filter rules it out (then no row).
-    std::string sql =
-        "SELECT c.doc, c.seq, c.heading, d.ext_id, d.title, d.source, d.collection "
-        "FROM chunks c JOIN documents d ON d.id = c.doc "
-        "WHERE c.id = ?1 AND (?2 IS NULL OR d.collection = ?2)";
-    for (std::size_t i = 0; i < q.where.size(); ++i) {
-        // Metadata values are compared as text: 2020, true and "2020" all match --where k=2020.
-        sql += fmt::format(
-            " AND (CASE json_type(d.meta, ?{0}) WHEN 'true' THEN 'true' WHEN 'false' THEN "
-            "'false' ELSE CAST(json_extract(d.meta, ?{0}) AS TEXT) END) = ?{1}",
-            3 + 2 * i, 4 + 2 * i);
+    const auto k = static_cast<std::size_t>(q.k);
+    const std::size_t depth = lexical && vectors ? std::max(k, kFusionDepth) : k;
+    std::vector<Ranked> by_bm25, by_vector;
+    if (lexical) {
+        auto ranked = lexical::bm25(db, index.impl().query_tokenizer(), terms, q.bm25);
+        bool exhausted = false;
+        by_bm25 = collector.collect(ranked, depth, exhausted);
     }
-    std::vector<std::string> where_paths;  // JSON paths of the --where keys
-    for (const auto& condition : q.where) {
-        std::string path = "$.\"";
-        for (const char c : condition.first)
-            path += c == '"' ? std::string("\\\"") : std::string(1, c);
-        path += '"';
-        where_paths.push_back(std::move(path));
-    }
-    auto& lookup = db.cached(sql);
-    auto bind_filters = [&] {
-        if (q.collection) {
-            lookup.bind(2, *q.collection);
-        } else {
-            lookup.bind_null(2);
-        }
-        for (std::size_t i = 0; i < q.where.size(); ++i) {
-            lookup.bind(static_cast<int>(3 + 2 * i), where_paths[i]);
-            lookup.bind(static_cast<int>(4 + 2 * i), q.where[i].second);
-        }
-    };
-    const std::optional<util::DocumentGlob> path_glob =
-        q.path_glob ? std::optional<util::DocumentGlob>(*q.path_glob) : std::nullopt;
+    if (vectors) by_vector = vector_units(index, q, collector, depth);
 
-    // Best first; ties by chunk id, so that equal scores rank the same on every run. Only the
-    // head is sorted at first: most queries need a few dozen candidates, not all of them.
-    auto better = [](const lexical::ScoredChunk& a, const lexical::ScoredChunk& b) {
-        return a.score > b.score || (a.score == b.score && a.chunk < b.chunk);
+    // Fuse: each unit's place in each list, then one score.
+    struct Fused {
+        Ranked* first = nullptr;  // the BM25 entry if there is one: its chunk has the words
+        Signal bm25, vector;
+        double score = 0;
     };
-    std::size_t sorted = std::min(ranked.size(), std::size_t{64} + 4 * std::size_t(q.k));
-    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(sorted),
-                      ranked.end(), better);
+    std::unordered_map<std::int64_t, Fused> fused;
+    std::vector<std::int64_t> order;
+    const bool both = lexical && vectors;
+    const double best_bm25 = by_bm25.empty() ? 1 : by_bm25.front().score;
+    const double best_vector = by_vector.empty() ? 1 : by_vector.front().score;
+    auto add = [&](std::vector<Ranked>& list, Signal Fused::*signal, double weight, double best) {
+        int rank = 0;
+        for (auto& r : list) {
+            auto [it, fresh] = fused.try_emplace(r.key);
+            if (fresh) {
+                it->second.first = &r;
+                order.push_back(r.key);
+            }
+            it->second.*signal = {++rank, r.score};
+            if (!both) {
+                it->second.score = r.score;
+            } else if (q.fusion.method == Fusion::Method::rrf) {
+                it->second.score += weight / (q.fusion.k + rank);
+            } else {
+                it->second.score += weight * std::max(0.0, r.score) / (best > 0 ? best : 1);
+            }
+        }
+    };
+    add(by_bm25, &Fused::bm25, q.fusion.bm25, best_bm25);
+    add(by_vector, &Fused::vector, q.fusion.vector, best_vector);
+    std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+        const auto& fa = fused[a];
+        const auto& fb = fused[b];
+        return fa.score > fb.score || (fa.score == fb.score && a < b);
+    });
+    if (order.size() > k) order.resize(k);
 
     std::vector<Hit> hits;
     std::vector<std::int64_t> hit_chunks;
-    std::unordered_set<std::int64_t> docs;
-    for (std::size_t i = 0; i < ranked.size() && static_cast<int>(hits.size()) < q.k; ++i) {
-        if (i == sorted) {
-            std::sort(ranked.begin() + static_cast<std::ptrdiff_t>(sorted), ranked.end(), better);
-            sorted = ranked.size();
-        }
-        bind_filters();
-        lookup.bind(1, ranked[i].chunk);
-        if (!lookup.step()) {
-            lookup.reset();
-            continue;
-        }
-        const std::int64_t doc = lookup.int64(0);
-        if (excluded.contains(doc) || (!q.chunks && docs.contains(doc))) {
-            lookup.reset();
-            continue;
-        }
-        Hit h;
-        h.id = lookup.str(3);
-        h.source = lookup.str(5);
-        if (path_glob && !path_glob->matches(h.id, h.source)) {
-            lookup.reset();
-            continue;
-        }
-        h.chunk = lookup.int64(1);
-        h.heading = lookup.str(2);
-        h.title = lookup.str(4);
-        h.collection = lookup.str(6);
-        h.score = ranked[i].score;
-        lookup.reset();
-        docs.insert(doc);
-        hit_chunks.push_back(ranked[i].chunk);
+    for (const auto key : order) {
+        auto& f = fused[key];
+        Hit h = std::move(f.first->hit);
+        h.score = f.score;
+        h.bm25 = f.bm25;
+        h.vector = f.vector;
+        hit_chunks.push_back(f.first->chunk);
         hits.push_back(std::move(h));
     }
     if (q.snippets && !hits.empty()) {
@@ -140,9 +342,15 @@ std::vector<Hit> search(const Index& index, const Query& q) {
             "SELECT snippet(chunks_fts, 2, char(1), char(2), '…', 24) FROM chunks_fts "
             "WHERE chunks_fts MATCH ?1 AND rowid = ?2");
         for (std::size_t i = 0; i < hits.size(); ++i) {
-            snip.bind(1, fq->match).bind(2, hit_chunks[i]);
-            if (snip.step()) split_highlights(hits[i], snip.text(0));
-            snip.reset();
+            bool found = false;
+            if (fq) {
+                snip.bind(1, fq->match).bind(2, hit_chunks[i]);
+                found = snip.step();
+                if (found) split_highlights(hits[i], snip.text(0));
+                snip.reset();
+            }
+            // A chunk found by its vector alone may hold none of the words.
+            if (!found) hits[i].snippet = fallback_snippet(db, hit_chunks[i]);
         }
     }
     return hits;

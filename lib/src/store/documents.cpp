@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "rk/error.hpp"
+
 namespace rk::store {
 
 std::int64_t unix_now() {
@@ -22,6 +24,7 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db) {
 DocumentWriter::DocumentWriter(Database& db)
     : db_(db),
       postings_(db),
+      vectors_(db),
       insert_doc_(db,
                   "INSERT INTO documents(ext_id, source, collection, title, meta, hash, "
                   "body, bytes, updated) VALUES(?,?,?,?,?,?,?,?,?)"),
@@ -79,6 +82,7 @@ void DocumentWriter::remove(std::int64_t rowid) {
 
 void DocumentWriter::finish() {
     postings_.finish();
+    vectors_.finish();
 }
 
 void DocumentWriter::insert_chunks(std::int64_t rowid, DocumentRecord& doc) {
@@ -94,12 +98,15 @@ void DocumentWriter::insert_chunks(std::int64_t rowid, DocumentRecord& doc) {
             .run();
         const std::int64_t chunk = db_.last_insert_rowid();
         postings_.add(chunk, std::move(c.terms));
+        if (c.vector.encoded.empty()) throw Error("a chunk came to be stored without its vector");
+        vectors_.add(chunk, c.vector);
         insert_fts_.bind(1, chunk).bind(2, doc.title).bind(3, c.heading).bind(4, c.text).run();
     }
 }
 
 void DocumentWriter::remove_chunks(std::int64_t rowid) {
     postings_.remove_document(rowid);
+    vectors_.remove_document(rowid);
     delete_fts_.bind(1, rowid).run();
     delete_chunks_.bind(1, rowid).run();
 }

@@ -8,6 +8,7 @@
 
 #include "lexical/postings.hpp"
 #include "store/sqlite.hpp"
+#include "vector/store.hpp"
 
 namespace rk::store {
 
@@ -15,7 +16,8 @@ struct ChunkRecord {
     std::string heading;
     std::int64_t start = 0, end = 0, tokens = 0;
     std::string text;
-    lexical::ChunkTerms terms;  // counted by the ingest workers
+    lexical::ChunkTerms terms;   // counted by the ingest workers
+    vector::ChunkVector vector;  // embedded by the ingest workers
 };
 
 struct DocumentRecord {
@@ -42,7 +44,7 @@ class DocumentWriter {
     // Replaces the document's fields and all its chunks, keeping its rowid.
     void replace(std::int64_t rowid, DocumentRecord& doc);
     void remove(std::int64_t rowid);
-    // Writes the postings of what was added and removed.
+    // Writes the postings and vector statistics of what was added and removed.
     void finish();
 
   private:
@@ -51,6 +53,7 @@ class DocumentWriter {
 
     Database& db_;
     lexical::PostingWriter postings_;
+    vector::VectorWriter vectors_;
     Statement insert_doc_, update_doc_, delete_doc_, insert_chunk_, insert_fts_, delete_fts_,
         delete_chunks_;
 };

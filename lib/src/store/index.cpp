@@ -12,6 +12,7 @@
 #include "store/schema.hpp"
 #include "text/tokenizer.hpp"
 #include "util/glob.hpp"
+#include "vector/store.hpp"
 
 namespace fs = std::filesystem;
 
@@ -100,6 +101,10 @@ text::Tokenizer& Index::Impl::query_tokenizer() const {
 }
 
 Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+void Index::set_notes(std::function<void(const std::string&)> sink) {
+    impl_->note = std::move(sink);
+}
 Index::Index(Index&&) noexcept = default;
 Index& Index::operator=(Index&&) noexcept = default;
 Index::~Index() = default;
@@ -296,6 +301,7 @@ std::vector<std::string> Index::remove(const std::vector<std::string>& selectors
     }
     writer.finish();
     tx.commit();
+    (void)impl_->graph();
     return removed;
 }
 
@@ -317,6 +323,9 @@ Stats Index::stats() const {
     s.dead_chunks = db.query_int("SELECT count(*) FROM lex_dead").value_or(0);
     s.db_bytes = file_size_or_zero(impl_->dir / kDbFile);
     s.wal_bytes = file_size_or_zero(impl_->dir / (std::string(kDbFile) + "-wal"));
+    s.vectors = vector::read_state(db).count;
+    s.dimension = impl_->embedder().dimension();
+    s.graph_bytes = file_size_or_zero(impl_->dir / "vectors.hnsw");
     return s;
 }
 
@@ -358,6 +367,17 @@ Health Index::verify() const {
     } catch (const IndexError& e) {
         problem(fmt::format("lexical postings: {}", e.what()));
     }
+    // vectors.hnsw is derived: missing, damaged or behind, it is repaired here as by any
+    // command (with a note); what must hold is that the graph then matches the vectors.
+    const vector::Graph* graph = nullptr;
+    try {
+        graph = &impl_->graph();
+    } catch (const IndexError& e) {
+        problem(fmt::format("vectors: {}", e.message()));
+    }
+    std::vector<std::string> vector_problems;
+    vector::verify_vectors(db, impl_->embedder(), graph, vector_problems);
+    for (const auto& p : vector_problems) problem(fmt::format("vectors: {}", p));
     return h;
 }
 
@@ -367,7 +387,9 @@ void Index::rebuild() {
     store::Transaction tx(db);
     db.exec("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')");
     lexical::rebuild_postings(db, impl_->query_tokenizer());
+    vector::rebuild_vectors(db, impl_->embedder());
     tx.commit();
+    (void)impl_->graph(true);
 }
 
 void Index::optimize() {
@@ -378,6 +400,8 @@ void Index::optimize() {
         lexical::optimize_postings(*impl_->db);
         tx.commit();
     }
+    // A fresh graph drops the dead nodes removed vectors leave behind.
+    (void)impl_->graph(impl_->graph().deleted() > 0);
     impl_->db->exec("VACUUM");
     impl_->db->exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }

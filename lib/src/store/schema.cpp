@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <chrono>
 
+#include "embed/builtin.hpp"
 #include "lexical/postings.hpp"
 #include "rk/error.hpp"
 #include "rk/version.hpp"
 #include "text/snowball.hpp"
 #include "text/tokenizer.hpp"
+#include "vector/store.hpp"
 
 namespace rk::store {
 
@@ -60,6 +62,9 @@ CREATE VIEW chunk_view AS
 
 // Version 2 adds rk's own postings for BM25 (see lexical/postings.hpp) and each chunk's
 // length in tokens (chunks.lex_len, added by ALTER TABLE when migrating from version 1).
+// Version 3 adds the vectors (see vector/store.hpp), computed from the text when migrating.
+constexpr const char* kVectorIndex = "CREATE INDEX vectors_gen ON vectors(gen);";
+
 constexpr const char* kLexicalTables = R"sql(
 CREATE TABLE lex_segments(seg INTEGER PRIMARY KEY, level INTEGER NOT NULL,
                           entries INTEGER NOT NULL);
@@ -85,6 +90,13 @@ int parse_int_setting(const std::string& key, const std::string& value, const Da
                      db.file().string());
 }
 
+IndexError upgrade_error(const Database& db, std::int64_t from, const Error& e) {
+    return IndexError(fmt::format("cannot upgrade the index from schema version {} to {} "
+                                  "(rk needs write access to rk.db once): {}",
+                                  from, kSchemaVersion, e.what()),
+                      db.file().string());
+}
+
 }  // namespace
 
 std::string fts_tokenize_arg(const std::string& tokenizer) {
@@ -107,9 +119,7 @@ std::string fts_tokenize_arg(const std::string& tokenizer) {
 
 void check_settings(const Settings& s) {
     (void)fts_tokenize_arg(s.tokenizer);
-    if (s.embedder != "builtin") {
-        throw UsageError(fmt::format("unknown embedder '{}' (expected builtin)", s.embedder));
-    }
+    (void)make_embedder(s.embedder);
     if (s.chunk_size < 16 || s.chunk_size > 100000) {
         throw UsageError(fmt::format("chunk size {} is out of range 16..100000", s.chunk_size));
     }
@@ -126,11 +136,15 @@ void create_schema(Database& db, const Settings& settings) {
     Transaction tx(db);
     db.exec(kSchemaV1);
     db.exec(kLexicalTables);
+    db.exec(vector::kTables);
+    db.exec(kVectorIndex);
     db.exec(fmt::format(
         "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, body, content='chunk_view', "
         "content_rowid='id', tokenize='{}')",
         fts_tokenize_arg(settings.tokenizer)));
-    put_setting(db, "embedder", settings.embedder);
+    const auto embedder = make_embedder(settings.embedder);
+    put_setting(db, "embedder", embedder->spec());
+    put_setting(db, "dimension", std::to_string(embedder->dimension()));
     put_setting(db, "tokenizer", settings.tokenizer);
     put_setting(db, "chunk_size", std::to_string(settings.chunk_size));
     put_setting(db, "chunk_overlap", std::to_string(settings.chunk_overlap));
@@ -164,16 +178,30 @@ void migrate(Database& db) {
             db.exec("PRAGMA user_version = 2");
             tx.commit();
         } catch (const Error& e) {
-            throw IndexError(fmt::format("cannot upgrade the index from schema version {} to {} "
-                                         "(rk needs write access to rk.db once): {}",
-                                         v, kSchemaVersion, e.what()),
-                             db.file().string());
+            throw upgrade_error(db, v, e);
+        }
+    }
+    if (v < 3) {
+        try {
+            Transaction tx(db);
+            db.exec(vector::kTables);
+            db.exec(kVectorIndex);
+            const auto spec = db.query_text("SELECT value FROM settings WHERE key = 'embedder'");
+            const embed::BuiltinEmbedder embedder(
+                make_embedder(spec.value_or("builtin"))->dimension());
+            put_setting(db, "dimension", std::to_string(embedder.dimension()));
+            vector::rebuild_vectors(db, embedder);
+            db.exec("PRAGMA user_version = 3");
+            tx.commit();
+        } catch (const Error& e) {
+            throw upgrade_error(db, v, e);
         }
     }
 }
 
 Settings load_settings(Database& db) {
     Settings s;
+    int dimension = 0;
     auto st = db.prepare("SELECT key, value FROM settings");
     bool any = false;
     while (st.step()) {
@@ -187,6 +215,8 @@ Settings load_settings(Database& db) {
             s.chunk_size = parse_int_setting(key, value, db);
         } else if (key == "chunk_overlap") {
             s.chunk_overlap = parse_int_setting(key, value, db);
+        } else if (key == "dimension") {
+            dimension = parse_int_setting(key, value, db);
         }
     }
     if (!any) throw IndexError("index has no settings", db.file().string());
@@ -209,6 +239,21 @@ Settings load_settings(Database& db) {
     } catch (const UsageError& e) {
         throw IndexError(
             fmt::format("index was created with settings this rk cannot use: {}", e.what()),
+            db.file().string());
+    }
+    // Vectors from one embedder mean nothing to another: the stored ones must have the
+    // dimension this rk's embedder of that name makes.
+    const int made = make_embedder(s.embedder)->dimension();
+    const auto stored = db.query_int("SELECT length(data) FROM vectors LIMIT 1");
+    if ((dimension != 0 && dimension != made) ||
+        (stored && *stored != static_cast<std::int64_t>(vector::encoded_size(made)))) {
+        throw IndexError(
+            fmt::format("the index's vectors have {} dimensions, but its embedder '{}' makes {} "
+                        "here: it was built with another embedder or by another version of rk",
+                        dimension != 0 && dimension != made
+                            ? dimension
+                            : static_cast<int>(*stored) - static_cast<int>(sizeof(float)),
+                        s.embedder, made),
             db.file().string());
     }
     return s;

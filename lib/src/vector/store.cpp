@@ -1,0 +1,274 @@
+#include "vector/store.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+#include <unordered_map>
+
+#include "rk/error.hpp"
+
+namespace rk::vector {
+
+namespace {
+
+constexpr std::size_t kBatch = 4096;  // vectors read into memory at a time
+
+void distinct_buckets(const std::vector<embed::Gram>& grams, std::vector<std::uint32_t>& out) {
+    out.clear();
+    out.reserve(grams.size());
+    for (const auto& g : grams) out.push_back(embed::df_bucket(g.hash));
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+}
+
+void put_state(store::Database& db, std::string_view key, std::int64_t value) {
+    db.cached("INSERT OR REPLACE INTO vec_state(key, value) VALUES(?1, ?2)")
+        .bind(1, key)
+        .bind(2, value)
+        .run();
+}
+
+unsigned cores() {
+    return std::max(1U, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+std::string embedding_text(std::string_view title, std::string_view heading,
+                           std::string_view body) {
+    std::string text;
+    text.reserve(title.size() + heading.size() + body.size() + 2);
+    text.append(title).append("\n").append(heading).append("\n").append(body);
+    return text;
+}
+
+ChunkVector embed_chunk(const embed::BuiltinEmbedder& embedder, std::string_view text) {
+    thread_local std::vector<embed::Gram> grams;
+    thread_local std::vector<float> v;
+    embed::BuiltinEmbedder::grams(text, grams);
+    v.resize(static_cast<std::size_t>(embedder.dimension()));
+    embedder.project(
+        grams, [](const embed::Gram&) { return 1.0F; }, v);
+    ChunkVector out;
+    out.encoded = encode(v);
+    distinct_buckets(grams, out.df_buckets);
+    return out;
+}
+
+VectorState read_state(store::Database& db) {
+    VectorState s;
+    auto& st = db.cached("SELECT key, value FROM vec_state");
+    while (st.step()) {
+        if (st.text(0) == "generation") s.generation = st.int64(1);
+        if (st.text(0) == "count") s.count = st.int64(1);
+    }
+    st.reset();
+    return s;
+}
+
+VectorWriter::VectorWriter(store::Database& db) : db_(db), df_delta_(embed::kDfBuckets, 0) {}
+
+std::int64_t VectorWriter::generation() {
+    if (!gen_) gen_ = read_state(db_).generation + 1;
+    return *gen_;
+}
+
+void VectorWriter::add(std::int64_t chunk, const ChunkVector& v) {
+    db_.cached("INSERT INTO vectors(chunk, gen, data) VALUES(?1, ?2, ?3)")
+        .bind(1, chunk)
+        .bind(2, generation())
+        .bind_blob(3, v.encoded)
+        .run();
+    ++added_;
+    for (const auto b : v.df_buckets) {
+        if (df_delta_[b]++ == 0) touched_.push_back(b);
+    }
+}
+
+void VectorWriter::remove_document(std::int64_t doc) {
+    // The removed chunks' n-grams leave the document frequencies; they are recounted from
+    // the text, which is still there.
+    auto& texts = db_.cached(
+        "SELECT v.title, v.heading, v.body FROM chunk_view v JOIN vectors x ON x.chunk = v.id "
+        "WHERE v.id IN (SELECT id FROM chunks WHERE doc = ?1)");
+    texts.bind(1, doc);
+    std::vector<embed::Gram> grams;
+    std::vector<std::uint32_t> buckets;
+    while (texts.step()) {
+        embed::BuiltinEmbedder::grams(embedding_text(texts.text(0), texts.text(1), texts.text(2)),
+                                      grams);
+        distinct_buckets(grams, buckets);
+        for (const auto b : buckets) {
+            if (df_delta_[b]-- == 0) touched_.push_back(b);
+        }
+    }
+    texts.reset();
+    db_.cached("DELETE FROM vectors WHERE chunk IN (SELECT id FROM chunks WHERE doc = ?1)")
+        .bind(1, doc)
+        .run();
+    const auto removed = db_.changes();
+    removed_ += removed;
+    if (removed > 0) (void)generation();
+}
+
+void VectorWriter::finish() {
+    auto& upsert = db_.cached(
+        "INSERT INTO vec_df(bucket, df) VALUES(?1, ?2) "
+        "ON CONFLICT(bucket) DO UPDATE SET df = df + excluded.df");
+    for (const auto b : touched_) {
+        if (df_delta_[b] != 0) upsert.bind(1, std::int64_t{b}).bind(2, df_delta_[b]).run();
+        df_delta_[b] = 0;
+    }
+    touched_.clear();
+    if (gen_) {
+        const auto s = read_state(db_);
+        put_state(db_, "generation", *gen_);
+        put_state(db_, "count", s.count + added_ - removed_);
+        db_.exec("DELETE FROM vec_df WHERE df <= 0");
+    }
+    gen_.reset();
+    added_ = removed_ = 0;
+}
+
+void rebuild_vectors(store::Database& db, const embed::BuiltinEmbedder& embedder) {
+    db.exec("DELETE FROM vectors; DELETE FROM vec_df;");
+    VectorWriter writer(db);
+    auto st = db.prepare("SELECT id, title, heading, body FROM chunk_view ORDER BY id");
+    while (st.step()) {
+        writer.add(st.int64(0),
+                   embed_chunk(embedder, embedding_text(st.text(1), st.text(2), st.text(3))));
+    }
+    put_state(db, "count", 0);  // finish() adds what was written
+    writer.finish();
+}
+
+std::vector<float> embed_query(store::Database& db, const embed::BuiltinEmbedder& embedder,
+                               std::string_view text) {
+    std::vector<embed::Gram> grams;
+    embed::BuiltinEmbedder::grams(text, grams);
+    const auto n = static_cast<double>(read_state(db).count);
+    auto& df = db.cached("SELECT df FROM vec_df WHERE bucket = ?1");
+    std::unordered_map<std::uint32_t, float> idf;
+    for (const auto& g : grams) {
+        const auto b = embed::df_bucket(g.hash);
+        if (idf.contains(b)) continue;
+        df.bind(1, std::int64_t{b});
+        const double d = df.step() ? static_cast<double>(df.int64(0)) : 0.0;
+        df.reset();
+        idf[b] = static_cast<float>(std::log(1.0 + (n - d + 0.5) / (d + 0.5)));
+    }
+    std::vector<float> v(static_cast<std::size_t>(embedder.dimension()));
+    embedder.project(
+        grams, [&](const embed::Gram& g) { return n > 0 ? idf[embed::df_bucket(g.hash)] : 1.0F; },
+        v);
+    return v;
+}
+
+std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t dimension, GraphParams params) {
+    const auto state = read_state(db);
+    auto graph =
+        std::make_unique<Graph>(dimension, params, static_cast<std::size_t>(state.count) + 16);
+    graph->generation = state.generation;
+    std::vector<std::pair<std::int64_t, std::string>> batch;
+    auto st = db.prepare("SELECT chunk, data FROM vectors ORDER BY chunk");
+    while (st.step()) {
+        batch.emplace_back(st.int64(0), std::string(st.blob(1)));
+        if (batch.size() == kBatch) {
+            graph->add(batch, cores());
+            batch.clear();
+        }
+    }
+    graph->add(batch, cores());
+    return graph;
+}
+
+std::size_t catch_up(store::Database& db, Graph& graph, VectorState state) {
+    std::unordered_map<std::int64_t, std::int64_t> live;  // chunk -> generation
+    auto all = db.prepare("SELECT chunk, gen FROM vectors INDEXED BY vectors_gen");
+    while (all.step()) live.emplace(all.int64(0), all.int64(1));
+    std::size_t changes = 0;
+    for (const auto label : graph.labels()) {
+        const auto it = live.find(label);
+        if (it == live.end() || it->second > graph.generation) {
+            graph.remove(label);
+            ++changes;
+        }
+    }
+    std::vector<std::pair<std::int64_t, std::string>> batch;
+    auto fresh = db.prepare("SELECT chunk, data FROM vectors WHERE gen > ?1 ORDER BY chunk");
+    fresh.bind(1, graph.generation);
+    while (fresh.step()) {
+        batch.emplace_back(fresh.int64(0), std::string(fresh.blob(1)));
+        ++changes;
+        if (batch.size() == kBatch) {
+            graph.add(batch, cores());
+            batch.clear();
+        }
+    }
+    graph.add(batch, cores());
+    graph.generation = state.generation;
+    return changes;
+}
+
+void verify_vectors(store::Database& db, const embed::BuiltinEmbedder& embedder, const Graph* graph,
+                    std::vector<std::string>& problems) {
+    const auto state = read_state(db);
+    std::vector<std::int32_t> df(embed::kDfBuckets, 0);
+    std::int64_t rows = 0;
+    auto st = db.prepare(
+        "SELECT c.id, x.data IS NULL, x.data, v.title, v.heading, v.body FROM chunks c "
+        "LEFT JOIN vectors x ON x.chunk = c.id JOIN chunk_view v ON v.id = c.id ORDER BY c.id");
+    while (st.step()) {
+        const auto chunk = st.int64(0);
+        const auto expected =
+            embed_chunk(embedder, embedding_text(st.text(3), st.text(4), st.text(5)));
+        for (const auto b : expected.df_buckets) ++df[b];
+        if (st.int64(1) != 0) {
+            problems.push_back(fmt::format("chunk {} has no vector", chunk));
+            continue;
+        }
+        ++rows;
+        if (st.blob(2) != expected.encoded) {
+            problems.push_back(fmt::format("chunk {}'s vector differs from its text's", chunk));
+        }
+        if (graph != nullptr) {
+            const char* in_graph = graph->vector(chunk);
+            if (in_graph == nullptr) {
+                problems.push_back(fmt::format("chunk {} is missing from vectors.hnsw", chunk));
+            } else if (std::string_view(in_graph, expected.encoded.size()) != st.blob(2)) {
+                problems.push_back(fmt::format("chunk {}'s vector in vectors.hnsw differs", chunk));
+            }
+        }
+    }
+    const auto orphans =
+        db.query_int("SELECT count(*) FROM vectors WHERE chunk NOT IN (SELECT id FROM chunks)");
+    if (orphans.value_or(0) > 0) {
+        problems.push_back(fmt::format("{} vectors belong to no chunk", *orphans));
+    }
+    if (rows + orphans.value_or(0) != state.count) {
+        problems.push_back(fmt::format("vector count is {}, but {} are stored", state.count,
+                                       rows + orphans.value_or(0)));
+    }
+    std::int64_t wrong = 0;
+    auto stored = db.prepare("SELECT bucket, df FROM vec_df");
+    std::vector<std::int32_t> seen(embed::kDfBuckets, 0);
+    while (stored.step()) {
+        const auto b = stored.int64(0);
+        if (b < 0 || b >= embed::kDfBuckets || stored.int64(1) != df[b]) ++wrong;
+        if (b >= 0 && b < embed::kDfBuckets) seen[b] = 1;
+    }
+    for (std::uint32_t b = 0; b < embed::kDfBuckets; ++b) {
+        if (df[b] != 0 && seen[b] == 0) ++wrong;
+    }
+    if (wrong > 0) {
+        problems.push_back(fmt::format("{} n-gram document frequencies are wrong", wrong));
+    }
+    if (graph != nullptr && graph->size() != static_cast<std::size_t>(rows)) {
+        problems.push_back(
+            fmt::format("vectors.hnsw holds {} vectors, rk.db {}", graph->size(), rows));
+    }
+}
+
+}  // namespace rk::vector

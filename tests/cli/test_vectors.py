@@ -1,0 +1,162 @@
+"""Vectors and hybrid search: modes, fusion, --explain, filters, and vectors.hnsw kept right
+through removals, a missing or damaged file, and a kill between commit and rename."""
+
+import glob
+import json
+import os
+import shutil
+import signal
+
+from rkcli import RkTestCase
+
+DOCS = [
+    {"_id": "sky", "title": "Dusk", "text": "the colour of the sky at dusk is a deep orange"},
+    {"_id": "bread", "title": "Baking", "text": "bread recipes with yeast, flour and water"},
+    {"_id": "net", "title": "Networking", "text": "retrying connections with exponential backoff",
+     "lang": "en"},
+    {"_id": "netfr", "title": "Réseau", "text": "connexions retentées avec attente exponentielle",
+     "lang": "fr"},
+]
+
+
+class Vectors(RkTestCase):
+    def setUp(self):
+        super().setUp()
+        self.corpus = self.write_jsonl("c.jsonl", DOCS)
+        self.ok("-q", "ingest", self.corpus)
+
+    def ids(self, *args, expect=(0,)):
+        r = self.rk("query", "--format", "json", *args)
+        self.assertIn(r.code, expect, r)
+        return [h["id"] for h in r.json()["results"]] if r.code == 0 else []
+
+    def graph_file(self):
+        return os.path.join(self.index, "vectors.hnsw")
+
+    def test_vectors_find_what_words_miss(self):
+        # "color" is not a word of any document; its n-grams are in "colour".
+        self.assertEqual(self.ids("--mode", "bm25", "color", expect=(1,)), [])
+        self.assertEqual(self.ids("--mode", "vector", "color")[0], "sky")
+        self.assertEqual(self.ids("color")[0], "sky")  # hybrid is the default
+        # Nothing near: every mode finds nothing and exits 1.
+        for mode in ("bm25", "vector", "hybrid"):
+            self.assertEqual(self.ids("--mode", mode, "zyzzyva", expect=(1,)), [], mode)
+
+    def test_explain_shows_each_signal(self):
+        r = self.ok("query", "--format", "json", "--explain", "exponential backoff")
+        top = r.json()["results"][0]
+        self.assertEqual(top["id"], "net")
+        self.assertEqual(top["signals"]["bm25"]["rank"], 1)
+        self.assertEqual(top["signals"]["vector"]["rank"], 1)
+        # RRF with the default weights: 2/(60+1) + 1/(60+1).
+        self.assertAlmostEqual(top["score"], 3 / 61, places=9)
+        text = self.ok("query", "--explain", "--color", "never", "color").out
+        self.assertIn("bm25 - · vector #1", text)
+        # Without --explain, no signals.
+        r = self.ok("query", "--format", "json", "backoff")
+        self.assertNotIn("signals", r.json()["results"][0])
+
+    def test_fusion_options(self):
+        r = self.ok("query", "--format", "json", "--explain", "--fusion", "rrf,k=10,bm25=1",
+                    "exponential backoff")
+        self.assertAlmostEqual(r.json()["results"][0]["score"], 2 / 11, places=9)
+        r = self.ok("query", "--format", "json", "--fusion", "weighted,bm25=1,vector=0",
+                    "exponential backoff")
+        self.assertAlmostEqual(r.json()["results"][0]["score"], 1.0, places=9)
+        for bad in ("k=-1", "fancy", "bm25=x", "vector"):
+            self.assertError(self.rk("query", "--fusion", bad, "x"), 2, mentions=[bad])
+        self.assertError(self.rk("query", "--mode", "semantic", "x"), 2, mentions=["semantic"])
+
+    def test_filters_hold_in_vector_mode(self):
+        for search in ("auto", "exact", "hnsw"):
+            got = self.ids("--mode", "vector", "--vector-search", search, "--where", "lang=fr",
+                           "connexions exponentielle")
+            self.assertEqual(got, ["netfr"], search)
+            got = self.ids("--mode", "vector", "--vector-search", search, "--path", "ne*",
+                           "connections retrying")
+            self.assertEqual(set(got), {"net", "netfr"} & set(got), search)
+            self.assertEqual(got[0], "net")
+
+    def test_removed_and_updated_documents_leave_the_graph(self):
+        self.ok("rm", "net")
+        self.assertNotIn("net", self.ids("--mode", "vector", "--vector-search", "hnsw",
+                                         "exponential backoff retrying", expect=(0, 1)))
+        docs = [dict(d) for d in DOCS]
+        docs[1]["text"] = "exponential backoff for retrying connections"
+        self.ok("-q", "ingest", self.write_jsonl("c2.jsonl", docs))
+        # Back in the graph, and bread with its new text next to it.
+        self.assertEqual(set(self.ids("--mode", "vector", "--vector-search", "hnsw",
+                                      "exponential backoff retrying")[:2]), {"net", "bread"})
+        self.ok("index", "optimize")
+        r = self.ok("index", "verify")
+        self.assertNotIn("note", r.err)
+        stats = self.stats()
+        self.assertEqual(stats["vectors"]["count"], stats["chunks"])
+        self.assertEqual(stats["vectors"]["dimension"], 4096)
+        self.assertGreater(stats["vectors"]["graph_bytes"], 0)
+
+    def test_missing_graph_is_rebuilt_with_a_note(self):
+        os.remove(self.graph_file())
+        r = self.ok("query", "--mode", "vector", "color")
+        self.assertIn("vectors.hnsw is missing", r.err)
+        self.assertIn("rebuilt", r.err)
+        self.assertTrue(os.path.exists(self.graph_file()))
+        r = self.ok("query", "--mode", "vector", "color")
+        self.assertEqual(r.err, "")  # repaired once, for good
+
+    def test_damaged_graph_is_rebuilt_with_a_note(self):
+        with open(self.graph_file(), "rb") as f:
+            good = f.read()
+        damages = {
+            "truncated": good[: len(good) // 2],
+            "garbage": os.urandom(len(good)),
+            "empty": b"",
+            "bit flip": good[:100] + bytes([good[100] ^ 0x40]) + good[101:],
+        }
+        for name, data in damages.items():
+            with self.subTest(name):
+                with open(self.graph_file(), "wb") as f:
+                    f.write(data)
+                r = self.ok("query", "--mode", "vector", "--format", "json", "color")
+                self.assertIn("vectors.hnsw", r.err)
+                self.assertIn("rebuilt it from rk.db", r.err)
+                self.assertEqual(r.json()["results"][0]["id"], "sky")
+                self.assertNotIn("note", self.ok("index", "verify").err)
+                self.assertEqual(open(self.graph_file(), "rb").read()[:8], b"rk-hnsw\n")
+
+    def test_kill_between_commit_and_rename_is_repaired(self):
+        more = self.write_jsonl("more.jsonl", [{"_id": "late", "title": "Late",
+                                                "text": "a harpsichord sonata in d minor"}])
+        r = self.rk("ingest", more, env={"RK_TEST_KILL_AT": "graph-rename"})
+        self.assertEqual(r.code, -signal.SIGKILL, r)
+        # The commit happened; the rename did not: the graph on disk is the old one.
+        self.assertTrue(glob.glob(self.graph_file() + ".tmp-*"))
+        r = self.ok("query", "--mode", "vector", "--vector-search", "hnsw", "--format", "json",
+                    "harpsichord sonata")
+        self.assertIn("behind rk.db", r.err)
+        self.assertEqual(r.json()["results"][0]["id"], "late")
+        self.assertFalse(glob.glob(self.graph_file() + ".tmp-*"))
+        self.assertNotIn("note", self.ok("index", "verify").err)
+        self.assertEqual(self.ok("query", "--mode", "vector", "harpsichord").err, "")
+
+    def test_another_embedder_is_a_clear_error(self):
+        conn = self.db()
+        conn.execute("UPDATE settings SET value = 'builtin:1024' WHERE key = 'embedder'")
+        conn.commit()
+        r = self.rk("query", "color")
+        self.assertError(r, 2, mentions=["4096", "1024", "another embedder"])
+        conn.execute("UPDATE settings SET value = 'model2vec:/models/x' WHERE key = 'embedder'")
+        conn.commit()
+        self.assertError(self.rk("query", "color"), 2, mentions=["model2vec:/models/x"])
+
+    def test_a_graph_of_another_dimension_is_rebuilt(self):
+        other = self.path("small")
+        self.ok("init", other, "--embedder", "builtin:256", index=None)
+        self.ok("-q", "--index", other, "ingest", self.corpus, index=None)
+        self.assertEqual(self.stats(index=other)["vectors"]["dimension"], 256)
+        self.assertEqual(self.stats(index=other)["settings"]["embedder"], "builtin:256")
+        shutil.copy(os.path.join(other, "vectors.hnsw"), self.graph_file())
+        r = self.ok("query", "--mode", "vector", "color")
+        self.assertIn("256 dimensions", r.err)
+        self.assertError(self.rk("init", self.path("bad"), "--embedder", "builtin:1000",
+                                 index=None), 2, mentions=["1000"])
