@@ -400,6 +400,13 @@ std::string stats_result(const Index& index) {
         .key("chunk_overlap")
         .value(s.settings.chunk_overlap)
         .end_object()
+        .key("postings")
+        .begin_object()
+        .key("segments")
+        .value(s.posting_segments)
+        .key("dead_chunks")
+        .value(s.dead_chunks)
+        .end_object()
         .key("collections")
         .begin_object();
     for (const auto& [name, n] : s.collections) w.key(name).value(n);
@@ -475,7 +482,7 @@ std::string_view stats_output_schema() {
            R"j("documents":{"type":"integer"},"chunks":{"type":"integer"},)j"
            R"j("text_bytes":{"type":"integer"},"db_bytes":{"type":"integer"},"wal_bytes":{"type":"integer"},)j"
            R"j("created":{"type":"integer"},"updated":{"type":"integer"},)j"
-           R"j("settings":{"type":"object"},)j"
+           R"j("settings":{"type":"object"},"postings":{"type":"object"},)j"
            R"j("collections":{"type":"object","additionalProperties":{"type":"integer"}})j"
            R"j(},"required":["documents","chunks","collections"]})j";
 }
