@@ -407,6 +407,15 @@ std::string stats_result(const Index& index) {
         .key("dead_chunks")
         .value(s.dead_chunks)
         .end_object()
+        .key("vectors")
+        .begin_object()
+        .key("count")
+        .value(s.vectors)
+        .key("dimension")
+        .value(s.dimension)
+        .key("graph_bytes")
+        .value(s.graph_bytes)
+        .end_object()
         .key("collections")
         .begin_object();
     for (const auto& [name, n] : s.collections) w.key(name).value(n);
@@ -482,7 +491,7 @@ std::string_view stats_output_schema() {
            R"j("documents":{"type":"integer"},"chunks":{"type":"integer"},)j"
            R"j("text_bytes":{"type":"integer"},"db_bytes":{"type":"integer"},"wal_bytes":{"type":"integer"},)j"
            R"j("created":{"type":"integer"},"updated":{"type":"integer"},)j"
-           R"j("settings":{"type":"object"},"postings":{"type":"object"},)j"
+           R"j("settings":{"type":"object"},"postings":{"type":"object"},"vectors":{"type":"object"},)j"
            R"j("collections":{"type":"object","additionalProperties":{"type":"integer"}})j"
            R"j(},"required":["documents","chunks","collections"]})j";
 }

@@ -29,9 +29,9 @@ namespace {
 // Open read-only connections to one index, lent to one request at a time.
 class IndexPool {
   public:
-    explicit IndexPool(std::filesystem::path dir) : dir_(std::move(dir)) {
+    IndexPool(std::filesystem::path dir, std::ostream* log) : dir_(std::move(dir)), log_(log) {
         // Open one now, so that a missing or unusable index fails at start, not per request.
-        free_.push_back(Index::open(dir_, Index::Mode::read));
+        free_.push_back(open());
     }
 
     class Lease {
@@ -58,10 +58,20 @@ class IndexPool {
                 return index;
             }
         }
-        return Index::open(dir_, Index::Mode::read);
+        return open();
     }
 
   private:
+    Index open() {
+        Index index = Index::open(dir_, Index::Mode::read);
+        if (log_ != nullptr) {
+            index.set_notes([log = log_](const std::string& msg) {
+                *log << "rk: serve: " << msg << '\n' << std::flush;
+            });
+        }
+        return index;
+    }
+
     void give_back(Index index) noexcept {
         try {
             const std::lock_guard lock(mutex_);
@@ -72,6 +82,7 @@ class IndexPool {
     }
 
     std::filesystem::path dir_;
+    std::ostream* log_;
     std::mutex mutex_;
     std::vector<Index> free_;
 };
@@ -215,7 +226,7 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
 void serve_http(const std::filesystem::path& index_dir, const HttpOptions& options,
                 const std::function<void(const std::string& url)>& on_listening) {
     if (options.threads < 1) throw UsageError("the number of threads must be at least 1");
-    IndexPool pool(index_dir);
+    IndexPool pool(index_dir, options.log);
     // Before any thread starts: they all inherit the blocked signals.
     const BlockedSignals signals;
 

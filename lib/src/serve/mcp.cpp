@@ -305,8 +305,9 @@ class Session {
 
 void serve_mcp(const std::filesystem::path& index_dir, std::istream& in, std::ostream& out,
                std::ostream* log) {
-    const Index index = Index::open(index_dir, Index::Mode::read);
+    Index index = Index::open(index_dir, Index::Mode::read);
     if (log != nullptr) {
+        index.set_notes([log](const std::string& msg) { *log << "rk: mcp: " << msg << '\n'; });
         *log << "rk: mcp: serving " << index.dir().string() << " on stdio\n" << std::flush;
     }
     Session session(index, out, log);
