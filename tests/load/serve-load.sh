@@ -5,7 +5,7 @@
 #
 #   tests/load/serve-load.sh RK_BINARY [DURATION_S] [CONNECTIONS] [SERVER_THREADS]
 #
-# Prints wrk's figures (requests/s, p50/p90/p99, every kind of error) and how many ingest
+# RK_LOAD_MODE picks the search mode (default bm25). Prints wrk's figures (requests/s, p50/p90/p99, every kind of error) and how many ingest
 # rounds ran meanwhile. Needs wrk (Debian: apt-get install wrk) and ../shared/datasets.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,14 +29,14 @@ trap cleanup EXIT
 index=$tmp/index
 "$rk" --index "$index" -q ingest "$datasets/cranfield/corpus.jsonl" --collection cranfield
 
-# The requests: every cranfield query as a BM25 search, every tenth a document, some stats.
-python3 - "$datasets/cranfield" > "$tmp/paths" <<'PY'
+# The requests: every cranfield query as a search, every tenth a document, some stats.
+python3 - "$datasets/cranfield" "${RK_LOAD_MODE:-bm25}" > "$tmp/paths" <<'PY'
 import json, sys, urllib.parse
-d = sys.argv[1]
+d, mode = sys.argv[1], sys.argv[2]
 qs = [json.loads(l)["text"] for l in open(d + "/queries.jsonl")]
 ids = [json.loads(l)["_id"] for l in open(d + "/corpus.jsonl")]
 for n, q in enumerate(qs):
-    print("/search?" + urllib.parse.urlencode({"q": q, "mode": "bm25", "k": 10}))
+    print("/search?" + urllib.parse.urlencode({"q": q, "mode": mode, "k": 10}))
     if n % 10 == 0:
         print("/docs/" + urllib.parse.quote(ids[(n * 7) % len(ids)], safe=""))
     if n % 50 == 0:
