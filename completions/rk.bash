@@ -93,7 +93,7 @@ _rk()
     fi
 
     local global_opts="--index -q --quiet -v --verbose --color --version -h --help"
-    local commands="init ingest query get ls rm stats index eval bench completions"
+    local commands="init ingest query get ls rm stats index eval bench mcp serve completions"
     local index_commands="verify rebuild optimize"
 
     # Options that take a value, so that their value is not a command name.
@@ -101,7 +101,7 @@ _rk()
         --include --exclude --collection --meta --id-field --title-field --text-field
         -j --jobs --format -k --mode --where --path --batch --qrels --run --metrics
         --warmup --repeat --report --gate --baseline --max-regression --bm25 --fusion --ef
-        --vector-search "
+        --vector-search --port --host --threads --max-body --timeout "
 
     # Find the command (and index's subcommand) and any --index given so far.
     local cmd="" sub="" index="" i w
@@ -184,7 +184,7 @@ _rk()
             ;;
         --chunk-size | --chunk-overlap | --include | --exclude | --meta | --id-field | \
             --title-field | --text-field | -j | --jobs | -k | --where | --path | --warmup | \
-            --repeat | --max-regression)
+            --repeat | --max-regression | --port | --host | --threads | --max-body | --timeout)
             return
             ;;
     esac
@@ -213,7 +213,8 @@ _rk()
                 --max-regression --bm25 --fusion --ef --vector-search -j --jobs --tokenizer
                 --chunk-size --chunk-overlap"
             ;;
-        index | completions) opts="" ;;
+        serve) opts="--port --host --threads --max-body --timeout" ;;
+        index | completions | mcp) opts="" ;;
     esac
 
     if [[ $cur == -* ]]; then

@@ -17,7 +17,8 @@ function __rk_positionals
                 --include --exclude --collection --meta --id-field --title-field \
                 --text-field -j --jobs --format -k --mode --where --path --batch \
                 --qrels --run --metrics --warmup --repeat --report --gate --baseline \
-                --max-regression --bm25 --fusion --ef --vector-search
+                --max-regression --bm25 --fusion --ef --vector-search --port --host \
+                --threads --max-body --timeout
                 set skip 1
             case '-*'
             case '*'
@@ -118,6 +119,8 @@ complete -c rk -n __rk_needs_command -a stats -d 'Counts, sizes and settings of 
 complete -c rk -n __rk_needs_command -a index -d 'Verify, rebuild or optimize the index'
 complete -c rk -n __rk_needs_command -a eval -d 'Score a TREC run file against relevance judgements'
 complete -c rk -n __rk_needs_command -a bench -d 'Measure retrieval quality and speed on BEIR datasets'
+complete -c rk -n __rk_needs_command -a mcp -d 'Serve the index to AI agents over MCP (stdio)'
+complete -c rk -n __rk_needs_command -a serve -d 'Serve the index over HTTP as a JSON API'
 complete -c rk -n __rk_needs_command -a completions -d 'Print the completion script for a shell'
 complete -c rk -n '__rk_using completions' -x -a 'bash zsh fish'
 
@@ -175,6 +178,13 @@ complete -c rk -n '__rk_using rm' -l collection -x -a '(__rk_collections)' -d 'R
 
 # rk stats
 complete -c rk -n '__rk_using stats' -l json -d 'Print as JSON'
+
+# rk serve
+complete -c rk -n '__rk_using serve' -l port -x -d 'TCP port; 0 picks a free one (default 7700)'
+complete -c rk -n '__rk_using serve' -l host -x -a '127.0.0.1 ::1 localhost' -d 'Address to listen on'
+complete -c rk -n '__rk_using serve' -l threads -x -d 'Worker threads (default 8)'
+complete -c rk -n '__rk_using serve' -l max-body -x -d 'Largest request body in bytes'
+complete -c rk -n '__rk_using serve' -l timeout -x -d 'Seconds to read a request or write a reply'
 
 # rk eval --qrels FILE --run FILE
 complete -c rk -n '__rk_using eval' -l qrels -r -F -d 'Judgements: TREC qrels or BEIR test.tsv'

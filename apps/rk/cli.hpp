@@ -83,5 +83,7 @@ void add_query(CLI::App& app, Context& ctx);
 void add_eval(CLI::App& app, Context& ctx);
 void add_bench(CLI::App& app, Context& ctx);
 void add_completions(CLI::App& app, Context& ctx);
+void add_mcp(CLI::App& app, Context& ctx);
+void add_serve(CLI::App& app, Context& ctx);
 
 }  // namespace rk::cli

@@ -94,6 +94,8 @@ int run(int argc, char** argv) {
     rk::cli::add_index(app, ctx);
     rk::cli::add_eval(app, ctx);
     rk::cli::add_bench(app, ctx);
+    rk::cli::add_mcp(app, ctx);
+    rk::cli::add_serve(app, ctx);
     rk::cli::add_completions(app, ctx);
     for (auto* sub : app.get_subcommands({})) sub->fallthrough();
 

@@ -1,0 +1,309 @@
+// rk serve: the HTTP JSON API (cpp-httplib). Each worker thread borrows its own Index from
+// a pool, since an Index is not thread-safe; SIGINT and SIGTERM stop the server cleanly.
+#include <fmt/format.h>
+#include <httplib.h>
+#include <pthread.h>
+#include <simdjson.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <mutex>
+#include <ostream>
+#include <thread>
+#include <vector>
+
+#include "rk/error.hpp"
+#include "rk/index.hpp"
+#include "rk/json.hpp"
+#include "rk/serve.hpp"
+#include "rk/version.hpp"
+#include "serve/calls.hpp"
+
+namespace rk {
+
+namespace {
+
+// Open read-only connections to one index, lent to one request at a time.
+class IndexPool {
+  public:
+    IndexPool(std::filesystem::path dir, std::ostream* log) : dir_(std::move(dir)), log_(log) {
+        // Open one now, so that a missing or unusable index fails at start, not per request.
+        free_.push_back(open());
+    }
+
+    class Lease {
+      public:
+        Lease(IndexPool& pool, Index index) : pool_(pool), index_(std::move(index)) {}
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        Lease(Lease&&) = delete;
+        Lease& operator=(Lease&&) = delete;
+        ~Lease() { pool_.give_back(std::move(index_)); }
+        [[nodiscard]] const Index& operator*() const noexcept { return index_; }
+
+      private:
+        IndexPool& pool_;
+        Index index_;
+    };
+
+    Index take() {
+        {
+            const std::lock_guard lock(mutex_);
+            if (!free_.empty()) {
+                Index index = std::move(free_.back());
+                free_.pop_back();
+                return index;
+            }
+        }
+        return open();
+    }
+
+  private:
+    Index open() {
+        Index index = Index::open(dir_, Index::Mode::read);
+        if (log_ != nullptr) {
+            index.set_notes([log = log_](const std::string& msg) {
+                *log << "rk: serve: " << msg << '\n' << std::flush;
+            });
+        }
+        return index;
+    }
+
+    void give_back(Index index) noexcept {
+        try {
+            const std::lock_guard lock(mutex_);
+            free_.push_back(std::move(index));
+        } catch (...) {
+            // Out of memory for the vector: the connection is closed instead of kept.
+        }
+    }
+
+    std::filesystem::path dir_;
+    std::ostream* log_;
+    std::mutex mutex_;
+    std::vector<Index> free_;
+};
+
+std::string error_body(int status, std::string_view message) {
+    JsonWriter w;
+    w.begin_object().key("error").begin_object();
+    w.key("status").value(status).key("message").value(message);
+    w.end_object().end_object();
+    std::string s = w.take();
+    s += '\n';
+    return s;
+}
+
+void send_json(httplib::Response& res, std::string body, int status = 200) {
+    body += '\n';
+    res.status = status;
+    res.set_content(body, "application/json");
+}
+
+void send_error(httplib::Response& res, int status, std::string_view message) {
+    res.status = status;
+    res.set_content(error_body(status, message), "application/json");
+}
+
+std::string_view reason(int status) {
+    switch (status) {
+        case 400:
+            return "bad request";
+        case 404:
+            return "not found";
+        case 405:
+            return "method not allowed";
+        case 408:
+            return "request timeout";
+        case 413:
+            return "request body too large";
+        case 414:
+            return "URI too long";
+        case 416:
+            return "range not satisfiable";
+        default:
+            return status >= 500 ? "internal error" : "request failed";
+    }
+}
+
+// Blocks SIGINT and SIGTERM in this thread and every thread it starts, so that only
+// sigtimedwait sees them; restores the old mask when done.
+class BlockedSignals {
+  public:
+    BlockedSignals() {
+        sigemptyset(&set_);
+        sigaddset(&set_, SIGINT);
+        sigaddset(&set_, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set_, &old_);
+    }
+    ~BlockedSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+    BlockedSignals(const BlockedSignals&) = delete;
+    BlockedSignals& operator=(const BlockedSignals&) = delete;
+
+    // Waits up to `ms` for SIGINT or SIGTERM; returns the signal, or 0.
+    int wait(long ms) const {
+        timespec ts{ms / 1000, (ms % 1000) * 1000000L};
+        const int sig = sigtimedwait(&set_, nullptr, &ts);
+        return sig > 0 ? sig : 0;
+    }
+
+  private:
+    sigset_t set_{}, old_{};
+};
+
+void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& dir) {
+    // Runs `fn` with a pooled index; maps rk's errors to statuses.
+    auto with_index = [&pool](httplib::Response& res, const auto& fn) {
+        try {
+            const IndexPool::Lease lease(pool, pool.take());
+            fn(*lease);
+        } catch (const UsageError& e) {
+            send_error(res, 400, e.message());
+        } catch (const InputError& e) {
+            send_error(res, 400, e.message());
+        } catch (const Error& e) {
+            send_error(res, 500, e.message());
+        }
+    };
+    auto params = [](const httplib::Request& req) {
+        return serve::Params(req.params.begin(), req.params.end());
+    };
+
+    svr.Get("/health", [dir](const httplib::Request&, httplib::Response& res) {
+        JsonWriter w;
+        w.begin_object().key("status").value("ok").key("version").value(version());
+        w.key("index").value(dir.string()).end_object();
+        send_json(res, w.take());
+    });
+    svr.Get("/search", [=](const httplib::Request& req, httplib::Response& res) {
+        with_index(res, [&](const Index& index) {
+            send_json(res, serve::search_result(index, serve::search_args(params(req))));
+        });
+    });
+    svr.Post("/search", [=](const httplib::Request& req, httplib::Response& res) {
+        with_index(res, [&](const Index& index) {
+            simdjson::dom::parser parser;
+            simdjson::dom::element body;
+            if (parser.parse(req.body).get(body) != simdjson::SUCCESS) {
+                throw UsageError("the request body is not valid JSON");
+            }
+            simdjson::dom::object args;
+            if (body.get_object().get(args) != simdjson::SUCCESS) {
+                throw UsageError("the request body must be a JSON object");
+            }
+            send_json(res, serve::search_result(index, serve::search_args(args)));
+        });
+    });
+    svr.Get(R"(/docs/(.+))", [=](const httplib::Request& req, httplib::Response& res) {
+        with_index(res, [&](const Index& index) {
+            const auto args = serve::get_args(req.matches[1].str(), params(req));
+            if (auto doc = serve::get_result(index, args)) {
+                send_json(res, std::move(*doc));
+            } else {
+                send_error(res, 404, fmt::format("no document or chunk '{}'", args.id));
+            }
+        });
+    });
+    svr.Get("/stats", [=](const httplib::Request& req, httplib::Response& res) {
+        with_index(res, [&](const Index& index) {
+            serve::stats_args(params(req));
+            send_json(res, serve::stats_result(index));
+        });
+    });
+    // Known paths with another method: 405 rather than 404.
+    for (const char* path : {"/health", "/stats", R"(/docs/(.+))"}) {
+        svr.Post(path, [](const httplib::Request&, httplib::Response& res) {
+            send_error(res, 405, "method not allowed (use GET)");
+        });
+    }
+}
+
+}  // namespace
+
+void serve_http(const std::filesystem::path& index_dir, const HttpOptions& options,
+                const std::function<void(const std::string& url)>& on_listening) {
+    if (options.threads < 1) throw UsageError("the number of threads must be at least 1");
+    IndexPool pool(index_dir, options.log);
+    // Before any thread starts: they all inherit the blocked signals.
+    const BlockedSignals signals;
+
+    httplib::Server svr;
+    const auto threads = static_cast<std::size_t>(options.threads);
+    svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    svr.set_payload_max_length(options.max_body);
+    svr.set_read_timeout(options.timeout_s, 0);
+    svr.set_write_timeout(options.timeout_s, 0);
+    // Idle keep-alive connections hold a worker: let them go soon.
+    svr.set_keep_alive_timeout(2);
+    svr.set_keep_alive_max_count(1000);
+    // cpp-httplib's default adds SO_REUSEPORT, which would let a second server share our port
+    // silently; SO_REUSEADDR alone only allows a quick restart.
+    svr.set_socket_options([](socket_t sock) {
+        const int yes = 1;
+        (void)setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
+    // Headers and body go out in separate writes: without this, Nagle's algorithm holds the
+    // body until the client's delayed ACK, 40 ms a request.
+    svr.set_tcp_nodelay(true);
+    routes(svr, pool, index_dir);
+    svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+        if (res.body.empty())
+            res.set_content(error_body(res.status, reason(res.status)), "application/json");
+    });
+    svr.set_exception_handler(
+        [&options](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+            std::string what = "unknown exception";
+            try {
+                std::rethrow_exception(std::move(ep));
+            } catch (const std::exception& e) {
+                what = e.what();
+            } catch (...) {
+            }
+            if (options.log != nullptr) {
+                *options.log << "rk: serve: internal error in " << req.path << ": " << what << '\n';
+            }
+            send_error(res, 500, fmt::format("internal error: {}", what));
+        });
+    if (options.log != nullptr) {
+        svr.set_logger(
+            [log = options.log](const httplib::Request& req, const httplib::Response& res) {
+                *log << fmt::format("rk: serve: {} {} {}\n", req.method, req.target, res.status)
+                     << std::flush;
+            });
+    }
+
+    int port = options.port;
+    if (port == 0) {
+        port = svr.bind_to_any_port(options.host);
+    } else if (!svr.bind_to_port(options.host, port)) {
+        port = -1;
+    }
+    if (port <= 0) {
+        throw Error(
+            fmt::format("cannot listen on {}:{} (the port is in use, or the address is "
+                        "not one of this machine's)",
+                        options.host, options.port));
+    }
+    const bool v6 = options.host.find(':') != std::string::npos;
+    on_listening(fmt::format("http://{}{}{}:{}", v6 ? "[" : "", options.host, v6 ? "]" : "", port));
+
+    std::atomic<bool> done{false};
+    std::thread listener([&] {
+        svr.listen_after_bind();
+        done = true;
+    });
+    while (!done) {
+        if (signals.wait(200) != 0) break;
+    }
+    // stop() acts only once the server runs, which a very early signal may precede.
+    while (!done) {
+        svr.stop();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    listener.join();
+}
+
+}  // namespace rk
