@@ -1,6 +1,7 @@
 """Vectors and hybrid search: modes, fusion, --explain, filters, and vectors.hnsw kept right
 through removals, a missing or damaged file, and a kill between commit and rename."""
 
+import fcntl
 import glob
 import json
 import os
@@ -138,6 +139,28 @@ class Vectors(RkTestCase):
         self.assertFalse(glob.glob(self.graph_file() + ".tmp-*"))
         self.assertNotIn("note", self.ok("index", "verify").err)
         self.assertEqual(self.ok("query", "--mode", "vector", "harpsichord").err, "")
+
+    def test_readers_search_new_vectors_while_a_writer_works(self):
+        old = self.path("old.hnsw")
+        shutil.copy(self.graph_file(), old)
+        more = self.write_jsonl("more.jsonl", [{"_id": "late", "title": "Late",
+                                                "text": "a harpsichord sonata in d minor"}])
+        self.ok("-q", "ingest", more)
+        shutil.copy(old, self.graph_file())  # as if the writer had not saved its graph yet
+        fd = os.open(os.path.join(self.index, "lock"), os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            for search in ("exact", "hnsw"):
+                r = self.ok("query", "--mode", "vector", "--vector-search", search, "--format",
+                            "json", "harpsichord sonata")
+                self.assertEqual(r.json()["results"][0]["id"], "late", search)
+                self.assertEqual(r.err, "")  # nothing to repair: the writer will save
+            with open(self.graph_file(), "rb") as f, open(old, "rb") as g:
+                self.assertEqual(f.read(), g.read(), "a reader wrote the graph under a writer")
+        finally:
+            os.close(fd)
+        r = self.ok("query", "--mode", "vector", "--format", "json", "harpsichord sonata")
+        self.assertIn("behind rk.db", r.err)
 
     def test_another_embedder_is_a_clear_error(self):
         conn = self.db()

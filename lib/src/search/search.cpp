@@ -175,14 +175,14 @@ std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& 
     auto& impl = index.impl();
     const auto query = vector::embed_query(*impl.db, impl.embedder(), q.text);
     if (std::all_of(query.begin(), query.end(), [](float x) { return x == 0; })) return {};
-    const auto& graph = impl.graph();
+    const auto& view = impl.vectors();
     const std::string encoded = vector::encode(query);
     const std::size_t dim = query.size();
     auto exact = [&](const std::vector<std::int64_t>& chunks) {
         std::vector<ScoredChunk> out;
         out.reserve(chunks.size());
         for (const auto c : chunks) {
-            if (const char* v = graph.vector(c)) {
+            if (const char* v = view.vector(c)) {
                 out.push_back({c, 1.0 - vector::distance(encoded.data(), v, dim)});
             }
         }
@@ -197,15 +197,15 @@ std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& 
                           });
         chunks.resize(head);
         const vector::FineQuery fine(query);
-        for (auto& c : chunks) c.score = fine.dot(graph.vector(c.chunk));
+        for (auto& c : chunks) c.score = fine.dot(view.vector(c.chunk));
         std::erase_if(chunks, [](const ScoredChunk& c) { return c.score < kMinSimilarity; });
     };
     bool exhausted = false;
     std::vector<ScoredChunk> chunks;
     using VS = Query::VectorSearch;
     if (q.vector_search == VS::exact || (q.vector_search == VS::automatic &&
-                                         (collector.filtered() || graph.size() <= kExactLimit))) {
-        const auto allowed = collector.filtered() ? collector.allowed_chunks() : graph.labels();
+                                         (collector.filtered() || view.size() <= kExactLimit))) {
+        const auto allowed = collector.filtered() ? collector.allowed_chunks() : view.labels();
         if (allowed.size() <= kExactLimit || q.vector_search == VS::exact) {
             chunks = exact(allowed);
             rescore(chunks);
@@ -214,12 +214,18 @@ std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& 
     }
     const std::size_t ef = q.ef > 0 ? static_cast<std::size_t>(q.ef) : kDefaultEf;
     for (std::size_t want = depth + depth / 2;; want *= 4) {
-        const auto found = graph.search(encoded, want, ef);
+        const auto found = view.graph->search(encoded, want, ef);
         chunks.clear();
-        for (const auto& [label, d] : found) chunks.push_back({label, 1.0 - d});
+        for (const auto& [label, d] : found) {
+            if (!view.fresh.contains(label)) chunks.push_back({label, 1.0 - d});
+        }
+        // Vectors stored since the graph was saved are compared one by one.
+        for (const auto& [label, v] : view.fresh) {
+            chunks.push_back({label, 1.0 - vector::distance(encoded.data(), v.data(), dim)});
+        }
         rescore(chunks);
         auto units = collector.collect(chunks, depth, exhausted);
-        if (units.size() >= depth || found.size() < want || want >= graph.size()) return units;
+        if (units.size() >= depth || found.size() < want || want >= view.size()) return units;
     }
 }
 

@@ -5,6 +5,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "embed/builtin.hpp"
 #include "rk/index.hpp"
@@ -14,6 +16,18 @@
 #include "vector/graph.hpp"
 
 namespace rk {
+
+// What a query searches: the graph, and the vectors stored since it was saved when a writer
+// is at work (searched exactly; the writer's save folds them in).
+struct VectorView {
+    const vector::Graph* graph = nullptr;
+    std::unordered_map<std::int64_t, std::string> fresh;  // chunk -> encoded vector
+
+    // A chunk's vector (the fresh one if it was stored again), or nullptr.
+    [[nodiscard]] const char* vector(std::int64_t chunk) const;
+    [[nodiscard]] std::vector<std::int64_t> labels() const;
+    [[nodiscard]] std::size_t size() const { return graph->size() + fresh.size(); }
+};
 
 struct Index::Impl {
     std::filesystem::path dir;
@@ -31,11 +45,17 @@ struct Index::Impl {
     // behind, rebuilt if it is missing or damaged (with a note), and saved when this process
     // may write. `rebuild` builds it afresh whatever the file holds.
     const vector::Graph& graph(bool rebuild = false) const;
+    // For queries: like graph(), except that while another process writes, a graph behind
+    // rk.db is not caught up (inserting into it would cost every reader what the writer
+    // already pays); the vectors stored since are read and searched exactly instead.
+    const VectorView& vectors() const;
 
   private:
     mutable std::unique_ptr<text::Tokenizer> tokenizer_;
     mutable std::unique_ptr<embed::BuiltinEmbedder> embedder_;
     mutable std::unique_ptr<vector::Graph> graph_;
+    mutable VectorView view_;
+    mutable std::int64_t view_generation_ = -1;
 };
 
 }  // namespace rk

@@ -4,6 +4,9 @@
 // no writer is at work.
 #include <fmt/format.h>
 
+#include <cstring>
+#include <fstream>
+
 #include "rk/error.hpp"
 #include "store/index_impl.hpp"
 #include "vector/store.hpp"
@@ -13,6 +16,18 @@ namespace rk {
 namespace {
 
 constexpr const char* kGraphFile = "vectors.hnsw";
+// Past this many vectors stored since the graph, a reader catches the graph up after all.
+constexpr std::int64_t kMaxFresh = 50000;
+
+// The generation a graph file reflects, from its header alone; -1 if unreadable.
+std::int64_t file_generation(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    char header[48] = {};
+    if (!in.read(header, sizeof header)) return -1;
+    std::int64_t generation = -1;
+    std::memcpy(&generation, header + 24, sizeof generation);
+    return generation;
+}
 
 }  // namespace
 
@@ -84,6 +99,70 @@ const vector::Graph& Index::Impl::graph(bool rebuild) const {
                          saved ? "" : ", in memory only"));
     }
     return *graph_;
+}
+
+const char* VectorView::vector(std::int64_t chunk) const {
+    if (const auto it = fresh.find(chunk); it != fresh.end()) return it->second.data();
+    return graph->vector(chunk);
+}
+
+std::vector<std::int64_t> VectorView::labels() const {
+    auto out = graph->labels();
+    for (const auto& [chunk, v] : fresh) {
+        if (!graph->contains(chunk)) out.push_back(chunk);
+    }
+    return out;
+}
+
+const VectorView& Index::Impl::vectors() const {
+    const auto state = vector::read_state(*db);
+    if (graph_ && graph_->generation == state.generation) {
+        view_.graph = graph_.get();
+        view_.fresh.clear();
+        return view_;
+    }
+    if (graph_ && view_.graph == graph_.get() && view_generation_ == state.generation) {
+        return view_;
+    }
+    const auto file = dir / kGraphFile;
+    bool writer_at_work = false;
+    if (!lock) {
+        try {
+            const store::WriterLock probe(dir / "lock", 0);
+        } catch (const LockError&) {
+            writer_at_work = true;
+        }
+    }
+    if (writer_at_work) {
+        // Take the writer's last saved graph if it is newer than ours and not ahead of rk.db.
+        const auto saved = file_generation(file);
+        if (!graph_ || (saved > graph_->generation && saved <= state.generation)) {
+            try {
+                auto loaded =
+                    vector::Graph::load(file, static_cast<std::size_t>(embedder().dimension()));
+                if (loaded->generation <= state.generation) graph_ = std::move(loaded);
+            } catch (const IndexError&) {
+                // graph() below rebuilds it, with a note.
+            }
+        }
+        const auto behind =
+            graph_ ? db->query_int(fmt::format("SELECT count(*) FROM vectors WHERE gen > {}",
+                                               graph_->generation))
+                   : std::nullopt;
+        if (graph_ && behind && *behind <= kMaxFresh) {
+            view_.graph = graph_.get();
+            view_.fresh.clear();
+            auto st = db->prepare("SELECT chunk, data FROM vectors WHERE gen > ?1");
+            st.bind(1, graph_->generation);
+            while (st.step()) view_.fresh.emplace(st.int64(0), std::string(st.blob(1)));
+            view_generation_ = state.generation;
+            return view_;
+        }
+    }
+    view_.graph = &graph();
+    view_.fresh.clear();
+    view_generation_ = state.generation;
+    return view_;
 }
 
 }  // namespace rk
