@@ -60,7 +60,8 @@ const vector::Graph& Index::Impl::graph(bool rebuild) const {
             } catch (const IndexError& e) {
                 damage = e.message();
             }
-        } else if (!rebuild && state.count > 0) {
+        } else if (!rebuild && state.count > 0 && !lock) {
+            // (A writer makes the file the first time; for anyone else it went missing.)
             damage = "vectors.hnsw is missing";
         }
         if (!graph_) {
