@@ -249,7 +249,10 @@ void Graph::add(const std::vector<std::pair<std::int64_t, std::string>>& items, 
             throw IndexError(fmt::format("vector of chunk {} has {} bytes, expected {}", label,
                                          v.size(), encoded_size(dimension_)));
         }
-        if (!h.label_lookup_.contains(static_cast<hnswlib::labeltype>(label))) ++fresh;
+        if (h.label_lookup_.contains(static_cast<hnswlib::labeltype>(label))) {
+            throw Error(fmt::format("vector graph: label {} added twice", label));
+        }
+        ++fresh;
     }
     if (h.cur_element_count + fresh > h.max_elements_) {
         h.resizeIndex(std::max(h.cur_element_count + fresh, h.max_elements_ * 3 / 2));
@@ -274,6 +277,10 @@ void Graph::remove(std::int64_t label) {
 
 bool Graph::contains(std::int64_t label) const {
     return vector(label) != nullptr;
+}
+
+bool Graph::knows(std::int64_t label) const {
+    return hnsw_->label_lookup_.contains(static_cast<hnswlib::labeltype>(label));
 }
 
 const char* Graph::vector(std::int64_t label) const {

@@ -39,10 +39,12 @@ class Graph {
     static std::unique_ptr<Graph> load(const std::filesystem::path& file, std::size_t dimension);
     void save(const std::filesystem::path& file) const;
 
-    // Adds (or replaces) vectors by label, on `threads` threads.
+    // Adds vectors under labels the graph has never held (see knows()), on `threads` threads.
     void add(const std::vector<std::pair<std::int64_t, std::string>>& items, unsigned threads);
     void remove(std::int64_t label);
     [[nodiscard]] bool contains(std::int64_t label) const;
+    // Whether the label was ever added, also if removed since.
+    [[nodiscard]] bool knows(std::int64_t label) const;
 
     // The nearest live labels to an encoded query, nearest first, with their distances.
     [[nodiscard]] std::vector<std::pair<std::int64_t, float>> search(const std::string& query,

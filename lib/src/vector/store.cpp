@@ -184,7 +184,14 @@ std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t dimension, G
     return graph;
 }
 
-std::size_t catch_up(store::Database& db, Graph& graph, VectorState state) {
+std::optional<std::size_t> catch_up(store::Database& db, Graph& graph, VectorState state) {
+    // hnswlib "updates" a label it has seen, on a path with undefined behaviour; a chunk id
+    // SQLite gave out again needs a fresh graph instead.
+    auto again = db.prepare("SELECT chunk FROM vectors WHERE gen > ?1");
+    again.bind(1, graph.generation);
+    while (again.step()) {
+        if (graph.knows(again.int64(0))) return std::nullopt;
+    }
     std::unordered_map<std::int64_t, std::int64_t> live;  // chunk -> generation
     auto all = db.prepare("SELECT chunk, gen FROM vectors INDEXED BY vectors_gen");
     while (all.step()) live.emplace(all.int64(0), all.int64(1));

@@ -71,10 +71,11 @@ const vector::Graph& Index::Impl::graph(bool rebuild) const {
     }
     bool caught_up = false;
     if (graph_->generation < state.generation) {
-        caught_up = vector::catch_up(*db, *graph_, state) > 0;
+        const auto changes = vector::catch_up(*db, *graph_, state);
+        caught_up = changes.value_or(1) > 0;
         changed = true;
         // Removed vectors stay in an HNSW graph as dead nodes; past a quarter, start afresh.
-        if (graph_->deleted() > graph_->size() / 4 + 64) {
+        if (!changes || graph_->deleted() > graph_->size() / 4 + 64) {
             graph_ = vector::build_graph(*db, dimension, params);
         }
     }
