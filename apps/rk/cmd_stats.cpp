@@ -11,58 +11,7 @@ int run_stats(Context& ctx, bool json) {
     const Index index = ctx.open(Index::Mode::read);
     const Stats s = index.stats();
     if (json) {
-        JsonWriter w;
-        w.begin_object()
-            .key("index")
-            .value(index.dir().string())
-            .key("schema_version")
-            .value(s.schema_version)
-            .key("documents")
-            .value(s.documents)
-            .key("chunks")
-            .value(s.chunks)
-            .key("text_bytes")
-            .value(s.text_bytes)
-            .key("db_bytes")
-            .value(s.db_bytes)
-            .key("wal_bytes")
-            .value(s.wal_bytes)
-            .key("created")
-            .value(s.created)
-            .key("updated")
-            .value(s.updated)
-            .key("settings")
-            .begin_object()
-            .key("embedder")
-            .value(s.settings.embedder)
-            .key("tokenizer")
-            .value(s.settings.tokenizer)
-            .key("chunk_size")
-            .value(s.settings.chunk_size)
-            .key("chunk_overlap")
-            .value(s.settings.chunk_overlap)
-            .end_object()
-            .key("postings")
-            .begin_object()
-            .key("segments")
-            .value(s.posting_segments)
-            .key("dead_chunks")
-            .value(s.dead_chunks)
-            .end_object()
-            .key("vectors")
-            .begin_object()
-            .key("count")
-            .value(s.vectors)
-            .key("dimension")
-            .value(s.dimension)
-            .key("graph_bytes")
-            .value(s.graph_bytes)
-            .end_object()
-            .key("collections")
-            .begin_object();
-        for (const auto& [name, n] : s.collections) w.key(name).value(n);
-        w.end_object().end_object();
-        out(w.str() + "\n");
+        out(stats_json(index) + "\n");
         return kOk;
     }
     std::string t;

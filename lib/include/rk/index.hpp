@@ -85,6 +85,10 @@ struct Health {
     std::vector<std::string> problems;
 };
 
+class Index;
+// The index's stats as one JSON object: what `rk stats --json` prints and the servers return.
+std::string stats_json(const Index& index);
+
 class Index {
   public:
     enum class Mode { read, write };

@@ -89,38 +89,4 @@ std::vector<ScoredChunk> bm25(store::Database& db, text::Tokenizer& tokenizer,
 
 }  // namespace rk::lexical
 
-namespace rk {
-
-Bm25Params parse_bm25_params(std::string_view spec, Bm25Params base) {
-    std::size_t pos = 0;
-    while (pos <= spec.size()) {
-        const std::size_t comma = std::min(spec.find(',', pos), spec.size());
-        const std::string_view part = spec.substr(pos, comma - pos);
-        pos = comma + 1;
-        if (part.empty()) continue;
-        const std::size_t eq = part.find('=');
-        const std::string_view key = part.substr(0, eq);
-        double* field = key == "k1"        ? &base.k1
-                        : key == "b"       ? &base.b
-                        : key == "title"   ? &base.title
-                        : key == "heading" ? &base.heading
-                        : key == "body"    ? &base.body
-                                           : nullptr;
-        if (field == nullptr || eq == std::string_view::npos) {
-            throw UsageError(fmt::format(
-                "bad BM25 parameter '{}' (expected k1=, b=, title=, heading= or body=)", part));
-        }
-        const std::string value(part.substr(eq + 1));
-        double v = 0;
-        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-        if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(v) || v < 0 ||
-            (key == "b" && v > 1)) {
-            throw UsageError(fmt::format("bad value in BM25 parameter '{}' (a number {})", part,
-                                         key == "b" ? "from 0 to 1" : "of 0 or more"));
-        }
-        *field = v;
-    }
-    return base;
-}
-
-}  // namespace rk
+namespace rk {}  // namespace rk

@@ -3,11 +3,66 @@
 
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 #include "rk/error.hpp"
 #include "rk/search.hpp"
 
 namespace rk {
+
+namespace {
+
+// Calls `set(key, value)` for each "key=value" of a comma-separated spec, and `flag(part)` for
+// each part without '='; `what` names the spec in errors ("BM25 parameter").
+template <typename Set, typename Flag>
+void parse_settings(std::string_view spec, std::string_view what, std::string_view expected,
+                    Set set, Flag flag) {
+    std::size_t pos = 0;
+    while (pos <= spec.size()) {
+        const std::size_t comma = std::min(spec.find(',', pos), spec.size());
+        const std::string_view part = spec.substr(pos, comma - pos);
+        pos = comma + 1;
+        if (part.empty()) continue;
+        const std::size_t eq = part.find('=');
+        if (eq == std::string_view::npos) {
+            if (!flag(part))
+                throw UsageError(fmt::format("bad {} '{}' (expected {})", what, part, expected));
+            continue;
+        }
+        const std::string value(part.substr(eq + 1));
+        double v = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+        const bool number =
+            ec == std::errc() && end == value.data() + value.size() && std::isfinite(v) && v >= 0;
+        if (!set(part.substr(0, eq), number ? std::optional<double>(v) : std::nullopt, part)) {
+            throw UsageError(fmt::format("bad {} '{}' (expected {})", what, part, expected));
+        }
+    }
+}
+
+}  // namespace
+
+Bm25Params parse_bm25_params(std::string_view spec, Bm25Params base) {
+    parse_settings(
+        spec, "BM25 parameter", "k1=, b=, title=, heading= or body=",
+        [&](std::string_view key, std::optional<double> v, std::string_view part) {
+            double* field = key == "k1"        ? &base.k1
+                            : key == "b"       ? &base.b
+                            : key == "title"   ? &base.title
+                            : key == "heading" ? &base.heading
+                            : key == "body"    ? &base.body
+                                               : nullptr;
+            if (field == nullptr) return false;
+            if (!v || (key == "b" && *v > 1)) {
+                throw UsageError(fmt::format("bad value in BM25 parameter '{}' (a number {})", part,
+                                             key == "b" ? "from 0 to 1" : "of 0 or more"));
+            }
+            *field = *v;
+            return true;
+        },
+        [](std::string_view) { return false; });
+    return base;
+}
 
 SearchMode parse_search_mode(std::string_view name) {
     if (name == "hybrid") return SearchMode::hybrid;
@@ -37,35 +92,26 @@ Query::VectorSearch parse_vector_search(std::string_view name) {
 }
 
 Fusion parse_fusion(std::string_view spec, Fusion base) {
-    std::size_t pos = 0;
-    while (pos <= spec.size()) {
-        const std::size_t comma = std::min(spec.find(',', pos), spec.size());
-        const std::string_view part = spec.substr(pos, comma - pos);
-        pos = comma + 1;
-        if (part.empty()) continue;
-        if (part == "rrf" || part == "weighted") {
+    parse_settings(
+        spec, "fusion setting", "rrf, weighted, k=, bm25= or vector=",
+        [&](std::string_view key, std::optional<double> v, std::string_view part) {
+            double* field = key == "k"        ? &base.k
+                            : key == "bm25"   ? &base.bm25
+                            : key == "vector" ? &base.vector
+                                              : nullptr;
+            if (field == nullptr) return false;
+            if (!v) {
+                throw UsageError(
+                    fmt::format("bad value in fusion setting '{}' (a number of 0 or more)", part));
+            }
+            *field = *v;
+            return true;
+        },
+        [&](std::string_view part) {
+            if (part != "rrf" && part != "weighted") return false;
             base.method = part == "rrf" ? Fusion::Method::rrf : Fusion::Method::weighted;
-            continue;
-        }
-        const std::size_t eq = part.find('=');
-        const std::string_view key = part.substr(0, eq);
-        double* field = key == "k"        ? &base.k
-                        : key == "bm25"   ? &base.bm25
-                        : key == "vector" ? &base.vector
-                                          : nullptr;
-        if (field == nullptr || eq == std::string_view::npos) {
-            throw UsageError(fmt::format(
-                "bad fusion setting '{}' (expected rrf, weighted, k=, bm25= or vector=)", part));
-        }
-        const std::string value(part.substr(eq + 1));
-        double v = 0;
-        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-        if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(v) || v < 0) {
-            throw UsageError(
-                fmt::format("bad value in fusion setting '{}' (a number of 0 or more)", part));
-        }
-        *field = v;
-    }
+            return true;
+        });
     return base;
 }
 

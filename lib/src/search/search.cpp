@@ -39,6 +39,19 @@ struct Ranked {
     Hit hit;  // fields but score, snippet and signals
 };
 
+// SQL for `n` --where conditions on d.meta, bound from parameter 3 on (path, value) pairs.
+// Metadata values are compared as text: 2020, true and "2020" all match --where k=2020.
+std::string metadata_conditions(std::size_t n) {
+    std::string sql;
+    for (std::size_t i = 0; i < n; ++i) {
+        sql += fmt::format(
+            " AND (CASE json_type(d.meta, ?{0}) WHEN 'true' THEN 'true' WHEN 'false' THEN "
+            "'false' ELSE CAST(json_extract(d.meta, ?{0}) AS TEXT) END) = ?{1}",
+            3 + 2 * i, 4 + 2 * i);
+    }
+    return sql;
+}
+
 // Applies the query's filters to candidate chunks and groups them into result units.
 class Collector {
   public:
@@ -47,14 +60,7 @@ class Collector {
             "SELECT c.doc, c.seq, c.heading, d.ext_id, d.title, d.source, d.collection "
             "FROM chunks c JOIN documents d ON d.id = c.doc "
             "WHERE c.id = ?1 AND (?2 IS NULL OR d.collection = ?2)";
-        for (std::size_t i = 0; i < q.where.size(); ++i) {
-            // Metadata values are compared as text: 2020, true and "2020" all match
-            // --where k=2020.
-            sql += fmt::format(
-                " AND (CASE json_type(d.meta, ?{0}) WHEN 'true' THEN 'true' WHEN 'false' THEN "
-                "'false' ELSE CAST(json_extract(d.meta, ?{0}) AS TEXT) END) = ?{1}",
-                3 + 2 * i, 4 + 2 * i);
-        }
+        sql += metadata_conditions(q.where.size());
         lookup_ = &db.cached(sql);
         for (const auto& condition : q.where) {
             std::string path = "$.\"";
@@ -79,12 +85,7 @@ class Collector {
         std::string sql =
             "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc "
             "WHERE (?2 IS NULL OR d.collection = ?2)";
-        for (std::size_t i = 0; i < q_.where.size(); ++i) {
-            sql += fmt::format(
-                " AND (CASE json_type(d.meta, ?{0}) WHEN 'true' THEN 'true' WHEN 'false' THEN "
-                "'false' ELSE CAST(json_extract(d.meta, ?{0}) AS TEXT) END) = ?{1}",
-                3 + 2 * i, 4 + 2 * i);
-        }
+        sql += metadata_conditions(q_.where.size());
         auto& st = db_.cached(sql);
         bind_filters(st);
         std::vector<std::int64_t> out;

@@ -7,6 +7,7 @@
 
 #include "lexical/postings.hpp"
 #include "rk/error.hpp"
+#include "rk/json.hpp"
 #include "store/documents.hpp"
 #include "store/index_impl.hpp"
 #include "store/schema.hpp"
@@ -327,6 +328,62 @@ Stats Index::stats() const {
     s.dimension = impl_->embedder().dimension();
     s.graph_bytes = file_size_or_zero(impl_->dir / "vectors.hnsw");
     return s;
+}
+
+std::string stats_json(const Index& index) {
+    const Stats s = index.stats();
+    JsonWriter w;
+    w.begin_object()
+        .key("index")
+        .value(index.dir().string())
+        .key("schema_version")
+        .value(s.schema_version)
+        .key("documents")
+        .value(s.documents)
+        .key("chunks")
+        .value(s.chunks)
+        .key("text_bytes")
+        .value(s.text_bytes)
+        .key("db_bytes")
+        .value(s.db_bytes)
+        .key("wal_bytes")
+        .value(s.wal_bytes)
+        .key("created")
+        .value(s.created)
+        .key("updated")
+        .value(s.updated)
+        .key("settings")
+        .begin_object()
+        .key("embedder")
+        .value(s.settings.embedder)
+        .key("tokenizer")
+        .value(s.settings.tokenizer)
+        .key("chunk_size")
+        .value(s.settings.chunk_size)
+        .key("chunk_overlap")
+        .value(s.settings.chunk_overlap)
+        .end_object()
+        .key("postings")
+        .begin_object()
+        .key("segments")
+        .value(s.posting_segments)
+        .key("dead_chunks")
+        .value(s.dead_chunks)
+        .end_object()
+        .key("vectors")
+        .begin_object()
+        .key("count")
+        .value(s.vectors)
+        .key("dimension")
+        .value(s.dimension)
+        .key("graph_bytes")
+        .value(s.graph_bytes)
+        .end_object()
+        .key("collections")
+        .begin_object();
+    for (const auto& [name, n] : s.collections) w.key(name).value(n);
+    w.end_object().end_object();
+    return w.take();
 }
 
 Health Index::verify() const {
