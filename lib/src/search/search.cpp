@@ -95,9 +95,8 @@ class Collector {
     }
 
     // Units from chunks ranked best first (sorted here, lazily: most queries need only the
-    // head), until `depth` units are found. Sets `exhausted` if the chunks ran out first.
-    std::vector<Ranked> collect(std::vector<ScoredChunk>& ranked, std::size_t depth,
-                                bool& exhausted) {
+    // head), until `depth` units are found.
+    std::vector<Ranked> collect(std::vector<ScoredChunk>& ranked, std::size_t depth) {
         auto better = [](const ScoredChunk& a, const ScoredChunk& b) {
             return a.score > b.score || (a.score == b.score && a.chunk < b.chunk);
         };
@@ -144,7 +143,6 @@ class Collector {
             seen.insert(key);
             out.push_back(std::move(r));
         }
-        exhausted = i == ranked.size();
         return out;
     }
 
@@ -201,7 +199,6 @@ std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& 
         for (auto& c : chunks) c.score = fine.dot(view.vector(c.chunk));
         std::erase_if(chunks, [](const ScoredChunk& c) { return c.score < kMinSimilarity; });
     };
-    bool exhausted = false;
     std::vector<ScoredChunk> chunks;
     using VS = Query::VectorSearch;
     if (q.vector_search == VS::exact || (q.vector_search == VS::automatic &&
@@ -210,7 +207,7 @@ std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& 
         if (allowed.size() <= kExactLimit || q.vector_search == VS::exact) {
             chunks = exact(allowed);
             rescore(chunks);
-            return collector.collect(chunks, depth, exhausted);
+            return collector.collect(chunks, depth);
         }
     }
     const std::size_t ef = q.ef > 0 ? static_cast<std::size_t>(q.ef) : kDefaultEf;
@@ -225,7 +222,7 @@ std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& 
             chunks.push_back({label, 1.0 - vector::distance(encoded.data(), v.data(), dim)});
         }
         rescore(chunks);
-        auto units = collector.collect(chunks, depth, exhausted);
+        auto units = collector.collect(chunks, depth);
         if (units.size() >= depth || found.size() < want || want >= view.size()) return units;
     }
 }
@@ -290,8 +287,7 @@ std::vector<Hit> search(const Index& index, const Query& q) {
     std::vector<Ranked> by_bm25, by_vector;
     if (lexical) {
         auto ranked = lexical::bm25(db, index.impl().query_tokenizer(), terms, q.bm25);
-        bool exhausted = false;
-        by_bm25 = collector.collect(ranked, depth, exhausted);
+        by_bm25 = collector.collect(ranked, depth);
     }
     if (vectors) by_vector = vector_units(index, q, collector, depth);
 
