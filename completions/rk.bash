@@ -210,8 +210,8 @@ _rk()
         eval) opts="--qrels --run --metrics --per-query --format" ;;
         bench)
             opts="--mode -k --warmup --repeat --metrics --report --gate --baseline
-                --max-regression --bm25 --fusion --ef --vector-search -j --jobs --tokenizer
-                --chunk-size --chunk-overlap"
+                --max-regression --bm25 --fusion --ef --vector-search -j --jobs --no-ingest
+                --tokenizer --chunk-size --chunk-overlap"
             ;;
         serve) opts="--port --host --threads --max-body --timeout" ;;
         index | completions | mcp) opts="" ;;

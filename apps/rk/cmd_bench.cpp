@@ -20,6 +20,7 @@ struct BenchFlags {
     std::string bm25;
     Settings settings;
     bool settings_given = false;  // --tokenizer, --chunk-size or --chunk-overlap
+    bool no_ingest = false;
 };
 
 double parse_percent(std::string s) {
@@ -84,6 +85,10 @@ int run_bench_cmd(Context& ctx, BenchFlags& f) {
     if (!ctx.index_flag.empty() && f.datasets.size() > 1) {
         throw UsageError("--index holds one dataset; benchmark several without --index");
     }
+    f.o.ingest = !f.no_ingest;
+    if (!f.o.ingest && ctx.index_flag.empty()) {
+        throw UsageError("--no-ingest measures an existing index: name it with --index");
+    }
     // Everything that can be wrong with the other files is found before the long run.
     if (!f.gate.empty()) (void)check_gates({}, f.gate);
     if (!f.baseline.empty()) (void)check_baseline({}, f.baseline, max_regression);
@@ -102,7 +107,8 @@ int run_bench_cmd(Context& ctx, BenchFlags& f) {
                 return Index::create(scratch->path() / "index", f.settings);
             }
             bool created = false;
-            Index i = Index::open_or_create(ctx.index_flag, f.settings, &created);
+            Index i = f.o.ingest ? Index::open_or_create(ctx.index_flag, f.settings, &created)
+                                 : Index::open(ctx.index_flag, Index::Mode::read);
             const Settings& s = i.settings();
             if (!created && f.settings_given &&
                 (s.tokenizer != f.settings.tokenizer || s.chunk_size != f.settings.chunk_size ||
@@ -185,6 +191,8 @@ void add_bench(CLI::App& app, Context& ctx) {
     cmd->add_option("--bm25", f->bm25,
                     "BM25 parameters, any of k1=1.8,b=0.75,title=2,heading=1.5,body=1")
         ->type_name("LIST");
+    cmd->add_flag("--no-ingest", f->no_ingest,
+                  "Measure the --index as it is; the dataset needs only queries.jsonl");
     cmd->add_option("-j,--jobs", f->o.jobs, "Ingest threads (0: one per core)")->type_name("N");
     cmd->add_option("--tokenizer", f->settings.tokenizer, "Tokenizer of the fresh index")
         ->type_name("NAME");
@@ -195,7 +203,9 @@ void add_bench(CLI::App& app, Context& ctx) {
         ->type_name("N");
     cmd->footer(
         "Each dataset gets a fresh temporary index; with the global --index (one dataset\n"
-        "only) that index is created or reused, and ingest is incremental.\n"
+        "only) that index is created or reused, and ingest is incremental; --no-ingest\n"
+        "measures it as it is. A dataset without qrels/test.tsv is measured for speed\n"
+        "alone, over all its queries.\n"
         "Exit status: 0 when every gate passes, 1 when one fails, 2 on error.\n"
         "Examples:\n"
         "  rk bench ../shared/datasets/cranfield\n"

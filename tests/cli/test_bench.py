@@ -160,3 +160,29 @@ class BenchTest(RkTestCase):
         r = self.rk("bench", self.ds, "--repeat", "1", "--warmup", "0")
         self.assertEqual(r.code, 0, r)
         self.assertEqual(self.stats()["documents"], 6)
+
+    def test_no_ingest_measures_the_index_as_it_is(self):
+        self.ok("-q", "ingest", os.path.join(self.ds, "corpus.jsonl"))
+        speed = self.path("speed")
+        self.write_jsonl("speed/queries.jsonl", [{"_id": i, "text": t} for i, t in QUERIES])
+        path = self.path("speed.json")
+        r = self.rk("bench", speed, "--no-ingest", "--repeat", "1", "--report", path)
+        self.assertEqual(r.code, 0, r)
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)["datasets"][0]
+        # No judgements: every query is timed, and no quality is claimed.
+        self.assertEqual((d["documents"], d["queries"], d["ingest_seconds"]), (6, 4, 0))
+        for mode in ("bm25", "vector", "hybrid"):
+            self.assertEqual(d["modes"][mode]["quality"], {})
+            self.assertGreater(d["modes"][mode]["latency"]["median_ms"], 0)
+        self.assertError(self.rk("bench", speed, "--no-ingest", index=None),
+                         mentions=["--index"])
+        self.assertError(self.rk("bench", speed), mentions=["corpus.jsonl"])
+        # The judged dataset, measured without ingest, gives the figures of a full run.
+        full = self.report()
+        r = self.rk("bench", self.ds, "--no-ingest", "--repeat", "1", "--report", path)
+        with open(path, encoding="utf-8") as f:
+            again = json.load(f)["datasets"][0]
+        for mode in ("bm25", "vector", "hybrid"):
+            self.assertEqual(again["modes"][mode]["quality"],
+                             full["datasets"][0]["modes"][mode]["quality"])

@@ -27,6 +27,9 @@ struct BenchOptions {
     Fusion fusion;
     int ef = 0;  // HNSW search breadth; 0 for the default
     Query::VectorSearch vector_search = Query::VectorSearch::automatic;
+    // false: measure the index as it is, without ingesting the dataset's corpus (which then
+    // need not be there).
+    bool ingest = true;
 };
 
 struct Latency {
@@ -59,7 +62,9 @@ struct DatasetResult {
 void check_bench_options(const BenchOptions& options);
 
 // Runs the benchmark of one dataset directory into `index` (opened for writing; fresh or
-// reused, ingest is incremental). `note` receives progress messages.
+// reused, ingest is incremental). A dataset without qrels/test.tsv is measured for speed
+// alone, over all its queries. `note` receives progress messages. Throws InputError for a
+// directory without queries.jsonl (or corpus.jsonl, when it is to be ingested).
 DatasetResult run_bench(const std::filesystem::path& dataset, Index& index,
                         const BenchOptions& options,
                         const std::function<void(const std::string&)>& note = {});

@@ -119,42 +119,53 @@ DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOption
     check_bench_options(o);
     const fs::path corpus = dataset / "corpus.jsonl", queries_file = dataset / "queries.jsonl",
                    qrels_file = dataset / "qrels" / "test.tsv";
-    for (const auto& f : {corpus, queries_file, qrels_file}) {
+    auto present = [](const fs::path& f) {
         std::error_code ec;
-        if (!fs::is_regular_file(f, ec)) {
-            throw InputError(
-                "not a BEIR dataset: missing corpus.jsonl, queries.jsonl or "
-                "qrels/test.tsv",
-                f.string());
-        }
+        return fs::is_regular_file(f, ec);
+    };
+    if (o.ingest && !present(corpus)) {
+        throw InputError("not a BEIR dataset: missing corpus.jsonl", corpus.string());
     }
+    if (!present(queries_file)) {
+        throw InputError("not a BEIR dataset: missing queries.jsonl", queries_file.string());
+    }
+    // Without judgements the run measures speed alone, over every query.
+    const bool judged = present(qrels_file);
     DatasetResult r;
     r.name = fs::absolute(dataset).lexically_normal().filename().string();
     if (r.name.empty()) r.name = fs::absolute(dataset).lexically_normal().parent_path().filename();
     r.path = fs::absolute(dataset).lexically_normal().string();
-    r.hash = hash_files({corpus, queries_file, qrels_file});
+    std::vector<fs::path> hashed;
+    for (const auto& f : {corpus, queries_file, qrels_file}) {
+        if (present(f)) hashed.push_back(f);
+    }
+    r.hash = hash_files(hashed);
 
-    const Qrels qrels = read_qrels(qrels_file);
+    const Qrels qrels = judged ? read_qrels(qrels_file) : Qrels{};
     std::vector<QueryText> queries;
     for (auto& q : read_queries(queries_file)) {
-        if (qrels.contains(q.id)) queries.push_back(std::move(q));
+        if (!judged || qrels.contains(q.id)) queries.push_back(std::move(q));
     }
     r.queries = static_cast<std::int64_t>(queries.size());
+    if (!judged && note) note(fmt::format("{}: no qrels/test.tsv, speed only", r.name));
 
-    if (note) note(fmt::format("{}: ingesting {}", r.name, corpus.string()));
-    IngestOptions io;
-    io.paths = {corpus.string()};
-    io.jobs = o.jobs;
-    const IngestReport ir = ingest(index, io);
-    if (ir.failed > 0) {
-        throw InputError(fmt::format("{} records could not be ingested", ir.failed),
-                         corpus.string());
+    if (o.ingest) {
+        if (note) note(fmt::format("{}: ingesting {}", r.name, corpus.string()));
+        IngestOptions io;
+        io.paths = {corpus.string()};
+        io.jobs = o.jobs;
+        const IngestReport ir = ingest(index, io);
+        if (ir.failed > 0) {
+            throw InputError(fmt::format("{} records could not be ingested", ir.failed),
+                             corpus.string());
+        }
+        r.ingest_seconds = ir.seconds;
+        r.docs_per_s = ir.seconds > 0
+                           ? static_cast<double>(ir.added + ir.updated + ir.unchanged) / ir.seconds
+                           : 0;
     }
     const Stats stats = index.stats();
     r.documents = stats.documents;
-    r.ingest_seconds = ir.seconds;
-    r.docs_per_s =
-        ir.seconds > 0 ? static_cast<double>(ir.added + ir.updated + ir.unchanged) / ir.seconds : 0;
     r.index_bytes = stats.db_bytes + stats.wal_bytes + stats.graph_bytes;
 
     const auto metrics = parse_metrics(o.metrics);
@@ -180,9 +191,11 @@ DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOption
                 entries.push_back({h.id, std::round(h.score * 1e6) / 1e6});
             }
         }
-        const Evaluation e = evaluate(qrels, run, metrics);
-        for (std::size_t i = 0; i < metrics.size(); ++i) {
-            m.quality.emplace_back(metrics[i].name(), e.mean[i]);
+        if (judged) {
+            const Evaluation e = evaluate(qrels, run, metrics);
+            for (std::size_t i = 0; i < metrics.size(); ++i) {
+                m.quality.emplace_back(metrics[i].name(), e.mean[i]);
+            }
         }
         // Speed: untimed warm-up passes, then timed passes over every query.
         for (int pass = 0; pass < o.warmup; ++pass) {
