@@ -11,7 +11,7 @@ namespace {
 
 struct BenchFlags {
     std::vector<std::string> datasets;
-    std::string modes = "bm25,vector,hybrid";
+    std::string modes;  // empty: every mode the index can run
     std::string fusion;
     std::string vector_search = "auto";
     BenchOptions o;
@@ -157,7 +157,8 @@ void add_bench(CLI::App& app, Context& ctx) {
                     "Directories in BEIR layout: corpus.jsonl, queries.jsonl, qrels/test.tsv")
         ->required();
     cmd->add_option("--mode", f->modes,
-                    "Comma-separated modes to measure: bm25, vector, hybrid (default: all)")
+                    "Comma-separated modes to measure: bm25, vector, hybrid (default: all the index "
+                    "can run)")
         ->type_name("LIST");
     cmd->add_option("-k", f->o.k, "Results per query in the scored run")
         ->type_name("N")

@@ -17,7 +17,7 @@ namespace {
 
 struct QueryFlags {
     std::string text;
-    std::string mode = "hybrid";
+    std::string mode;  // empty: the index's default
     std::string fusion;
     std::string vector_search = "auto";
     std::string format = "text";
@@ -77,7 +77,7 @@ int run_query(Context& ctx, QueryFlags& f) {
     q.snippets = f.format != "trec" && f.format != "tsv";
     q.chunks = f.chunks;
     q.bm25 = parse_bm25_params(f.bm25);
-    q.mode = parse_search_mode(f.mode);
+    if (!f.mode.empty()) q.mode = parse_search_mode(f.mode);
     q.fusion = parse_fusion(f.fusion);
     q.ef = f.ef;
     q.vector_search = parse_vector_search(f.vector_search);
@@ -92,6 +92,7 @@ int run_query(Context& ctx, QueryFlags& f) {
     }
 
     const Index index = ctx.open(Index::Mode::read);
+    const std::string_view mode = to_string(effective_mode(index, q));
     const bool color = ctx.color_stdout();
     bool any = false;
     JsonWriter all;
@@ -109,7 +110,7 @@ int run_query(Context& ctx, QueryFlags& f) {
             JsonWriter& w = all;
             w.begin_object();
             if (batch) w.key("qid").value(in.id);
-            w.key("query").value(in.text).key("mode").value(f.mode).key("took_ms").value(ms);
+            w.key("query").value(in.text).key("mode").value(mode).key("took_ms").value(ms);
             w.key("results").begin_array();
             int rank = 0;
             for (const auto& h : hits) {
@@ -181,7 +182,8 @@ void add_query(CLI::App& app, Context& ctx) {
                     "Words, \"quoted phrases\", -excluded words, prefix*; the rest is literal");
     cmd->add_option("-k", f->k, "How many results")->type_name("N")->check(CLI::Range(1, 100000));
     cmd->add_option("--mode", f->mode,
-                    "Ranking: hybrid (BM25 and vectors fused, the default), bm25 or vector")
+                    "Ranking: hybrid (BM25 and vectors fused; the default), bm25 (the default "
+                    "without vectors) or vector")
         ->check(CLI::IsMember({"bm25", "vector", "hybrid"}));
     cmd->add_option("--fusion", f->fusion,
                     "How hybrid fuses: rrf or weighted, k=60, bm25=2, vector=1 (comma-separated)")

@@ -183,3 +183,60 @@ class Vectors(RkTestCase):
         self.assertIn("256 dimensions", r.err)
         self.assertError(self.rk("init", self.path("bad"), "--embedder", "builtin:1000",
                                  index=None), 2, mentions=["1000"])
+
+
+class NoVectors(RkTestCase):
+    """`rk init --embedder none`: a lexical-only index, end to end."""
+
+    def setUp(self):
+        super().setUp()
+        self.ok("init", "--embedder", "none")
+        self.corpus = self.write_jsonl("c.jsonl", DOCS)
+        self.ok("-q", "ingest", self.corpus)
+
+    def test_bm25_is_the_default_and_vectors_are_refused(self):
+        r = self.ok("query", "--format", "json", "exponential backoff")
+        self.assertEqual(r.json()["mode"], "bm25")
+        self.assertEqual(r.json()["results"][0]["id"], "net")
+        self.assertEqual(self.ok("query", "--mode", "bm25", "backoff").code, 0)
+        for mode in ("vector", "hybrid"):
+            self.assertError(self.rk("query", "--mode", mode, "backoff"), 2,
+                             mentions=[mode, "none", "--mode bm25"])
+        # Nothing near is still a negative answer, not an error.
+        self.assertEqual(self.rk("query", "zyzzyva").code, 1)
+
+    def test_no_vectors_are_stored_and_the_index_holds_up(self):
+        self.assertFalse(os.path.exists(os.path.join(self.index, "vectors.hnsw")))
+        stats = self.stats()
+        self.assertEqual(stats["settings"]["embedder"], "none")
+        self.assertEqual(stats["vectors"], {"count": 0, "dimension": 0, "graph_bytes": 0})
+        self.assertEqual(self.db().execute("SELECT count(*) FROM vectors").fetchone()[0], 0)
+        docs = [dict(d) for d in DOCS]
+        docs[1]["text"] = "exponential backoff for retrying connections"
+        self.ok("-q", "ingest", self.write_jsonl("c2.jsonl", docs))
+        self.ok("rm", "sky")
+        for command in (("index", "rebuild"), ("index", "optimize"), ("index", "verify")):
+            r = self.ok(*command)
+            self.assertNotIn("vectors.hnsw", r.err)
+        self.assertFalse(os.path.exists(os.path.join(self.index, "vectors.hnsw")))
+        r = self.rk("query", "--format", "json", "yeast")  # bread's old text, replaced
+        self.assertEqual((r.code, r.json()["results"]), (1, []))
+        got = [h["id"] for h in
+               self.ok("query", "--format", "json", "backoff retrying").json()["results"]]
+        self.assertEqual(sorted(got), ["bread", "net"])
+
+    def test_servers_and_bench_follow_the_index(self):
+        r = self.ok("mcp", stdin=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                             "params": {"name": "search",
+                                                        "arguments": {"query": "backoff"}}}) + "\n")
+        reply = json.loads(r.out.splitlines()[0])
+        self.assertIn("bm25", json.dumps(reply))
+        self.assertFalse(reply["result"].get("isError", False), reply)
+        ds = self.path("ds")
+        self.write_jsonl("ds/queries.jsonl", [{"_id": "q1", "text": "backoff"}])
+        report = self.path("r.json")
+        self.ok("bench", ds, "--no-ingest", "--repeat", "1", "--report", report)
+        with open(report, encoding="utf-8") as f:
+            self.assertEqual(list(json.load(f)["datasets"][0]["modes"]), ["bm25"])
+        self.assertError(self.rk("bench", ds, "--no-ingest", "--mode", "vector"), 2,
+                         mentions=["none"])

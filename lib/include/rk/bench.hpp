@@ -17,7 +17,8 @@
 namespace rk {
 
 struct BenchOptions {
-    std::vector<std::string> modes{"bm25", "vector", "hybrid"};
+    // Empty: every mode the index can run (bm25 alone when it has no vectors).
+    std::vector<std::string> modes;
     int k = 100;     // results per query, for the run that is scored
     int warmup = 1;  // untimed passes over the queries
     int repeat = 5;  // timed passes; latencies are taken over all of them

@@ -25,8 +25,9 @@ class Embedder {
     virtual void embed(std::span<const std::string_view> texts, std::span<float> out) const = 0;
 };
 
-// "builtin" (4096 dimensions) or "builtin:N" for N a power of two from 256 to 65536. Throws
-// UsageError for anything else.
+// "builtin" (4096 dimensions) or "builtin:N" for N a power of two from 256 to 65536, or "none"
+// (an index without vectors), for which it returns nullptr. Throws UsageError for anything
+// else.
 std::unique_ptr<Embedder> make_embedder(std::string_view spec);
 
 }  // namespace rk

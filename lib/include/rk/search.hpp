@@ -56,7 +56,8 @@ struct Query {
     std::vector<std::pair<std::string, std::string>> where;  // metadata key = value
     std::optional<std::string> path_glob;                    // over the source path or id
     Bm25Params bm25;
-    SearchMode mode = SearchMode::hybrid;
+    // Unset: the index's default, hybrid when it has vectors, else bm25.
+    std::optional<SearchMode> mode;
     Fusion fusion;
     int ef = 0;  // HNSW search breadth; 0 takes the default
     // How the vector signal searches: exact below a few thousand candidate vectors and the
@@ -90,7 +91,11 @@ struct FtsQuery {
 // Returns nullopt when the text holds nothing to search for.
 std::optional<FtsQuery> fts_query(std::string_view text);
 
-// Runs the query against an open index.
+// The mode `query` runs in on `index`: its own, or the index's default. Throws UsageError
+// when it asks for vectors of an index that has none (embedder "none").
+SearchMode effective_mode(const Index& index, const Query& query);
+
+// Runs the query against an open index. Throws UsageError as effective_mode() does.
 std::vector<Hit> search(const Index& index, const Query& query);
 
 // "auto", "exact" or "hnsw"; throws UsageError otherwise.

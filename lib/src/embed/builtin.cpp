@@ -178,6 +178,7 @@ void BuiltinEmbedder::embed(std::span<const std::string_view> texts, std::span<f
 namespace rk {
 
 std::unique_ptr<Embedder> make_embedder(std::string_view spec) {
+    if (spec == "none") return nullptr;
     if (spec == "builtin") return std::make_unique<embed::BuiltinEmbedder>();
     if (spec.starts_with("builtin:")) {
         const std::string_view n = spec.substr(8);
@@ -188,7 +189,7 @@ std::unique_ptr<Embedder> make_embedder(std::string_view spec) {
         }
     }
     throw UsageError(
-        fmt::format("unknown embedder '{}' (expected builtin or builtin:DIMENSION)", spec));
+        fmt::format("unknown embedder '{}' (expected builtin, builtin:DIMENSION or none)", spec));
 }
 
 }  // namespace rk

@@ -102,7 +102,6 @@ std::optional<double> DatasetResult::figure(const std::string& mode,
 }
 
 void check_bench_options(const BenchOptions& o) {
-    if (o.modes.empty()) throw UsageError("no mode to measure");
     for (std::size_t i = 0; i < o.modes.size(); ++i) {
         (void)parse_search_mode(o.modes[i]);
         for (std::size_t j = 0; j < i; ++j) {
@@ -169,7 +168,12 @@ DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOption
     r.index_bytes = stats.db_bytes + stats.wal_bytes + stats.graph_bytes;
 
     const auto metrics = parse_metrics(o.metrics);
-    for (const auto& mode : o.modes) {
+    std::vector<std::string> modes = o.modes;
+    if (modes.empty()) {
+        modes = {"bm25"};
+        if (index.settings().embedder != "none") modes = {"bm25", "vector", "hybrid"};
+    }
+    for (const auto& mode : modes) {
         if (note) note(fmt::format("{}: {} queries in mode {}", r.name, queries.size(), mode));
         ModeResult m;
         m.mode = mode;

@@ -129,7 +129,7 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
 class Preparer {
   public:
     Preparer(const IngestOptions& o, const Settings& s, const Known& known,
-             text::Tokenizer tokenizer, const embed::BuiltinEmbedder& embedder)
+             text::Tokenizer tokenizer, const embed::BuiltinEmbedder* embedder)
         : o_(o),
           s_(s),
           known_(known),
@@ -276,8 +276,10 @@ class Preparer {
             if (!o_.dry_run) {
                 for (auto& c : p.rec.chunks) {
                     c.terms = counter_.count(p.rec.title, c.heading, c.text);
-                    c.vector = vector::embed_chunk(
-                        embedder_, vector::embedding_text(p.rec.title, c.heading, c.text));
+                    if (embedder_ != nullptr) {
+                        c.vector = vector::embed_chunk(
+                            *embedder_, vector::embedding_text(p.rec.title, c.heading, c.text));
+                    }
                 }
             }
         }
@@ -287,7 +289,7 @@ class Preparer {
     const IngestOptions& o_;
     const Settings& s_;
     const Known& known_;
-    const embed::BuiltinEmbedder& embedder_;
+    const embed::BuiltinEmbedder* embedder_;  // null for an index without vectors
     std::unique_ptr<text::Tokenizer> tokenizer_;  // stays put when the Preparer moves
     lexical::TermCounter counter_;
     inputs::RecordFields fields_;
@@ -442,15 +444,15 @@ std::vector<WorkResult> process(std::vector<WorkItem> items, std::vector<Prepare
 // Decides each document's fate against what the index held and what this run wrote.
 class Writer {
   public:
-    Writer(store::Database& db, const IngestOptions& o, const Known& known,
+    Writer(store::Database& db, bool vectors, const IngestOptions& o, const Known& known,
            const IngestCallbacks& cb, IngestReport& report)
-        : db_(db), o_(o), known_(known), cb_(cb), report_(report) {}
+        : db_(db), vectors_(vectors), o_(o), known_(known), cb_(cb), report_(report) {}
 
     // Writes one round, committing when the open transaction has grown enough.
     void write(std::vector<WorkResult>& results) {
         if (!o_.dry_run && !tx_) {
             tx_.emplace(db_);
-            writer_.emplace(db_);
+            writer_.emplace(db_, vectors_);
         }
         for (auto& r : results) {
             uncommitted_ += r.bytes;
@@ -514,7 +516,7 @@ class Writer {
         std::optional<store::DocumentWriter> writer;
         if (!o_.dry_run) {
             tx.emplace(db_);
-            writer.emplace(db_);
+            writer.emplace(db_, vectors_);
         }
         for (const auto& v : victims) {
             if (writer) writer->remove(v.rowid);
@@ -566,6 +568,7 @@ class Writer {
     }
 
     store::Database& db_;
+    bool vectors_;
     const IngestOptions& o_;
     const Known& known_;
     const IngestCallbacks& cb_;
@@ -597,15 +600,17 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
 
     unsigned jobs = options.jobs != 0 ? options.jobs : std::thread::hardware_concurrency();
     jobs = std::clamp(jobs, 1U, 256U);
+    const embed::BuiltinEmbedder* embedder =
+        index.impl().has_vectors() ? &index.impl().embedder() : nullptr;
     std::vector<Preparer> preparers;
     preparers.reserve(jobs);
     const std::string tokenizer = store::fts_tokenize_arg(index.settings().tokenizer);
     for (unsigned i = 0; i < jobs; ++i) {
         preparers.emplace_back(options, index.settings(), known,
-                               text::Tokenizer(db.handle(), tokenizer), index.impl().embedder());
+                               text::Tokenizer(db.handle(), tokenizer), embedder);
     }
 
-    Writer writer(db, options, known, cb, report);
+    Writer writer(db, embedder != nullptr, options, known, cb, report);
     RoundMaker rounds(walk.files, options);
     auto fail = [&](const IngestNote& n) {
         ++report.failed;
@@ -634,7 +639,7 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
     // and readers start from a short log. Busy readers only make this partial.
     if (!options.dry_run) {
         // The graph follows the committed vectors (vectors.hnsw written and renamed).
-        (void)index.impl().graph();
+        if (embedder != nullptr) (void)index.impl().graph();
         db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     }
 

@@ -10,6 +10,7 @@
 
 #include "lexical/bm25.hpp"
 #include "lexical/query.hpp"
+#include "rk/error.hpp"
 #include "store/index_impl.hpp"
 #include "util/glob.hpp"
 #include "vector/store.hpp"
@@ -259,12 +260,25 @@ void split_highlights(Hit& hit, std::string_view marked) {
 
 }  // namespace
 
+SearchMode effective_mode(const Index& index, const Query& q) {
+    const bool has_vectors = index.impl().has_vectors();
+    if (!q.mode) return has_vectors ? SearchMode::hybrid : SearchMode::bm25;
+    if (*q.mode != SearchMode::bm25 && !has_vectors) {
+        throw UsageError(
+            fmt::format("mode {} needs vectors, and this index has none (its "
+                        "embedder is 'none'): use --mode bm25",
+                        to_string(*q.mode)));
+    }
+    return *q.mode;
+}
+
 std::vector<Hit> search(const Index& index, const Query& q) {
+    const SearchMode mode = effective_mode(index, q);
     const auto terms = lexical::parse_query(q.text);
     const auto fq = lexical::fts_expressions(terms);
     if (q.k <= 0) return {};
-    const bool lexical = q.mode != SearchMode::vector && fq;
-    const bool vectors = q.mode != SearchMode::bm25;
+    const bool lexical = mode != SearchMode::vector && fq;
+    const bool vectors = mode != SearchMode::bm25;
     if (!lexical && !vectors) return {};
     auto& db = *index.impl().db;
     const store::ReadTransaction snapshot(db);

@@ -241,7 +241,7 @@ std::string search_result(const Index& index, const SearchArgs& args) {
         .key("query")
         .value(args.query.text)
         .key("mode")
-        .value(to_string(args.query.mode))
+        .value(to_string(effective_mode(index, args.query)))
         .key("k")
         .value(args.query.k)
         .key("took_ms")

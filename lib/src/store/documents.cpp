@@ -21,10 +21,9 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db) {
     return known;
 }
 
-DocumentWriter::DocumentWriter(Database& db)
+DocumentWriter::DocumentWriter(Database& db, bool vectors)
     : db_(db),
       postings_(db),
-      vectors_(db),
       insert_doc_(db,
                   "INSERT INTO documents(ext_id, source, collection, title, meta, hash, "
                   "body, bytes, updated) VALUES(?,?,?,?,?,?,?,?,?)"),
@@ -42,7 +41,9 @@ DocumentWriter::DocumentWriter(Database& db)
                   "INSERT INTO chunks_fts(chunks_fts, rowid, title, heading, body) "
                   "SELECT 'delete', id, title, heading, body FROM chunk_view "
                   "WHERE id IN (SELECT id FROM chunks WHERE doc=?)"),
-      delete_chunks_(db, "DELETE FROM chunks WHERE doc=?") {}
+      delete_chunks_(db, "DELETE FROM chunks WHERE doc=?") {
+    if (vectors) vectors_.emplace(db);
+}
 
 namespace {
 
@@ -82,7 +83,7 @@ void DocumentWriter::remove(std::int64_t rowid) {
 
 void DocumentWriter::finish() {
     postings_.finish();
-    vectors_.finish();
+    if (vectors_) vectors_->finish();
 }
 
 void DocumentWriter::insert_chunks(std::int64_t rowid, DocumentRecord& doc) {
@@ -98,15 +99,19 @@ void DocumentWriter::insert_chunks(std::int64_t rowid, DocumentRecord& doc) {
             .run();
         const std::int64_t chunk = db_.last_insert_rowid();
         postings_.add(chunk, std::move(c.terms));
-        if (c.vector.encoded.empty()) throw Error("a chunk came to be stored without its vector");
-        vectors_.add(chunk, c.vector);
+        if (vectors_) {
+            if (c.vector.encoded.empty()) {
+                throw Error("a chunk came to be stored without its vector");
+            }
+            vectors_->add(chunk, c.vector);
+        }
         insert_fts_.bind(1, chunk).bind(2, doc.title).bind(3, c.heading).bind(4, c.text).run();
     }
 }
 
 void DocumentWriter::remove_chunks(std::int64_t rowid) {
     postings_.remove_document(rowid);
-    vectors_.remove_document(rowid);
+    if (vectors_) vectors_->remove_document(rowid);
     delete_fts_.bind(1, rowid).run();
     delete_chunks_.bind(1, rowid).run();
 }

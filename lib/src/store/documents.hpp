@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -38,7 +39,8 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db);
 // committing it.
 class DocumentWriter {
   public:
-    explicit DocumentWriter(Database& db);
+    // `vectors`: whether the index stores vectors (then every chunk must bring one).
+    DocumentWriter(Database& db, bool vectors);
     // Both take the chunks' term counts out of `doc`.
     std::int64_t insert(DocumentRecord& doc);
     // Replaces the document's fields and all its chunks, keeping its rowid.
@@ -53,7 +55,7 @@ class DocumentWriter {
 
     Database& db_;
     lexical::PostingWriter postings_;
-    vector::VectorWriter vectors_;
+    std::optional<vector::VectorWriter> vectors_;
     Statement insert_doc_, update_doc_, delete_doc_, insert_chunk_, insert_fts_, delete_fts_,
         delete_chunks_;
 };

@@ -295,14 +295,14 @@ std::vector<std::string> Index::remove(const std::vector<std::string>& selectors
     }
     std::vector<std::string> removed;
     store::Transaction tx(db);
-    store::DocumentWriter writer(db);
+    store::DocumentWriter writer(db, impl_->has_vectors());
     for (auto& [rowid, id] : victims) {
         writer.remove(rowid);
         removed.push_back(std::move(id));
     }
     writer.finish();
     tx.commit();
-    (void)impl_->graph();
+    if (impl_->has_vectors()) (void)impl_->graph();
     return removed;
 }
 
@@ -325,7 +325,7 @@ Stats Index::stats() const {
     s.db_bytes = file_size_or_zero(impl_->dir / kDbFile);
     s.wal_bytes = file_size_or_zero(impl_->dir / (std::string(kDbFile) + "-wal"));
     s.vectors = vector::read_state(db).count;
-    s.dimension = impl_->embedder().dimension();
+    s.dimension = impl_->has_vectors() ? impl_->embedder().dimension() : 0;
     s.graph_bytes = file_size_or_zero(impl_->dir / "vectors.hnsw");
     return s;
 }
@@ -424,6 +424,11 @@ Health Index::verify() const {
     } catch (const IndexError& e) {
         problem(fmt::format("lexical postings: {}", e.what()));
     }
+    if (!impl_->has_vectors()) {
+        const auto stored = db.query_int("SELECT count(*) FROM vectors").value_or(0);
+        if (stored > 0) problem(fmt::format("vectors: {} stored in an index without them", stored));
+        return h;
+    }
     // vectors.hnsw is derived: missing, damaged or behind, it is repaired here as by any
     // command (with a note); what must hold is that the graph then matches the vectors.
     const vector::Graph* graph = nullptr;
@@ -444,9 +449,9 @@ void Index::rebuild() {
     store::Transaction tx(db);
     db.exec("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')");
     lexical::rebuild_postings(db, impl_->query_tokenizer());
-    vector::rebuild_vectors(db, impl_->embedder());
+    if (impl_->has_vectors()) vector::rebuild_vectors(db, impl_->embedder());
     tx.commit();
-    (void)impl_->graph(true);
+    if (impl_->has_vectors()) (void)impl_->graph(true);
 }
 
 void Index::optimize() {
@@ -458,7 +463,7 @@ void Index::optimize() {
         tx.commit();
     }
     // A fresh graph drops the dead nodes removed vectors leave behind.
-    (void)impl_->graph(impl_->graph().deleted() > 0);
+    if (impl_->has_vectors()) (void)impl_->graph(impl_->graph().deleted() > 0);
     impl_->db->exec("VACUUM");
     impl_->db->exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }

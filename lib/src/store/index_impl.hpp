@@ -39,6 +39,9 @@ struct Index::Impl {
 
     // The index's tokenizer, made on first use, for work on the thread using this Index.
     text::Tokenizer& query_tokenizer() const;
+    // Whether the index holds vectors (its embedder is not "none").
+    [[nodiscard]] bool has_vectors() const { return settings.embedder != "none"; }
+    // The index's embedder; only for an index that has vectors.
     const embed::BuiltinEmbedder& embedder() const;
 
     // The vector graph as of rk.db's current vectors: vectors.hnsw loaded, caught up if it is

@@ -143,8 +143,8 @@ void create_schema(Database& db, const Settings& settings) {
         "content_rowid='id', tokenize='{}')",
         fts_tokenize_arg(settings.tokenizer)));
     const auto embedder = make_embedder(settings.embedder);
-    put_setting(db, "embedder", embedder->spec());
-    put_setting(db, "dimension", std::to_string(embedder->dimension()));
+    put_setting(db, "embedder", embedder ? embedder->spec() : settings.embedder);
+    put_setting(db, "dimension", std::to_string(embedder ? embedder->dimension() : 0));
     put_setting(db, "tokenizer", settings.tokenizer);
     put_setting(db, "chunk_size", std::to_string(settings.chunk_size));
     put_setting(db, "chunk_overlap", std::to_string(settings.chunk_overlap));
@@ -186,9 +186,11 @@ void migrate(Database& db) {
             Transaction tx(db);
             db.exec(vector::kTables);
             db.exec(kVectorIndex);
+            // Only the builtin embedder existed before version 3.
             const auto spec = db.query_text("SELECT value FROM settings WHERE key = 'embedder'");
-            const embed::BuiltinEmbedder embedder(
-                make_embedder(spec.value_or("builtin"))->dimension());
+            const auto made = make_embedder(spec.value_or("builtin"));
+            if (!made) throw IndexError("an index of schema version 2 has no embedder 'none'");
+            const embed::BuiltinEmbedder embedder(made->dimension());
             put_setting(db, "dimension", std::to_string(embedder.dimension()));
             vector::rebuild_vectors(db, embedder);
             db.exec("PRAGMA user_version = 3");
@@ -243,7 +245,8 @@ Settings load_settings(Database& db) {
     }
     // Vectors from one embedder mean nothing to another: the stored ones must have the
     // dimension this rk's embedder of that name makes.
-    const int made = make_embedder(s.embedder)->dimension();
+    const auto embedder = make_embedder(s.embedder);
+    const int made = embedder ? embedder->dimension() : 0;
     const auto stored = db.query_int("SELECT length(data) FROM vectors LIMIT 1");
     if ((dimension != 0 && dimension != made) ||
         (stored && *stored != static_cast<std::int64_t>(vector::encoded_size(made)))) {

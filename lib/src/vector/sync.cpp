@@ -33,8 +33,9 @@ std::int64_t file_generation(const std::filesystem::path& file) {
 
 const embed::BuiltinEmbedder& Index::Impl::embedder() const {
     if (!embedder_) {
-        embedder_ =
-            std::make_unique<embed::BuiltinEmbedder>(make_embedder(settings.embedder)->dimension());
+        const auto made = make_embedder(settings.embedder);
+        if (!made) throw Error("an index without vectors has no embedder");
+        embedder_ = std::make_unique<embed::BuiltinEmbedder>(made->dimension());
     }
     return *embedder_;
 }
