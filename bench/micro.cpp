@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "embed/builtin.hpp"
 #include "ingest/chunker.hpp"
 #include "ingest/readers.hpp"
 #include "ingest/records.hpp"
@@ -40,6 +41,39 @@ std::string make_text(std::size_t words, unsigned seed) {
     }
     return out;
 }
+
+// The builtin embedder's two costs: embedding a chunk at ingest (grams, their bag length and
+// code), and scoring a candidate chunk's text exactly against a query.
+void BM_EmbedChunk(benchmark::State& state) {
+    const std::string text = make_text(150, 3);
+    const rk::embed::BuiltinEmbedder embedder;
+    std::vector<rk::embed::Gram> grams;
+    std::vector<float> projection(static_cast<std::size_t>(embedder.dimension()));
+    for (auto _ : state) {
+        rk::embed::BuiltinEmbedder::grams(text, grams);
+        embedder.project(
+            grams, [](const rk::embed::Gram&) { return 1.0F; }, projection);
+        benchmark::DoNotOptimize(rk::embed::BuiltinEmbedder::norm(grams));
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+BENCHMARK(BM_EmbedChunk);
+
+void BM_ExactCosine(benchmark::State& state) {
+    std::vector<std::string> texts;
+    for (unsigned i = 0; i < 64; ++i) texts.push_back(make_text(150, 10 + i));
+    std::vector<rk::embed::Gram> grams;
+    rk::embed::BuiltinEmbedder::grams(make_text(12, 4), grams);
+    const rk::embed::ExactQuery query(grams, [](const rk::embed::Gram&) { return 1.0F; });
+    std::size_t i = 0, bytes = 0;
+    for (auto _ : state) {
+        const auto& text = texts[i++ % texts.size()];
+        benchmark::DoNotOptimize(query.cosine(text, 20.0F));
+        bytes += text.size();
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+}
+BENCHMARK(BM_ExactCosine);
 
 void BM_ReadText(benchmark::State& state) {
     const std::string text = make_text(10000, 1);

@@ -156,9 +156,10 @@ void add_bench(CLI::App& app, Context& ctx) {
     cmd->add_option("DATASET", f->datasets,
                     "Directories in BEIR layout: corpus.jsonl, queries.jsonl, qrels/test.tsv")
         ->required();
-    cmd->add_option("--mode", f->modes,
-                    "Comma-separated modes to measure: bm25, vector, hybrid (default: all the index "
-                    "can run)")
+    cmd->add_option(
+           "--mode", f->modes,
+           "Comma-separated modes to measure: bm25, vector, hybrid (default: all the index "
+           "can run)")
         ->type_name("LIST");
     cmd->add_option("-k", f->o.k, "Results per query in the scored run")
         ->type_name("N")

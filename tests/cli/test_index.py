@@ -309,7 +309,7 @@ class Database(RkTestCase):
                   "PRAGMA user_version = 1")
         r = self.ok("query", "--mode", "bm25", "--format", "tsv", "alpha")
         self.assertEqual(r.out.count("\n"), 2, r)
-        self.assertEqual(self.stats()["schema_version"], 3)
+        self.assertEqual(self.stats()["schema_version"], 4)
         self.ok("index", "verify")
 
     def test_upgrade_from_schema_2(self):
@@ -321,9 +321,30 @@ class Database(RkTestCase):
         r = self.ok("query", "--mode", "vector", "--format", "tsv", "alpha epsilon")
         self.assertEqual(r.out.count("\n"), 2, r)
         stats = self.stats()
-        self.assertEqual(stats["schema_version"], 3)
+        self.assertEqual(stats["schema_version"], 4)
         self.assertEqual(stats["vectors"]["count"], stats["chunks"])
         self.ok("index", "verify")
+
+    def test_upgrade_from_schema_3(self):
+        # What rk wrote before codes: 4096 int8 components and a scale a vector, and a graph
+        # file of format 1.
+        self.ok("ingest", self.write("b.txt", "delta epsilon alpha\n"))
+        self._sql("UPDATE vectors SET data = zeroblob(4100)",
+                  "UPDATE settings SET value = '4096' WHERE key = 'dimension'",
+                  "PRAGMA user_version = 3")
+        with open(os.path.join(self.index, "vectors.hnsw"), "wb") as f:
+            f.write(b"rk-hnsw\n" + (1).to_bytes(4, "little") + bytes(200))
+        r = self.ok("query", "--mode", "vector", "--vector-search", "hnsw", "--format", "tsv",
+                    "alpha epsilon")
+        self.assertEqual(r.out.count("\n"), 2, r)
+        self.assertIn("unknown format 1", r.err)
+        stats = self.stats()
+        self.assertEqual(stats["schema_version"], 4)
+        self.assertEqual((stats["vectors"]["count"], stats["vectors"]["dimension"]),
+                         (stats["chunks"], 4096))
+        sizes = self.db().execute("SELECT DISTINCT length(data) FROM vectors").fetchall()
+        self.assertEqual(sizes, [(516,)])
+        self.assertNotIn("note", self.ok("index", "verify").err)
 
 
 class WriterLock(RkTestCase):

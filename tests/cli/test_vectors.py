@@ -98,11 +98,11 @@ class Vectors(RkTestCase):
 
     def test_missing_graph_is_rebuilt_with_a_note(self):
         os.remove(self.graph_file())
-        r = self.ok("query", "--mode", "vector", "color")
+        r = self.ok("query", "--mode", "vector", "--vector-search", "hnsw", "color")
         self.assertIn("vectors.hnsw is missing", r.err)
         self.assertIn("rebuilt", r.err)
         self.assertTrue(os.path.exists(self.graph_file()))
-        r = self.ok("query", "--mode", "vector", "color")
+        r = self.ok("query", "--mode", "vector", "--vector-search", "hnsw", "color")
         self.assertEqual(r.err, "")  # repaired once, for good
 
     def test_damaged_graph_is_rebuilt_with_a_note(self):
@@ -112,13 +112,17 @@ class Vectors(RkTestCase):
             "truncated": good[: len(good) // 2],
             "garbage": os.urandom(len(good)),
             "empty": b"",
-            "bit flip": good[:100] + bytes([good[100] ^ 0x40]) + good[101:],
+            "bit flip in the header": good[:100] + bytes([good[100] ^ 0x40]) + good[101:],
+            # Found by the search that reads the node, not when the file is opened.
+            "bit flip in a node": good[:300] + bytes([good[300] ^ 0x40]) + good[301:],
         }
         for name, data in damages.items():
             with self.subTest(name):
                 with open(self.graph_file(), "wb") as f:
                     f.write(data)
-                r = self.ok("query", "--mode", "vector", "--format", "json", "color")
+                # (An index this small is searched without its graph unless told to.)
+                r = self.ok("query", "--mode", "vector", "--vector-search", "hnsw", "--format",
+                            "json", "color")
                 self.assertIn("vectors.hnsw", r.err)
                 self.assertIn("rebuilt it from rk.db", r.err)
                 self.assertEqual(r.json()["results"][0]["id"], "sky")
@@ -159,7 +163,8 @@ class Vectors(RkTestCase):
                 self.assertEqual(f.read(), g.read(), "a reader wrote the graph under a writer")
         finally:
             os.close(fd)
-        r = self.ok("query", "--mode", "vector", "--format", "json", "harpsichord sonata")
+        r = self.ok("query", "--mode", "vector", "--vector-search", "hnsw", "--format", "json",
+                    "harpsichord sonata")
         self.assertIn("behind rk.db", r.err)
 
     def test_another_embedder_is_a_clear_error(self):
@@ -179,8 +184,8 @@ class Vectors(RkTestCase):
         self.assertEqual(self.stats(index=other)["vectors"]["dimension"], 256)
         self.assertEqual(self.stats(index=other)["settings"]["embedder"], "builtin:256")
         shutil.copy(os.path.join(other, "vectors.hnsw"), self.graph_file())
-        r = self.ok("query", "--mode", "vector", "color")
-        self.assertIn("256 dimensions", r.err)
+        r = self.ok("query", "--mode", "vector", "--vector-search", "hnsw", "color")
+        self.assertIn("codes of 256 bits", r.err)
         self.assertError(self.rk("init", self.path("bad"), "--embedder", "builtin:1000",
                                  index=None), 2, mentions=["1000"])
 

@@ -23,14 +23,23 @@ using lexical::ScoredChunk;
 
 // How deep each signal's list goes before fusion: ranks past this add little to RRF.
 constexpr std::size_t kFusionDepth = 100;
-// HNSW search breadth by default (recall@10 against exact search in bench/README.md).
+// HNSW search breadth by default; a search is at least twice as wide as the candidates it
+// wants (the codes' graph is coarse: a narrower search misses good candidates).
 constexpr std::size_t kDefaultEf = 128;
-// Text sharing nothing with the query still shares some n-grams: such vectors score under
+// Text sharing nothing with the query still shares some n-grams: such texts score under
 // 0.06 on the shared datasets, while real matches score 0.25 and up. Below this cosine a
-// vector is no evidence, and a query for a word found nowhere finds nothing.
+// text is no evidence, and a query for a word found nowhere finds nothing.
 constexpr double kMinSimilarity = 0.1;
-// Below this many candidate vectors an exact scan is as fast as the graph, and exact.
-constexpr std::size_t kExactLimit = 4096;
+// Below this many candidate vectors a scan of their codes is as fast as the graph, and finds
+// every candidate.
+constexpr std::int64_t kExactLimit = 4096;
+// How many of the candidates the codes rank best are scored exactly: the depth the caller
+// needs (twice that in vector mode), and this many more (the codes' ranks are noisy; see
+// bench/README.md).
+constexpr std::size_t kRescoreExtra = 32;
+// When filters leave too few of the graph's nearest, the second search asks for this many
+// times more.
+constexpr std::size_t kFilterRetry = 8;
 
 // A unit of the result (a document, or a chunk with --chunks) as one signal ranked it.
 struct Ranked {
@@ -81,18 +90,32 @@ class Collector {
 
     void exclude(std::unordered_set<std::int64_t> docs) { excluded_ = std::move(docs); }
 
-    // Chunk ids passing the SQL filters (collection, metadata); the glob is checked later.
-    std::vector<std::int64_t> allowed_chunks() {
+    // The stored vectors of chunks passing the SQL filters (collection, metadata; the glob is
+    // checked later), at most `limit` of them.
+    std::vector<std::pair<std::int64_t, std::string>> allowed_vectors(std::int64_t limit) {
         std::string sql =
-            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc "
-            "WHERE (?2 IS NULL OR d.collection = ?2)";
+            "SELECT x.chunk, x.data FROM vectors x JOIN chunks c ON c.id = x.chunk "
+            "JOIN documents d ON d.id = c.doc WHERE (?2 IS NULL OR d.collection = ?2)";
         sql += metadata_conditions(q_.where.size());
+        sql += " LIMIT ?1";
         auto& st = db_.cached(sql);
         bind_filters(st);
-        std::vector<std::int64_t> out;
-        while (st.step()) out.push_back(st.int64(0));
+        st.bind(1, limit);
+        std::vector<std::pair<std::int64_t, std::string>> out;
+        while (st.step()) out.emplace_back(st.int64(0), std::string(st.blob(1)));
         st.reset();
         return out;
+    }
+
+    // Whether a chunk passes every filter.
+    bool passes(std::int64_t chunk) {
+        auto& st = *lookup_;
+        bind_filters(st);
+        st.bind(1, chunk);
+        bool ok = st.step();
+        if (ok && glob_) ok = glob_->matches(st.text(3), st.text(5));
+        st.reset();
+        return ok;
     }
 
     // Units from chunks ranked best first (sorted here, lazily: most queries need only the
@@ -168,63 +191,102 @@ class Collector {
     std::unordered_set<std::int64_t> excluded_;
 };
 
-// The vector signal's units: exact cosine over the candidates when a filter leaves few (or
-// the index is small), else the graph, asked for more until enough survive the filters.
-std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& collector,
-                                 std::size_t depth) {
-    auto& impl = index.impl();
-    const auto query = vector::embed_query(*impl.db, impl.embedder(), q.text);
-    if (std::all_of(query.begin(), query.end(), [](float x) { return x == 0; })) return {};
-    const auto& view = impl.vectors();
-    const std::string encoded = vector::encode(query);
-    const std::size_t dim = query.size();
-    auto exact = [&](const std::vector<std::int64_t>& chunks) {
-        std::vector<ScoredChunk> out;
-        out.reserve(chunks.size());
-        for (const auto c : chunks) {
-            if (const char* v = view.vector(c)) {
-                out.push_back({c, 1.0 - vector::distance(encoded.data(), v, dim)});
-            }
+// Scores candidate chunks exactly, from their text and stored bag length, and keeps those
+// at or above the similarity floor.
+std::vector<ScoredChunk> rescore(store::Database& db, const vector::QueryVector& query,
+                                 const std::vector<std::int64_t>& chunks, std::size_t bits) {
+    auto& st = db.cached(
+        "SELECT v.title, v.heading, v.body, x.data FROM chunk_view v "
+        "JOIN vectors x ON x.chunk = v.id WHERE v.id = ?1");
+    std::vector<ScoredChunk> out;
+    out.reserve(chunks.size());
+    for (const auto chunk : chunks) {
+        st.bind(1, chunk);
+        if (st.step()) {
+            const double cosine =
+                query.exact.cosine(vector::embedding_text(st.text(0), st.text(1), st.text(2)),
+                                   vector::stored_norm(st.blob(3), bits));
+            if (cosine >= kMinSimilarity) out.push_back({chunk, cosine});
         }
-        return out;
-    };
-    // The int8 scores choose the candidates; the float query re-scores the head of them.
-    auto rescore = [&](std::vector<ScoredChunk>& chunks) {
-        const std::size_t head = std::min(chunks.size(), 8 * depth + 64);
-        std::partial_sort(chunks.begin(), chunks.begin() + static_cast<std::ptrdiff_t>(head),
-                          chunks.end(), [](const ScoredChunk& a, const ScoredChunk& b) {
-                              return a.score > b.score || (a.score == b.score && a.chunk < b.chunk);
-                          });
-        chunks.resize(head);
-        const vector::FineQuery fine(query);
-        for (auto& c : chunks) c.score = fine.dot(view.vector(c.chunk));
-        std::erase_if(chunks, [](const ScoredChunk& c) { return c.score < kMinSimilarity; });
-    };
-    std::vector<ScoredChunk> chunks;
+        st.reset();
+    }
+    return out;
+}
+
+// The `n` best of scored candidates, best first.
+std::vector<std::int64_t> best(std::vector<ScoredChunk>& scored, std::size_t n) {
+    n = std::min(n, scored.size());
+    std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(n), scored.end(),
+                      [](const ScoredChunk& a, const ScoredChunk& b) {
+                          return a.score > b.score || (a.score == b.score && a.chunk < b.chunk);
+                      });
+    std::vector<std::int64_t> out(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = scored[i].chunk;
+    return out;
+}
+
+// The vector signal's units. The chunks' codes find the candidates: all of them when a filter
+// leaves few (or the index is small), else the graph's nearest; the best candidates are then
+// scored exactly from their text. A search costs at most two graph searches, whatever the
+// filters and the similarity floor leave.
+std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& collector,
+                                 std::size_t depth, bool fused) {
+    auto& impl = index.impl();
+    auto& db = *impl.db;
+    const auto query = vector::embed_query(db, impl.embedder(), q.text);
+    if (query.exact.empty()) return {};
+    const auto bits = static_cast<std::size_t>(impl.embedder().dimension());
+    // Alone, the vector list is the answer, and its tail counts; fused, it is a second opinion
+    // whose tail adds little (see kRescoreExtra).
+    const std::size_t rescored = (fused ? depth : 2 * depth) + kRescoreExtra;
     using VS = Query::VectorSearch;
-    if (q.vector_search == VS::exact || (q.vector_search == VS::automatic &&
-                                         (collector.filtered() || view.size() <= kExactLimit))) {
-        const auto allowed = collector.filtered() ? collector.allowed_chunks() : view.labels();
-        if (allowed.size() <= kExactLimit || q.vector_search == VS::exact) {
-            chunks = exact(allowed);
-            rescore(chunks);
+    if (q.vector_search == VS::exact ||
+        (q.vector_search == VS::automatic &&
+         (collector.filtered() || vector::read_state(db).count <= kExactLimit))) {
+        const auto limit = q.vector_search == VS::exact ? -1 : kExactLimit + 1;
+        const auto stored = collector.allowed_vectors(limit);
+        if (q.vector_search == VS::exact || std::ssize(stored) <= kExactLimit) {
+            std::vector<ScoredChunk> scored;
+            scored.reserve(stored.size());
+            for (const auto& [chunk, v] : stored) {
+                scored.push_back(
+                    {chunk, query.codes.score(reinterpret_cast<const unsigned char*>(v.data()))});
+            }
+            auto chunks = rescore(db, query, best(scored, rescored), bits);
             return collector.collect(chunks, depth);
         }
     }
     const std::size_t ef = q.ef > 0 ? static_cast<std::size_t>(q.ef) : kDefaultEf;
-    for (std::size_t want = depth + depth / 2;; want *= 4) {
-        const auto found = view.graph->search(encoded, want, ef);
-        chunks.clear();
-        for (const auto& [label, d] : found) {
-            if (!view.fresh.contains(label)) chunks.push_back({label, 1.0 - d});
+    for (int attempt = 0;; ++attempt) {
+        const std::size_t want = attempt == 0 ? rescored : kFilterRetry * rescored;
+        const VectorView* view = &impl.vectors();
+        std::vector<vector::Neighbor> found;
+        try {
+            found = view->search(query.codes, want, std::max(ef, 2 * want));
+        } catch (const vector::GraphDamage& e) {
+            impl.graph_damaged(e);
+            view = &impl.vectors();
+            found = view->search(query.codes, want, std::max(ef, 2 * want));
+        }
+        std::vector<ScoredChunk> scored;
+        for (const auto& n : found) {
+            if (!view->fresh.contains(n.label)) scored.push_back({n.label, n.score});
         }
         // Vectors stored since the graph was saved are compared one by one.
-        for (const auto& [label, v] : view.fresh) {
-            chunks.push_back({label, 1.0 - vector::distance(encoded.data(), v.data(), dim)});
+        for (const auto& [chunk, v] : view->fresh) {
+            scored.push_back(
+                {chunk, query.codes.score(reinterpret_cast<const unsigned char*>(v.data()))});
         }
-        rescore(chunks);
+        if (collector.filtered()) {
+            std::erase_if(scored, [&](const ScoredChunk& c) { return !collector.passes(c.chunk); });
+        }
+        auto chunks = rescore(db, query, best(scored, rescored), bits);
         auto units = collector.collect(chunks, depth);
-        if (units.size() >= depth || found.size() < want || want >= view.size()) return units;
+        // Only filters make a second search worth it: the graph gives its nearest first, so
+        // candidates under the similarity floor mean there are no better ones.
+        if (units.size() >= depth || !collector.filtered() || found.size() < want || attempt > 0) {
+            return units;
+        }
     }
 }
 
@@ -303,7 +365,7 @@ std::vector<Hit> search(const Index& index, const Query& q) {
         auto ranked = lexical::bm25(db, index.impl().query_tokenizer(), terms, q.bm25);
         by_bm25 = collector.collect(ranked, depth);
     }
-    if (vectors) by_vector = vector_units(index, q, collector, depth);
+    if (vectors) by_vector = vector_units(index, q, collector, depth, lexical);
 
     // Fuse: each unit's place in each list, then one score.
     struct Fused {

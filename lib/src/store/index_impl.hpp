@@ -17,16 +17,19 @@
 
 namespace rk {
 
-// What a query searches: the graph, and the vectors stored since it was saved when a writer
-// is at work (searched exactly; the writer's save folds them in).
+// What a query searches: the graph (mapped from vectors.hnsw, or in memory when it could not
+// be saved), and the vectors stored since it was saved when a writer is at work (searched
+// exactly; the writer's save folds them in).
 struct VectorView {
-    const vector::Graph* graph = nullptr;
-    std::unordered_map<std::int64_t, std::string> fresh;  // chunk -> encoded vector
+    const vector::GraphFile* file = nullptr;
+    const vector::Graph* memory = nullptr;
+    std::unordered_map<std::int64_t, std::string> fresh;  // chunk -> stored vector
 
-    // A chunk's vector (the fresh one if it was stored again), or nullptr.
-    [[nodiscard]] const char* vector(std::int64_t chunk) const;
-    [[nodiscard]] std::vector<std::int64_t> labels() const;
-    [[nodiscard]] std::size_t size() const { return graph->size() + fresh.size(); }
+    // The graph's best `n` for the query (the fresh vectors are not in it). Throws
+    // GraphDamage when the mapped file is found damaged.
+    [[nodiscard]] std::vector<vector::Neighbor> search(const vector::CodeScorer& query,
+                                                       std::size_t n, std::size_t ef) const;
+    [[nodiscard]] std::size_t size() const;
 };
 
 struct Index::Impl {
@@ -44,19 +47,26 @@ struct Index::Impl {
     // The index's embedder; only for an index that has vectors.
     const embed::BuiltinEmbedder& embedder() const;
 
-    // The vector graph as of rk.db's current vectors: vectors.hnsw loaded, caught up if it is
-    // behind, rebuilt if it is missing or damaged (with a note), and saved when this process
-    // may write. `rebuild` builds it afresh whatever the file holds.
-    const vector::Graph& graph(bool rebuild = false) const;
-    // For queries: like graph(), except that while another process writes, a graph behind
-    // rk.db is not caught up (inserting into it would cost every reader what the writer
-    // already pays); the vectors stored since are read and searched exactly instead.
+    // The vector graph in memory as of rk.db's current vectors: vectors.hnsw read and
+    // checked whole, caught up if it is behind, rebuilt if it is missing or damaged (with a
+    // note naming `damage` when the caller found it), and saved when this process may write.
+    // `rebuild` builds it afresh whatever the file holds.
+    const vector::Graph& graph(bool rebuild = false, std::string damage = {}) const;
+    // For queries: vectors.hnsw mapped when it reflects rk.db; else repaired as graph() does,
+    // except that while another process writes, a graph behind rk.db is not caught up
+    // (inserting into it would cost every reader what the writer already pays): the vectors
+    // stored since are read and searched exactly instead.
     const VectorView& vectors() const;
+    // A search found the mapped graph damaged: says so and rebuilds it.
+    void graph_damaged(const vector::GraphDamage& damage) const;
+    // Whether another process holds the writer lock.
+    [[nodiscard]] bool writer_at_work() const;
 
   private:
     mutable std::unique_ptr<text::Tokenizer> tokenizer_;
     mutable std::unique_ptr<embed::BuiltinEmbedder> embedder_;
     mutable std::unique_ptr<vector::Graph> graph_;
+    mutable std::unique_ptr<vector::GraphFile> file_;
     mutable VectorView view_;
     mutable std::int64_t view_generation_ = -1;
 };

@@ -63,6 +63,8 @@ CREATE VIEW chunk_view AS
 // Version 2 adds rk's own postings for BM25 (see lexical/postings.hpp) and each chunk's
 // length in tokens (chunks.lex_len, added by ALTER TABLE when migrating from version 1).
 // Version 3 adds the vectors (see vector/store.hpp), computed from the text when migrating.
+// Version 4 stores the builtin embedder's vectors as binary codes with the bag's length
+// instead of 4096 int8 components (8 times smaller); they are computed again on migrating.
 constexpr const char* kVectorIndex = "CREATE INDEX vectors_gen ON vectors(gen);";
 
 constexpr const char* kLexicalTables = R"sql(
@@ -199,6 +201,27 @@ void migrate(Database& db) {
             throw upgrade_error(db, v, e);
         }
     }
+    if (v < 4) {
+        try {
+            Transaction tx(db);
+            auto spec = db.query_text("SELECT value FROM settings WHERE key = 'embedder'")
+                            .value_or("builtin");
+            // builtin:N named N int8 dimensions, and now names codes of N bits: the default of
+            // 4096 bits is as good as any larger code.
+            if (spec.starts_with("builtin:") && std::stoi(spec.substr(8)) >= 4096) spec = "builtin";
+            const auto made = make_embedder(spec);
+            if (made) {
+                const embed::BuiltinEmbedder embedder(made->dimension());
+                put_setting(db, "embedder", embedder.spec());
+                put_setting(db, "dimension", std::to_string(embedder.dimension()));
+                vector::rebuild_vectors(db, embedder);
+            }
+            db.exec("PRAGMA user_version = 4");
+            tx.commit();
+        } catch (const std::exception& e) {
+            throw upgrade_error(db, v, Error(e.what()));
+        }
+    }
 }
 
 Settings load_settings(Database& db) {
@@ -249,13 +272,13 @@ Settings load_settings(Database& db) {
     const int made = embedder ? embedder->dimension() : 0;
     const auto stored = db.query_int("SELECT length(data) FROM vectors LIMIT 1");
     if ((dimension != 0 && dimension != made) ||
-        (stored && *stored != static_cast<std::int64_t>(vector::encoded_size(made)))) {
+        (stored && *stored != static_cast<std::int64_t>(vector::stored_size(made)))) {
         throw IndexError(
             fmt::format("the index's vectors have {} dimensions, but its embedder '{}' makes {} "
                         "here: it was built with another embedder or by another version of rk",
                         dimension != 0 && dimension != made
                             ? dimension
-                            : static_cast<int>(*stored) - static_cast<int>(sizeof(float)),
+                            : 8 * (static_cast<int>(*stored) - static_cast<int>(sizeof(float))),
                         s.embedder, made),
             db.file().string());
     }

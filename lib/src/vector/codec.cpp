@@ -1,86 +1,94 @@
 #include "vector/codec.hpp"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 
 namespace rk::vector {
 
-namespace {
+std::string encode(std::span<const float> projection, float norm) {
+    std::string out(stored_size(projection.size()), '\0');
+    for (std::size_t i = 0; i < projection.size(); ++i) {
+        if (projection[i] > 0) out[i / 8] = static_cast<char>(out[i / 8] | (1 << (i % 8)));
+    }
+    std::memcpy(out.data() + code_bytes(projection.size()), &norm, sizeof norm);
+    return out;
+}
 
-// Compiled twice, for AVX2 and for any x86-64, and picked when the library loads: the graph
-// spends most of its time here.
+float stored_norm(std::string_view stored, std::size_t bits) {
+    float norm = 0;
+    if (stored.size() == stored_size(bits)) {
+        std::memcpy(&norm, stored.data() + code_bytes(bits), sizeof norm);
+    }
+    return norm;
+}
+
+// Compiled twice, for x86-64's popcnt and for any x86-64, and picked when the library loads:
+// building the graph spends most of its time here.
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx2", "default")))
+__attribute__((target_clones("popcnt", "default")))
 #endif
-std::int32_t
-dot_i8(const std::int8_t* a, const std::int8_t* b, std::size_t n) {
-    std::int32_t sum = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        sum += static_cast<std::int16_t>(a[i]) * static_cast<std::int16_t>(b[i]);
+std::uint32_t
+hamming(const unsigned char* a, const unsigned char* b, std::size_t bytes) {
+    std::uint32_t sum = 0;
+    std::size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+        std::uint64_t x = 0, y = 0;
+        std::memcpy(&x, a + i, 8);
+        std::memcpy(&y, b + i, 8);
+        sum += static_cast<std::uint32_t>(std::popcount(x ^ y));
+    }
+    for (; i < bytes; ++i) {
+        sum += static_cast<std::uint32_t>(std::popcount(static_cast<unsigned>(a[i] ^ b[i])));
     }
     return sum;
 }
 
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-std::int64_t
-dot_i16_i8(const std::int16_t* a, const std::int8_t* b, std::size_t n) {
-    // 32-bit partial sums cannot overflow within a block of 4096 (4096 * 32767 * 127 < 2^34
-    // would; 2^31 / (32767 * 127) = 516), so blocks of 512 are summed into 64 bits.
-    std::int64_t total = 0;
-    for (std::size_t start = 0; start < n; start += 512) {
-        const std::size_t end = std::min(n, start + 512);
-        std::int32_t sum = 0;
-        for (std::size_t i = start; i < end; ++i) {
-            sum += static_cast<std::int32_t>(a[i]) * static_cast<std::int32_t>(b[i]);
+CodeScorer::CodeScorer(std::span<const float> projection)
+    : words_(projection.size() / 64), planes_(kPlanes * words_, 0) {
+    float lo = 0, hi = 0;
+    for (const float x : projection) {
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+    }
+    constexpr int kLevels = (1 << kPlanes) - 1;
+    low_ = lo;
+    step_ = hi > lo ? (hi - lo) / kLevels : 0;
+    std::uint64_t level_sum = 0;
+    for (std::size_t i = 0; i < words_ * 64; ++i) {
+        const auto level =
+            static_cast<std::uint64_t>(step_ > 0 ? std::lround((projection[i] - lo) / step_) : 0);
+        level_sum += level;
+        for (int k = 0; k < kPlanes; ++k) {
+            if (((level >> k) & 1U) != 0)
+                planes_[k * words_ + i / 64] |= std::uint64_t{1} << (i % 64);
         }
-        total += sum;
     }
-    return total;
+    // The sum of all components, each with its sign + or -, is twice the sum over the set bits
+    // less the sum of all.
+    total_ = static_cast<float>(words_ * 64) * low_ + step_ * static_cast<float>(level_sum);
 }
 
-float scale_of(const char* encoded, std::size_t dimension) {
-    float s = 0;
-    std::memcpy(&s, encoded + dimension, sizeof s);
-    return s;
-}
-
-}  // namespace
-
-float distance(const char* x, const char* y, std::size_t n) {
-    const auto d =
-        dot_i8(reinterpret_cast<const std::int8_t*>(x), reinterpret_cast<const std::int8_t*>(y), n);
-    return 1.0F - static_cast<float>(d) * scale_of(x, n) * scale_of(y, n);
-}
-
-std::string encode(std::span<const float> v) {
-    std::string out(encoded_size(v.size()), '\0');
-    float max = 0;
-    for (const float x : v) max = std::max(max, std::abs(x));
-    const float scale = max > 0 ? max / 127.0F : 0.0F;
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        const float q = scale > 0 ? std::round(v[i] / scale) : 0.0F;
-        out[i] = static_cast<char>(static_cast<std::int8_t>(std::clamp(q, -127.0F, 127.0F)));
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+float CodeScorer::score(const unsigned char* code) const {
+    std::uint64_t ones = 0;
+    std::array<std::uint64_t, kPlanes> hits{};
+    for (std::size_t w = 0; w < words_; ++w) {
+        std::uint64_t c = 0;
+        std::memcpy(&c, code + 8 * w, 8);
+        ones += static_cast<std::uint64_t>(std::popcount(c));
+        for (int k = 0; k < kPlanes; ++k) {
+            hits[k] += static_cast<std::uint64_t>(std::popcount(c & planes_[k * words_ + w]));
+        }
     }
-    std::memcpy(out.data() + v.size(), &scale, sizeof scale);
-    return out;
-}
-
-FineQuery::FineQuery(std::span<const float> v) : v_(v.size()) {
-    float max = 0;
-    for (const float x : v) max = std::max(max, std::abs(x));
-    scale_ = max > 0 ? max / 32767.0F : 0.0F;
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        v_[i] = static_cast<std::int16_t>(scale_ > 0 ? std::lround(v[i] / scale_) : 0);
-    }
-}
-
-float FineQuery::dot(const char* encoded) const {
-    const auto sum =
-        dot_i16_i8(v_.data(), reinterpret_cast<const std::int8_t*>(encoded), v_.size());
-    return static_cast<float>(static_cast<double>(sum) * scale_ * scale_of(encoded, v_.size()));
+    std::uint64_t levels = 0;
+    for (int k = 0; k < kPlanes; ++k) levels += hits[k] << k;
+    const float set = low_ * static_cast<float>(ones) + step_ * static_cast<float>(levels);
+    return 2 * set - total_;
 }
 
 }  // namespace rk::vector

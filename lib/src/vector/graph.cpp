@@ -1,3 +1,5 @@
+// Graph: the HNSW graph in memory, built and changed with hnswlib, saved to and read whole
+// from vectors.hnsw.
 #include "vector/graph.hpp"
 
 #include <fcntl.h>
@@ -9,69 +11,26 @@
 #define NO_MANUAL_VECTORIZATION
 #include <hnswlib/hnswlib.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <system_error>
 #include <thread>
 
-#include "rk/error.hpp"
+#include "vector/graph_format.hpp"
 
 namespace rk::vector {
 
 namespace {
 
-constexpr char kMagic[8] = {'r', 'k', '-', 'h', 'n', 's', 'w', '\n'};
-constexpr std::uint32_t kFormat = 1;
-
-struct Header {
-    char magic[8];
-    std::uint32_t format, dimension, m, ef_construction;
-    std::int64_t generation;
-    std::uint64_t payload_bytes, checksum;
-};
-static_assert(sizeof(Header) == 48);
+using format::Header;
+using format::NodeEntry;
 
 std::string error_text(int err) {
     return std::error_code(err, std::generic_category()).message();
 }
-
-template <typename T>
-void put(std::string& out, const T& v) {
-    out.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-
-// Reads from the payload, refusing to run past its end.
-class Reader {
-  public:
-    Reader(std::string_view bytes, const std::filesystem::path& file)
-        : bytes_(bytes), file_(file) {}
-    template <typename T>
-    T get() {
-        T v{};
-        std::memcpy(&v, take(sizeof v), sizeof v);
-        return v;
-    }
-    const char* take(std::size_t n) {
-        if (n > bytes_.size() - at_) fail("ends early");
-        const char* p = bytes_.data() + at_;
-        at_ += n;
-        return p;
-    }
-    [[nodiscard]] bool done() const { return at_ == bytes_.size(); }
-    [[noreturn]] void fail(std::string_view what) const {
-        throw IndexError(fmt::format("the vector graph {}", what), file_.string());
-    }
-
-  private:
-    std::string_view bytes_;
-    std::size_t at_ = 0;
-    const std::filesystem::path& file_;
-};
 
 void write_synced(const std::filesystem::path& file, const std::string& bytes) {
     const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -81,37 +40,73 @@ void write_synced(const std::filesystem::path& file, const std::string& bytes) {
         const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
-            const int err = errno;
+            const int err = n < 0 ? errno : ENOSPC;
             ::close(fd);
             throw IndexError(fmt::format("cannot write: {}", error_text(err)), file);
         }
         done += static_cast<std::size_t>(n);
     }
     const bool synced = ::fsync(fd) == 0;
+    const int err = errno;
     ::close(fd);
-    if (!synced) throw IndexError(fmt::format("cannot sync: {}", error_text(errno)), file);
+    if (!synced) throw IndexError(fmt::format("cannot sync: {}", error_text(err)), file);
+}
+
+[[noreturn]] void fail(const std::filesystem::path& file, std::string_view what) {
+    throw IndexError(fmt::format("the vector graph {}", what), file.string());
 }
 
 }  // namespace
 
-// hnswlib's view of encoded vectors: distance 1 - cosine.
-class Int8Space final : public hnswlib::SpaceInterface<float> {
+// hnswlib's view of codes: the distance between two is the bits in which they differ.
+class HammingSpace final : public hnswlib::SpaceInterface<float> {
   public:
-    explicit Int8Space(std::size_t dimension) : dimension_(dimension) {}
-    std::size_t get_data_size() override { return encoded_size(dimension_); }
+    explicit HammingSpace(std::size_t bytes) : bytes_(bytes) {}
+    std::size_t get_data_size() override { return bytes_; }
     hnswlib::DISTFUNC<float> get_dist_func() override { return &measure; }
-    void* get_dist_func_param() override { return &dimension_; }
+    void* get_dist_func_param() override { return &bytes_; }
 
   private:
     static float measure(const void* a, const void* b, const void* param) {
-        return distance(static_cast<const char*>(a), static_cast<const char*>(b),
-                        *static_cast<const std::size_t*>(param));
+        return static_cast<float>(hamming(static_cast<const unsigned char*>(a),
+                                          static_cast<const unsigned char*>(b),
+                                          *static_cast<const std::size_t*>(param)));
     }
-    std::size_t dimension_;
+    std::size_t bytes_;
 };
 
-Graph::Graph(std::size_t dimension, GraphParams params, std::size_t capacity)
-    : dimension_(dimension), params_(params), space_(std::make_unique<Int8Space>(dimension)) {
+namespace {
+
+// search_graph()'s view of hnswlib's memory: nothing to check, it was built here.
+class MemoryAccess {
+  public:
+    explicit MemoryAccess(const hnswlib::HierarchicalNSW<float>& h) : h_(h) {}
+    [[nodiscard]] std::size_t count() const { return h_.cur_element_count; }
+    [[nodiscard]] std::uint32_t enter() const { return h_.enterpoint_node_; }
+    [[nodiscard]] int maxlevel() const { return h_.maxlevel_; }
+    void reach(std::uint32_t /*id*/, int /*level*/) const {}
+    [[nodiscard]] const unsigned char* code(std::uint32_t id) const {
+        return reinterpret_cast<const unsigned char*>(h_.getDataByInternalId(id));
+    }
+    [[nodiscard]] std::span<const std::uint32_t> links(std::uint32_t id, int level) const {
+        auto* list = level == 0 ? h_.get_linklist0(id) : h_.get_linklist(id, level);
+        return {reinterpret_cast<const std::uint32_t*>(list + 1), h_.getListCount(list)};
+    }
+    [[nodiscard]] bool deleted(std::uint32_t id) const { return h_.isMarkedDeleted(id); }
+    [[nodiscard]] std::int64_t label(std::uint32_t id) const {
+        return static_cast<std::int64_t>(h_.getExternalLabel(id));
+    }
+
+  private:
+    const hnswlib::HierarchicalNSW<float>& h_;
+};
+
+}  // namespace
+
+Graph::Graph(std::size_t bits, GraphParams params, std::size_t capacity)
+    : bits_(bits),
+      params_(params),
+      space_(std::make_unique<HammingSpace>(vector::code_bytes(bits))) {
     hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
         space_.get(), std::max<std::size_t>(capacity, 16), static_cast<std::size_t>(params.m),
         static_cast<std::size_t>(params.ef_construction));
@@ -121,28 +116,49 @@ Graph::~Graph() = default;
 
 void Graph::save(const std::filesystem::path& file) const {
     const auto& h = *hnsw_;
-    std::string payload;
-    payload.reserve(h.cur_element_count * (h.size_data_per_element_ + 8) + 64);
-    put(payload, std::uint64_t{h.cur_element_count});
-    put(payload, std::int32_t{h.maxlevel_});
-    put(payload, std::uint32_t{h.enterpoint_node_});
-    payload.append(h.data_level0_memory_, h.cur_element_count * h.size_data_per_element_);
-    for (std::size_t i = 0; i < h.cur_element_count; ++i) {
-        const auto level = static_cast<std::uint32_t>(h.element_levels_[i]);
-        put(payload, level);
-        if (level > 0) payload.append(h.linkLists_[i], h.size_links_per_element_ * level);
-    }
+    const std::size_t n = h.cur_element_count;
     Header head{};
-    std::memcpy(head.magic, kMagic, sizeof kMagic);
-    head.format = kFormat;
-    head.dimension = static_cast<std::uint32_t>(dimension_);
+    std::memcpy(head.magic, format::kMagic, sizeof format::kMagic);
+    head.format = format::kFormat;
+    head.code_bytes = static_cast<std::uint32_t>(code_bytes());
     head.m = static_cast<std::uint32_t>(params_.m);
     head.ef_construction = static_cast<std::uint32_t>(params_.ef_construction);
     head.generation = generation;
-    head.payload_bytes = payload.size();
-    head.checksum = XXH3_64bits(payload.data(), payload.size());
-    std::string bytes(reinterpret_cast<const char*>(&head), sizeof head);
-    bytes += payload;
+    head.count = n;
+    head.deleted = h.num_deleted_;
+    head.maxlevel = n > 0 ? h.maxlevel_ : -1;
+    head.enter = n > 0 ? h.enterpoint_node_ : 0;
+    head.node_bytes = h.size_data_per_element_;
+    head.upper_bytes = h.size_links_per_element_;
+    std::vector<NodeEntry> entries(n);
+    std::uint64_t upper = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto level = static_cast<std::uint32_t>(h.element_levels_[i]);
+        entries[i] = {static_cast<std::uint32_t>(upper), level};
+        upper += level;
+    }
+    if (upper > UINT32_MAX) throw IndexError("the vector graph is too large to save", file);
+    head.upper_count = upper;
+    head.level0_at = format::align(sizeof(Header));
+    head.nodes_at = format::align(head.level0_at + n * head.node_bytes);
+    head.upper_at = format::align(head.nodes_at + n * sizeof(NodeEntry));
+    head.sums_at = format::align(head.upper_at + upper * head.upper_bytes);
+    head.file_bytes = head.sums_at + n * sizeof(std::uint64_t);
+    head.header_sum = format::header_sum(head);
+
+    std::string bytes(head.file_bytes, '\0');
+    auto* base = reinterpret_cast<unsigned char*>(bytes.data());
+    std::memcpy(base, &head, sizeof head);
+    std::memcpy(base + head.level0_at, h.data_level0_memory_, n * head.node_bytes);
+    std::memcpy(base + head.nodes_at, entries.data(), n * sizeof(NodeEntry));
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t lists = entries[i].level * head.upper_bytes;
+        unsigned char* to = base + head.upper_at + entries[i].upper_first * head.upper_bytes;
+        if (lists > 0) std::memcpy(to, h.linkLists_[i], lists);
+        const std::uint64_t sum = format::node_sum(base + head.level0_at + i * head.node_bytes,
+                                                   head.node_bytes, entries[i], to, lists);
+        std::memcpy(base + head.sums_at + i * sizeof sum, &sum, sizeof sum);
+    }
 
     // Only the writer saves, so another process's temporary file is one that died mid-save.
     std::error_code ec;
@@ -153,7 +169,12 @@ void Graph::save(const std::filesystem::path& file) const {
     }
     auto tmp = file;
     tmp += fmt::format(".tmp-{}", ::getpid());
-    write_synced(tmp, bytes);
+    try {
+        write_synced(tmp, bytes);
+    } catch (const IndexError&) {
+        std::filesystem::remove(tmp, ec);  // a full disk keeps no half file
+        throw;
+    }
     // Tests kill rk here, between the SQLite commit and the rename, as a crash could.
     // NOLINTNEXTLINE(concurrency-mt-unsafe): the environment is not written after start-up
     if (const char* at = std::getenv("RK_TEST_KILL_AT");
@@ -173,89 +194,113 @@ void Graph::save(const std::filesystem::path& file) const {
     }
 }
 
-std::unique_ptr<Graph> Graph::load(const std::filesystem::path& file, std::size_t dimension) {
+std::unique_ptr<Graph> Graph::load(const std::filesystem::path& file, std::size_t bits) {
     std::ifstream in(file, std::ios::binary);
-    if (!in) throw IndexError("the vector graph cannot be read", file.string());
+    if (!in) fail(file, "cannot be read");
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    Reader r(bytes, file);
-    const auto head = r.get<Header>();
-    if (std::memcmp(head.magic, kMagic, sizeof kMagic) != 0) r.fail("is not an rk graph file");
-    if (head.format != kFormat) r.fail(fmt::format("has unknown format {}", head.format));
-    if (head.dimension != dimension) {
-        r.fail(fmt::format("has {} dimensions, the index {}", head.dimension, dimension));
+    if (bytes.size() < sizeof(Header)) fail(file, "is truncated");
+    Header head{};
+    std::memcpy(&head, bytes.data(), sizeof head);
+    if (std::memcmp(head.magic, format::kMagic, sizeof format::kMagic) != 0) {
+        fail(file, "is not an rk graph file");
+    }
+    if (head.format != format::kFormat)
+        fail(file, fmt::format("has unknown format {}", head.format));
+    if (head.header_sum != format::header_sum(head)) fail(file, "fails its header checksum");
+    if (head.code_bytes != vector::code_bytes(bits)) {
+        fail(file, fmt::format("has codes of {} bits, the index {}", head.code_bytes * 8, bits));
     }
     if (head.m < 2 || head.m > 256 || head.ef_construction < 1 || head.ef_construction > 10000) {
-        r.fail("has bad parameters");
+        fail(file, "has bad parameters");
     }
-    if (head.payload_bytes != bytes.size() - sizeof(Header)) r.fail("is truncated or too long");
-    if (XXH3_64bits(bytes.data() + sizeof(Header), head.payload_bytes) != head.checksum) {
-        r.fail("fails its checksum");
-    }
-
-    const auto count = r.get<std::uint64_t>();
-    const auto maxlevel = r.get<std::int32_t>();
-    const auto enter = r.get<std::uint32_t>();
-    if (count > (1ULL << 31) || (count > 0 && (enter >= count || maxlevel < 0 || maxlevel > 64))) {
-        r.fail("has a bad entry point");
+    if (head.file_bytes != bytes.size()) fail(file, "is truncated or too long");
+    const auto count = head.count;
+    if (count > (1ULL << 31) ||
+        (count > 0 && (head.enter >= count || head.maxlevel < 0 || head.maxlevel > 64))) {
+        fail(file, "has a bad entry point");
     }
     auto g = std::make_unique<Graph>(
-        dimension, GraphParams{static_cast<int>(head.m), static_cast<int>(head.ef_construction)},
+        bits, GraphParams{static_cast<int>(head.m), static_cast<int>(head.ef_construction)},
         count + count / 4);
     g->generation = head.generation;
     auto& h = *g->hnsw_;
     const auto n = static_cast<std::size_t>(count);
-    std::memcpy(h.data_level0_memory_, r.take(n * h.size_data_per_element_),
-                n * h.size_data_per_element_);
+    auto section = [&](std::uint64_t at, std::uint64_t size) {
+        if (at > bytes.size() || size > bytes.size() - at) fail(file, "has a bad section");
+        return reinterpret_cast<const unsigned char*>(bytes.data()) + at;
+    };
+    if (head.node_bytes != h.size_data_per_element_ ||
+        head.upper_bytes != h.size_links_per_element_) {
+        fail(file, "has records of another size");
+    }
+    const unsigned char* level0 = section(head.level0_at, n * head.node_bytes);
+    const unsigned char* nodes = section(head.nodes_at, n * sizeof(NodeEntry));
+    const unsigned char* upper = section(head.upper_at, head.upper_count * head.upper_bytes);
+    const unsigned char* sums = section(head.sums_at, n * sizeof(std::uint64_t));
+    std::memcpy(h.data_level0_memory_, level0, n * head.node_bytes);
     h.cur_element_count = n;  // from here on the destructor frees what is allocated
     for (std::size_t i = 0; i < n; ++i) {
-        const auto level = r.get<std::uint32_t>();
-        if (level > static_cast<std::uint32_t>(maxlevel)) r.fail("has a node above the top layer");
-        if (level == 0) continue;
-        const std::size_t size = h.size_links_per_element_ * level;
-        h.linkLists_[i] = static_cast<char*>(std::malloc(size));
+        NodeEntry e{};
+        std::memcpy(&e, nodes + i * sizeof e, sizeof e);
+        if (e.level > static_cast<std::uint32_t>(head.maxlevel)) {
+            fail(file, "has a node above the top layer");
+        }
+        if (std::uint64_t{e.upper_first} + e.level > head.upper_count) {
+            fail(file, "has a bad link list");
+        }
+        const std::size_t lists = e.level * head.upper_bytes;
+        const unsigned char* mine = upper + std::uint64_t{e.upper_first} * head.upper_bytes;
+        std::uint64_t sum = 0;
+        std::memcpy(&sum, sums + i * sizeof sum, sizeof sum);
+        if (sum !=
+            format::node_sum(level0 + i * head.node_bytes, head.node_bytes, e, mine, lists)) {
+            fail(file, fmt::format("fails its checksum at node {}", i));
+        }
+        if (e.level == 0) continue;
+        h.linkLists_[i] = static_cast<char*>(std::malloc(lists));
         if (h.linkLists_[i] == nullptr) throw Error("out of memory reading the vector graph");
-        std::memcpy(h.linkLists_[i], r.take(size), size);
-        h.element_levels_[i] = static_cast<int>(level);
+        std::memcpy(h.linkLists_[i], mine, lists);
+        h.element_levels_[i] = static_cast<int>(e.level);
     }
-    if (!r.done()) r.fail("has trailing bytes");
     // Every link must name a node of this graph on a layer it is on.
     for (std::size_t i = 0; i < n; ++i) {
         const auto id = static_cast<hnswlib::tableint>(i);
         for (int level = 0; level <= h.element_levels_[i]; ++level) {
             auto* list = level == 0 ? h.get_linklist0(id) : h.get_linklist(id, level);
             const std::size_t links = h.getListCount(list);
-            if (links > (level == 0 ? h.maxM0_ : h.maxM_)) r.fail("has an overfull node");
+            if (links > (level == 0 ? h.maxM0_ : h.maxM_)) fail(file, "has an overfull node");
             const auto* to = reinterpret_cast<const hnswlib::tableint*>(list + 1);
             for (std::size_t j = 0; j < links; ++j) {
-                if (to[j] >= n || h.element_levels_[to[j]] < level) r.fail("has a bad link");
+                if (to[j] >= n || h.element_levels_[to[j]] < level) fail(file, "has a bad link");
             }
         }
         if (!h.label_lookup_.emplace(h.getExternalLabel(id), id).second) {
-            r.fail("has a label twice");
+            fail(file, "has a label twice");
         }
         if (h.isMarkedDeleted(id)) ++h.num_deleted_;
     }
-    h.maxlevel_ = count > 0 ? maxlevel : -1;
-    h.enterpoint_node_ = count > 0 ? enter : static_cast<hnswlib::tableint>(-1);
-    if (count > 0 && h.element_levels_[enter] != maxlevel) r.fail("has a bad entry point");
+    if (h.num_deleted_ != head.deleted) fail(file, "miscounts its removed nodes");
+    h.maxlevel_ = count > 0 ? head.maxlevel : -1;
+    h.enterpoint_node_ = count > 0 ? head.enter : static_cast<hnswlib::tableint>(-1);
+    if (count > 0 && h.element_levels_[head.enter] != head.maxlevel) {
+        fail(file, "has a bad entry point");
+    }
     return g;
 }
 
 void Graph::add(const std::vector<std::pair<std::int64_t, std::string>>& items, unsigned threads) {
     auto& h = *hnsw_;
-    std::size_t fresh = 0;
-    for (const auto& [label, v] : items) {
-        if (v.size() != encoded_size(dimension_)) {
-            throw IndexError(fmt::format("vector of chunk {} has {} bytes, expected {}", label,
-                                         v.size(), encoded_size(dimension_)));
+    for (const auto& [label, code] : items) {
+        if (code.size() != code_bytes()) {
+            throw IndexError(fmt::format("code of chunk {} has {} bytes, expected {}", label,
+                                         code.size(), code_bytes()));
         }
         if (h.label_lookup_.contains(static_cast<hnswlib::labeltype>(label))) {
             throw Error(fmt::format("vector graph: label {} added twice", label));
         }
-        ++fresh;
     }
-    if (h.cur_element_count + fresh > h.max_elements_) {
-        h.resizeIndex(std::max(h.cur_element_count + fresh, h.max_elements_ * 3 / 2));
+    if (h.cur_element_count + items.size() > h.max_elements_) {
+        h.resizeIndex(std::max(h.cur_element_count + items.size(), h.max_elements_ * 3 / 2));
     }
     std::atomic<std::size_t> next{0};
     auto work = [&] {
@@ -275,19 +320,15 @@ void Graph::remove(std::int64_t label) {
     if (it != h.label_lookup_.end() && !h.isMarkedDeleted(it->second)) h.markDelete(it->first);
 }
 
-bool Graph::contains(std::int64_t label) const {
-    return vector(label) != nullptr;
-}
-
 bool Graph::knows(std::int64_t label) const {
     return hnsw_->label_lookup_.contains(static_cast<hnswlib::labeltype>(label));
 }
 
-const char* Graph::vector(std::int64_t label) const {
+const unsigned char* Graph::code(std::int64_t label) const {
     const auto& h = *hnsw_;
     const auto it = h.label_lookup_.find(static_cast<hnswlib::labeltype>(label));
     if (it == h.label_lookup_.end() || h.isMarkedDeleted(it->second)) return nullptr;
-    return h.getDataByInternalId(it->second);
+    return reinterpret_cast<const unsigned char*>(h.getDataByInternalId(it->second));
 }
 
 std::vector<std::int64_t> Graph::labels() const {
@@ -300,25 +341,15 @@ std::vector<std::int64_t> Graph::labels() const {
     return out;
 }
 
+std::vector<Neighbor> Graph::search(const CodeScorer& query, std::size_t n, std::size_t ef) const {
+    return format::search_graph(MemoryAccess(*hnsw_), query, n, ef);
+}
+
 std::size_t Graph::size() const {
     return hnsw_->label_lookup_.size() - hnsw_->num_deleted_;
 }
 std::size_t Graph::deleted() const {
     return hnsw_->num_deleted_;
-}
-
-std::vector<std::pair<std::int64_t, float>> Graph::search(const std::string& query, std::size_t k,
-                                                          std::size_t ef) const {
-    std::vector<std::pair<std::int64_t, float>> out;
-    if (k == 0 || size() == 0) return out;
-    hnsw_->setEf(std::max(ef, k));
-    auto found = hnsw_->searchKnn(query.data(), k);
-    out.resize(found.size());
-    for (auto i = found.size(); i-- > 0;) {
-        out[i] = {static_cast<std::int64_t>(found.top().second), found.top().first};
-        found.pop();
-    }
-    return out;
 }
 
 }  // namespace rk::vector

@@ -1,8 +1,16 @@
-// The HNSW graph over a subset of the stored vectors (hnswlib), and its file, vectors.hnsw:
-// a header (magic, format, dimension, graph parameters, the vector generation of rk.db it
-// reflects, payload size and XXH3 checksum) followed by hnswlib's own layout of the graph.
-// The file is written to a temporary name, synced and renamed, so a reader sees the old
-// graph or the new one, never half of one.
+// The HNSW graph over the chunks' codes (Malkov and Yashunin 2018), and its file,
+// vectors.hnsw. Writers build and change the graph in memory with hnswlib (Graph) and save it
+// to a temporary name, synced and renamed, so a reader sees the old graph or the new one,
+// never half of one. Readers map the file (GraphFile) and search it in place: opening reads
+// the header alone, whatever the graph's size, and each node's checksum is checked the first
+// time a search reaches the node, so damage is found where it is read; `rk index verify`
+// checks every node (Graph::load).
+//
+// The file: a header (magic, format, code size, graph parameters, the vector generation of
+// rk.db it reflects, section offsets, its own checksum); each node's level-0 record as
+// hnswlib lays it out (link count and deleted mark, 2M links, code, label); per node, where
+// its upper-layer link lists start and its level; the upper-layer lists; per node, an XXH3
+// checksum of its record, its level entry and its upper lists.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "rk/error.hpp"
 #include "vector/codec.hpp"
 
 namespace hnswlib {
@@ -21,51 +30,95 @@ class HierarchicalNSW;
 
 namespace rk::vector {
 
-class Int8Space;
+class HammingSpace;
 
 struct GraphParams {
     int m = 16;                 // links per node (twice that on the bottom layer)
     int ef_construction = 100;  // breadth of the search that places a new node
 };
 
+// A chunk the graph found, with its code's score against the query (higher is nearer).
+struct Neighbor {
+    std::int64_t label = 0;
+    float score = 0;
+};
+
+// What a search found wrong in a graph file: the file must be rebuilt.
+class GraphDamage : public IndexError {
+  public:
+    using IndexError::IndexError;
+};
+
+// The most codes one search scores, whatever the graph holds (removed nodes stay in it as
+// waypoints until it is rebuilt): a search stops there with what it found.
+constexpr std::size_t kMaxScored = 200000;
+
 class Graph {
   public:
-    Graph(std::size_t dimension, GraphParams params, std::size_t capacity);
+    // `bits`: the codes' length.
+    Graph(std::size_t bits, GraphParams params, std::size_t capacity);
     ~Graph();
     Graph(const Graph&) = delete;
     Graph& operator=(const Graph&) = delete;
 
-    // Reads and checks a graph file; throws IndexError saying what is wrong with it.
-    static std::unique_ptr<Graph> load(const std::filesystem::path& file, std::size_t dimension);
+    // Reads a graph file whole, checking every byte and link; throws IndexError saying what
+    // is wrong with it.
+    static std::unique_ptr<Graph> load(const std::filesystem::path& file, std::size_t bits);
     void save(const std::filesystem::path& file) const;
 
-    // Adds vectors under labels the graph has never held (see knows()), on `threads` threads.
+    // Adds codes (code_bytes(bits) each) under labels the graph has never held (see
+    // knows()), on `threads` threads.
     void add(const std::vector<std::pair<std::int64_t, std::string>>& items, unsigned threads);
     void remove(std::int64_t label);
-    [[nodiscard]] bool contains(std::int64_t label) const;
     // Whether the label was ever added, also if removed since.
     [[nodiscard]] bool knows(std::int64_t label) const;
-
-    // The nearest live labels to an encoded query, nearest first, with their distances.
-    [[nodiscard]] std::vector<std::pair<std::int64_t, float>> search(const std::string& query,
-                                                                     std::size_t k,
-                                                                     std::size_t ef) const;
-    // The stored vector of a live label, or nullptr.
-    [[nodiscard]] const char* vector(std::int64_t label) const;
+    // The code of a live label, or nullptr.
+    [[nodiscard]] const unsigned char* code(std::int64_t label) const;
     // Every live label.
     [[nodiscard]] std::vector<std::int64_t> labels() const;
+    // The `n` live labels whose codes score best, best first, looking `ef` wide.
+    [[nodiscard]] std::vector<Neighbor> search(const CodeScorer& query, std::size_t n,
+                                               std::size_t ef) const;
 
-    [[nodiscard]] std::size_t size() const;     // live vectors
+    [[nodiscard]] std::size_t size() const;     // live codes
     [[nodiscard]] std::size_t deleted() const;  // removed, still in the graph
     [[nodiscard]] GraphParams params() const { return params_; }
+    [[nodiscard]] std::size_t code_bytes() const { return vector::code_bytes(bits_); }
 
     std::int64_t generation = 0;  // the state of rk.db's vectors the graph reflects
 
   private:
-    std::size_t dimension_;
+    std::size_t bits_;
     GraphParams params_;
-    std::unique_ptr<Int8Space> space_;
+    std::unique_ptr<HammingSpace> space_;
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
 };
+
+class GraphFile {
+  public:
+    // Maps `file` and checks its header; throws IndexError saying what is wrong with it.
+    static std::unique_ptr<GraphFile> open(const std::filesystem::path& file, std::size_t bits);
+    ~GraphFile();
+    GraphFile(const GraphFile&) = delete;
+    GraphFile& operator=(const GraphFile&) = delete;
+
+    [[nodiscard]] std::int64_t generation() const;
+    [[nodiscard]] std::size_t size() const;  // live codes
+    // As Graph::search. Throws GraphDamage when a node it reaches fails its checksum or
+    // links outside the graph.
+    [[nodiscard]] std::vector<Neighbor> search(const CodeScorer& query, std::size_t n,
+                                               std::size_t ef) const;
+
+    struct Layout;
+
+  private:
+    GraphFile() = default;
+    void* map_ = nullptr;
+    std::size_t map_bytes_ = 0;
+    std::unique_ptr<Layout> layout_;
+};
+
+// The generation a graph file reflects, from its header alone; -1 if it cannot be read.
+std::int64_t file_generation(const std::filesystem::path& file);
 
 }  // namespace rk::vector

@@ -45,14 +45,14 @@ std::string embedding_text(std::string_view title, std::string_view heading,
 }
 
 ChunkVector embed_chunk(const embed::BuiltinEmbedder& embedder, std::string_view text) {
-    thread_local std::vector<embed::Gram> grams;
-    thread_local std::vector<float> v;
+    [[gnu::tls_model("initial-exec")]] thread_local std::vector<embed::Gram> grams;
+    [[gnu::tls_model("initial-exec")]] thread_local std::vector<float> v;
     embed::BuiltinEmbedder::grams(text, grams);
     v.resize(static_cast<std::size_t>(embedder.dimension()));
     embedder.project(
         grams, [](const embed::Gram&) { return 1.0F; }, v);
     ChunkVector out;
-    out.encoded = encode(v);
+    out.encoded = encode(v, embed::BuiltinEmbedder::norm(grams));
     distinct_buckets(grams, out.df_buckets);
     return out;
 }
@@ -144,8 +144,8 @@ void rebuild_vectors(store::Database& db, const embed::BuiltinEmbedder& embedder
     writer.finish();
 }
 
-std::vector<float> embed_query(store::Database& db, const embed::BuiltinEmbedder& embedder,
-                               std::string_view text) {
+QueryVector embed_query(store::Database& db, const embed::BuiltinEmbedder& embedder,
+                        std::string_view text) {
     std::vector<embed::Gram> grams;
     embed::BuiltinEmbedder::grams(text, grams);
     const auto n = static_cast<double>(read_state(db).count);
@@ -159,20 +159,21 @@ std::vector<float> embed_query(store::Database& db, const embed::BuiltinEmbedder
         df.reset();
         idf[b] = static_cast<float>(std::log(1.0 + (n - d + 0.5) / (d + 0.5)));
     }
+    auto weight = [&](const embed::Gram& g) {
+        return n > 0 ? idf[embed::df_bucket(g.hash)] : 1.0F;
+    };
     std::vector<float> v(static_cast<std::size_t>(embedder.dimension()));
-    embedder.project(
-        grams, [&](const embed::Gram& g) { return n > 0 ? idf[embed::df_bucket(g.hash)] : 1.0F; },
-        v);
-    return v;
+    embedder.project(grams, weight, v);
+    return {embed::ExactQuery(grams, weight), v};
 }
 
-std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t dimension, GraphParams params) {
+std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t bits, GraphParams params) {
     const auto state = read_state(db);
-    auto graph =
-        std::make_unique<Graph>(dimension, params, static_cast<std::size_t>(state.count) + 16);
+    auto graph = std::make_unique<Graph>(bits, params, static_cast<std::size_t>(state.count) + 16);
     graph->generation = state.generation;
     std::vector<std::pair<std::int64_t, std::string>> batch;
-    auto st = db.prepare("SELECT chunk, data FROM vectors ORDER BY chunk");
+    auto st = db.prepare("SELECT chunk, substr(data, 1, ?1) FROM vectors ORDER BY chunk");
+    st.bind(1, static_cast<std::int64_t>(code_bytes(bits)));
     while (st.step()) {
         batch.emplace_back(st.int64(0), std::string(st.blob(1)));
         if (batch.size() == kBatch) {
@@ -204,8 +205,9 @@ std::optional<std::size_t> catch_up(store::Database& db, Graph& graph, VectorSta
         }
     }
     std::vector<std::pair<std::int64_t, std::string>> batch;
-    auto fresh = db.prepare("SELECT chunk, data FROM vectors WHERE gen > ?1 ORDER BY chunk");
-    fresh.bind(1, graph.generation);
+    auto fresh =
+        db.prepare("SELECT chunk, substr(data, 1, ?2) FROM vectors WHERE gen > ?1 ORDER BY chunk");
+    fresh.bind(1, graph.generation).bind(2, static_cast<std::int64_t>(graph.code_bytes()));
     while (fresh.step()) {
         batch.emplace_back(fresh.int64(0), std::string(fresh.blob(1)));
         ++changes;
@@ -241,11 +243,13 @@ void verify_vectors(store::Database& db, const embed::BuiltinEmbedder& embedder,
             problems.push_back(fmt::format("chunk {}'s vector differs from its text's", chunk));
         }
         if (graph != nullptr) {
-            const char* in_graph = graph->vector(chunk);
+            const auto* in_graph = graph->code(chunk);
+            const std::size_t bytes = graph->code_bytes();
             if (in_graph == nullptr) {
                 problems.push_back(fmt::format("chunk {} is missing from vectors.hnsw", chunk));
-            } else if (std::string_view(in_graph, expected.encoded.size()) != st.blob(2)) {
-                problems.push_back(fmt::format("chunk {}'s vector in vectors.hnsw differs", chunk));
+            } else if (std::string_view(reinterpret_cast<const char*>(in_graph), bytes) !=
+                       st.blob(2).substr(0, bytes)) {
+                problems.push_back(fmt::format("chunk {}'s code in vectors.hnsw differs", chunk));
             }
         }
     }

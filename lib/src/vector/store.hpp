@@ -1,6 +1,7 @@
 // The vectors in rk.db, the source of truth for the graph: one row per chunk with the
-// generation that wrote it, the builtin embedder's n-gram document frequencies, and the
-// current generation (bumped by every write that adds or removes vectors).
+// generation that wrote it and its stored vector (code and bag length, see codec.hpp), the
+// builtin embedder's n-gram document frequencies, and the current generation (bumped by
+// every write that adds or removes vectors).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +24,7 @@ CREATE TABLE vec_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROW
 
 // What the ingest workers compute for a chunk.
 struct ChunkVector {
-    std::string encoded;
+    std::string encoded;                    // code and bag length (codec.hpp)
     std::vector<std::uint32_t> df_buckets;  // distinct
 };
 
@@ -58,12 +59,19 @@ class VectorWriter {
 // Recomputes every chunk's vector and the document frequencies (inside a transaction).
 void rebuild_vectors(store::Database& db, const embed::BuiltinEmbedder& embedder);
 
-// The query's vector: its n-grams weighted by their inverse document frequency in the index.
-std::vector<float> embed_query(store::Database& db, const embed::BuiltinEmbedder& embedder,
-                               std::string_view text);
+// A query as the vector signal sees it: its grams weighted by their inverse document
+// frequency in the index, to score texts exactly, and their projection, to score codes.
+struct QueryVector {
+    QueryVector(embed::ExactQuery exact_query, const std::vector<float>& projection)
+        : exact(std::move(exact_query)), codes(projection) {}
+    embed::ExactQuery exact;
+    CodeScorer codes;
+};
+QueryVector embed_query(store::Database& db, const embed::BuiltinEmbedder& embedder,
+                        std::string_view text);
 
 // Builds a graph of every stored vector, on all cores.
-std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t dimension, GraphParams params);
+std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t bits, GraphParams params);
 // Brings a graph from its generation to the database's: drops removed and replaced chunks,
 // adds new ones. Returns the number of changes, or nullopt when the graph must be built
 // afresh instead (a new vector under a chunk id the graph has held).

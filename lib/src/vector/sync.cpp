@@ -1,11 +1,8 @@
 // Keeping vectors.hnsw in step with rk.db. The database is the truth; the file is a cache of
 // the graph that records the vector generation it reflects. Writers save it after they
 // commit; anyone finding it missing, damaged or behind repairs it, and saves the repair when
-// no writer is at work.
+// no writer is at work. Queries map the file rather than read it (GraphFile).
 #include <fmt/format.h>
-
-#include <cstring>
-#include <fstream>
 
 #include "rk/error.hpp"
 #include "store/index_impl.hpp"
@@ -19,16 +16,6 @@ constexpr const char* kGraphFile = "vectors.hnsw";
 // Past this many vectors stored since the graph, a reader catches the graph up after all.
 constexpr std::int64_t kMaxFresh = 50000;
 
-// The generation a graph file reflects, from its header alone; -1 if unreadable.
-std::int64_t file_generation(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    char header[48] = {};
-    if (!in.read(header, sizeof header)) return -1;
-    std::int64_t generation = -1;
-    std::memcpy(&generation, header + 24, sizeof generation);
-    return generation;
-}
-
 }  // namespace
 
 const embed::BuiltinEmbedder& Index::Impl::embedder() const {
@@ -40,20 +27,29 @@ const embed::BuiltinEmbedder& Index::Impl::embedder() const {
     return *embedder_;
 }
 
-const vector::Graph& Index::Impl::graph(bool rebuild) const {
+bool Index::Impl::writer_at_work() const {
+    if (lock) return false;  // this process is the writer
+    try {
+        const store::WriterLock probe(dir / "lock", 0);
+        return false;
+    } catch (const LockError&) {
+        return true;
+    }
+}
+
+const vector::Graph& Index::Impl::graph(bool rebuild, std::string damage) const {
     const auto state = vector::read_state(*db);
     if (!rebuild && graph_ && graph_->generation == state.generation) return *graph_;
     const auto file = dir / kGraphFile;
-    const auto dimension = static_cast<std::size_t>(embedder().dimension());
+    const auto bits = static_cast<std::size_t>(embedder().dimension());
     const vector::GraphParams params;
-    std::string damage;  // why the file could not be used, for the note
     bool changed = false;
     if (rebuild || !graph_ || graph_->generation > state.generation) {
         graph_.reset();
         std::error_code ec;
         if (!rebuild && std::filesystem::exists(file, ec)) {
             try {
-                graph_ = vector::Graph::load(file, dimension);
+                graph_ = vector::Graph::load(file, bits);
                 if (graph_->generation > state.generation) {
                     damage = "vectors.hnsw is ahead of rk.db";
                     graph_.reset();
@@ -66,7 +62,7 @@ const vector::Graph& Index::Impl::graph(bool rebuild) const {
             damage = "vectors.hnsw is missing";
         }
         if (!graph_) {
-            graph_ = vector::build_graph(*db, dimension, params);
+            graph_ = vector::build_graph(*db, bits, params);
             changed = true;
         }
     }
@@ -77,7 +73,7 @@ const vector::Graph& Index::Impl::graph(bool rebuild) const {
         changed = true;
         // Removed vectors stay in an HNSW graph as dead nodes; past a quarter, start afresh.
         if (!changes || graph_->deleted() > graph_->size() / 4 + 64) {
-            graph_ = vector::build_graph(*db, dimension, params);
+            graph_ = vector::build_graph(*db, bits, params);
         }
     }
     if (!changed) return *graph_;
@@ -104,68 +100,72 @@ const vector::Graph& Index::Impl::graph(bool rebuild) const {
     return *graph_;
 }
 
-const char* VectorView::vector(std::int64_t chunk) const {
-    if (const auto it = fresh.find(chunk); it != fresh.end()) return it->second.data();
-    return graph->vector(chunk);
+std::vector<vector::Neighbor> VectorView::search(const vector::CodeScorer& query, std::size_t n,
+                                                 std::size_t ef) const {
+    if (file != nullptr) return file->search(query, n, ef);
+    if (memory != nullptr) return memory->search(query, n, ef);
+    return {};
 }
 
-std::vector<std::int64_t> VectorView::labels() const {
-    auto out = graph->labels();
-    for (const auto& [chunk, v] : fresh) {
-        if (!graph->contains(chunk)) out.push_back(chunk);
-    }
-    return out;
+std::size_t VectorView::size() const {
+    return (file != nullptr ? file->size() : memory != nullptr ? memory->size() : 0) + fresh.size();
 }
 
 const VectorView& Index::Impl::vectors() const {
     const auto state = vector::read_state(*db);
-    if (graph_ && graph_->generation == state.generation) {
-        view_.graph = graph_.get();
-        view_.fresh.clear();
-        return view_;
-    }
-    if (graph_ && view_.graph == graph_.get() && view_generation_ == state.generation) {
-        return view_;
-    }
+    if (view_generation_ == state.generation) return view_;
+    view_ = {};
+    view_generation_ = -1;
     const auto file = dir / kGraphFile;
-    bool writer_at_work = false;
-    if (!lock) {
-        try {
-            const store::WriterLock probe(dir / "lock", 0);
-        } catch (const LockError&) {
-            writer_at_work = true;
-        }
+    const auto bits = static_cast<std::size_t>(embedder().dimension());
+    std::unique_ptr<vector::GraphFile> mapped;
+    try {
+        mapped = vector::GraphFile::open(file, bits);
+    } catch (const IndexError&) {
+        // Missing or damaged: graph() below says which, and rebuilds it.
     }
-    if (writer_at_work) {
-        // Take the writer's last saved graph if it is newer than ours and not ahead of rk.db.
-        const auto saved = file_generation(file);
-        if (!graph_ || (saved > graph_->generation && saved <= state.generation)) {
-            try {
-                auto loaded =
-                    vector::Graph::load(file, static_cast<std::size_t>(embedder().dimension()));
-                if (loaded->generation <= state.generation) graph_ = std::move(loaded);
-            } catch (const IndexError&) {
-                // graph() below rebuilds it, with a note.
-            }
-        }
-        const auto behind =
-            graph_ ? db->query_int(fmt::format("SELECT count(*) FROM vectors WHERE gen > {}",
-                                               graph_->generation))
-                   : std::nullopt;
-        if (graph_ && behind && *behind <= kMaxFresh) {
-            view_.graph = graph_.get();
-            view_.fresh.clear();
+    if (mapped && mapped->generation() < state.generation && writer_at_work()) {
+        // A writer is adding vectors and will save the graph after its commits; rather than
+        // catch the graph up (which would cost every reader what the writer already pays),
+        // search the vectors stored since exactly, beside it.
+        const auto behind = db->query_int(
+            fmt::format("SELECT count(*) FROM vectors WHERE gen > {}", mapped->generation()));
+        if (behind && *behind <= kMaxFresh) {
             auto st = db->prepare("SELECT chunk, data FROM vectors WHERE gen > ?1");
-            st.bind(1, graph_->generation);
+            st.bind(1, mapped->generation());
             while (st.step()) view_.fresh.emplace(st.int64(0), std::string(st.blob(1)));
+            file_ = std::move(mapped);
+            view_.file = file_.get();
             view_generation_ = state.generation;
             return view_;
         }
     }
-    view_.graph = &graph();
-    view_.fresh.clear();
+    if (!mapped || mapped->generation() != state.generation) {
+        mapped.reset();
+        const auto& g = graph();  // repairs the file, or keeps the graph in memory
+        try {
+            mapped = vector::GraphFile::open(file, bits);
+            if (mapped->generation() != g.generation) mapped.reset();
+        } catch (const IndexError&) {
+            mapped.reset();
+        }
+        if (!mapped) {
+            view_.memory = &g;
+            view_generation_ = state.generation;
+            return view_;
+        }
+    }
+    file_ = std::move(mapped);
+    view_.file = file_.get();
     view_generation_ = state.generation;
     return view_;
+}
+
+void Index::Impl::graph_damaged(const vector::GraphDamage& damage) const {
+    view_ = {};
+    view_generation_ = -1;
+    file_.reset();
+    (void)graph(true, damage.message());
 }
 
 }  // namespace rk
