@@ -101,10 +101,18 @@ int run_query(Context& ctx, QueryFlags& f) {
     for (const auto& in : inputs) {
         q.text = in.text;
         const auto t0 = std::chrono::steady_clock::now();
-        const auto hits = search(index, q);
+        SearchStats stats;
+        const auto hits = search(index, q, &stats);
         const double ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                 .count();
+        if (ctx.verbose > 0) {
+            ctx.note(fmt::format(
+                "{} results in {:.2f} ms; BM25 passes {}; vector graph searches {}, codes "
+                "scored {}, chunks re-scored {}",
+                hits.size(), ms, stats.bm25_rounds, stats.graph_searches, stats.codes_scored,
+                stats.rescored));
+        }
         any = any || !hits.empty();
         if (f.format == "json") {
             JsonWriter& w = all;
@@ -118,7 +126,21 @@ int run_query(Context& ctx, QueryFlags& f) {
                 write_hit(w, h, ++rank, f.explain);
                 w.end_object();
             }
-            w.end_array().end_object();
+            w.end_array();
+            if (f.explain) {
+                w.key("stats")
+                    .begin_object()
+                    .key("bm25_rounds")
+                    .value(stats.bm25_rounds)
+                    .key("graph_searches")
+                    .value(stats.graph_searches)
+                    .key("codes_scored")
+                    .value(stats.codes_scored)
+                    .key("rescored")
+                    .value(stats.rescored)
+                    .end_object();
+            }
+            w.end_object();
             continue;
         }
         int rank = 0;

@@ -27,8 +27,18 @@ int run_stats(Context& ctx, bool json) {
     t += fmt::format("postings     {} segment{}, {} removed chunk{} not yet merged away\n",
                      s.posting_segments, s.posting_segments == 1 ? "" : "s", s.dead_chunks,
                      s.dead_chunks == 1 ? "" : "s");
-    t += fmt::format("vectors      {} of {} dimensions; graph {} (vectors.hnsw)\n", s.vectors,
-                     s.dimension, human_bytes(s.graph_bytes));
+    if (s.dimension == 0) {
+        t += "vectors      none (embedder none)\n";
+    } else {
+        const auto per = [&](std::int64_t bytes) {
+            return s.vectors > 0 ? human_bytes(bytes / s.vectors) : std::string("-");
+        };
+        t += fmt::format(
+            "vectors      {}, {} dimensions: {} a chunk in rk.db; graph {} (vectors.hnsw, {} a "
+            "chunk)\n",
+            s.vectors, s.dimension, human_bytes(s.vector_bytes), human_bytes(s.graph_bytes),
+            per(s.graph_bytes));
+    }
     t += fmt::format("schema       version {}\n", s.schema_version);
     for (const auto& [name, n] : s.collections) {
         t += fmt::format("collection   {} ({} documents)\n", name, n);

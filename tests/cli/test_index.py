@@ -305,11 +305,12 @@ class Database(RkTestCase):
         self._sql("DROP TABLE vectors", "DROP TABLE vec_df", "DROP TABLE vec_state",
                   "DELETE FROM settings WHERE key = 'dimension'",
                   "DROP TABLE lex_postings", "DROP TABLE lex_segments", "DROP TABLE lex_dead",
-                  "DROP TABLE lex_stats", "ALTER TABLE chunks DROP COLUMN lex_len",
+                  "DROP TABLE lex_stats", "DROP TABLE lex_blocks", "DROP TABLE lex_dead_df",
+                  "ALTER TABLE chunks DROP COLUMN lex_len",
                   "PRAGMA user_version = 1")
         r = self.ok("query", "--mode", "bm25", "--format", "tsv", "alpha")
         self.assertEqual(r.out.count("\n"), 2, r)
-        self.assertEqual(self.stats()["schema_version"], 4)
+        self.assertEqual(self.stats()["schema_version"], 5)
         self.ok("index", "verify")
 
     def test_upgrade_from_schema_2(self):
@@ -321,7 +322,7 @@ class Database(RkTestCase):
         r = self.ok("query", "--mode", "vector", "--format", "tsv", "alpha epsilon")
         self.assertEqual(r.out.count("\n"), 2, r)
         stats = self.stats()
-        self.assertEqual(stats["schema_version"], 4)
+        self.assertEqual(stats["schema_version"], 5)
         self.assertEqual(stats["vectors"]["count"], stats["chunks"])
         self.ok("index", "verify")
 
@@ -339,7 +340,7 @@ class Database(RkTestCase):
         self.assertEqual(r.out.count("\n"), 2, r)
         self.assertIn("unknown format 1", r.err)
         stats = self.stats()
-        self.assertEqual(stats["schema_version"], 4)
+        self.assertEqual(stats["schema_version"], 5)
         self.assertEqual((stats["vectors"]["count"], stats["vectors"]["dimension"]),
                          (stats["chunks"], 4096))
         sizes = self.db().execute("SELECT DISTINCT length(data) FROM vectors").fetchall()

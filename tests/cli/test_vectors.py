@@ -214,7 +214,8 @@ class NoVectors(RkTestCase):
         self.assertFalse(os.path.exists(os.path.join(self.index, "vectors.hnsw")))
         stats = self.stats()
         self.assertEqual(stats["settings"]["embedder"], "none")
-        self.assertEqual(stats["vectors"], {"count": 0, "dimension": 0, "graph_bytes": 0})
+        self.assertEqual(stats["vectors"],
+                         {"count": 0, "dimension": 0, "bytes_per_chunk": 0, "graph_bytes": 0})
         self.assertEqual(self.db().execute("SELECT count(*) FROM vectors").fetchone()[0], 0)
         docs = [dict(d) for d in DOCS]
         docs[1]["text"] = "exponential backoff for retrying connections"

@@ -51,29 +51,77 @@ std::map<std::string, long long> ranking(const rk::Index& index, const std::stri
 
 }  // namespace
 
-TEST_CASE("posting lists round-trip and malformed ones are refused", "[lexical]") {
-    std::vector<Posting> in{{1, {0, 0, 3}, 10},
-                            {2, {1, 0, 0}, 7},
-                            {300, {2, 5, 9}, 100000},
-                            {(std::int64_t{1} << 40), {0, 1, 0}, 1}};
-    const std::string bytes = rk::lexical::encode_postings(in);
-    std::vector<Posting> out;
-    rk::lexical::decode_postings(bytes, out);
-    REQUIRE(out.size() == in.size());
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        CHECK(out[i].chunk == in[i].chunk);
-        CHECK(out[i].tf == in[i].tf);
-        CHECK(out[i].length == in[i].length);
+TEST_CASE("posting lists round-trip in blocks, and malformed ones are refused", "[lexical]") {
+    std::mt19937 gen(3);
+    auto rng = [&] { return static_cast<std::uint32_t>(gen()); };
+    for (const std::size_t n :
+         {std::size_t{1}, std::size_t{4}, rk::lexical::kBlockSize, rk::lexical::kBlockSize + 1,
+          5 * rk::lexical::kBlockSize + 7, 20 * rk::lexical::kBlockSize + 5}) {
+        INFO(n << " entries");
+        std::vector<Posting> in;
+        std::int64_t chunk = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            chunk += 1 + static_cast<std::int64_t>(rng() % (i == n - 1 ? (1U << 30) : 50U));
+            in.push_back({chunk, {rng() % 3, rng() % 2, 1 + rng() % 9}, 1 + rng() % 400});
+        }
+        const auto list = rk::lexical::encode_list(in);
+        const auto head = rk::lexical::decode_head(list.head);
+        REQUIRE(head.blocks.size() == (n + rk::lexical::kBlockSize - 1) / rk::lexical::kBlockSize);
+        CHECK(list.pages.size() == (head.blocks.size() == 1 ? 0 : (head.blocks.size() + 15) / 16));
+        std::vector<Posting> out, block;
+        for (std::size_t b = 0; b < head.blocks.size(); ++b) {
+            const std::string payload =
+                head.blocks.size() == 1
+                    ? head.inline_block
+                    : list.pages[b / 16].substr(head.blocks[b].offset, head.blocks[b].bytes);
+            block.clear();
+            rk::lexical::decode_block(payload, b == 0 ? 0 : head.blocks[b - 1].last,
+                                      head.blocks[b].last, block);
+            // Each block's impacts are entries of it, and every entry is matched or beaten on
+            // every count and on length by one of them.
+            const std::uint32_t first = b == 0 ? 0 : head.blocks[b - 1].impacts_end;
+            const std::vector<rk::lexical::Impact> impacts(
+                head.impacts.begin() + first, head.impacts.begin() + head.blocks[b].impacts_end);
+            REQUIRE_FALSE(impacts.empty());
+            auto covers = [](const rk::lexical::Impact& i, const Posting& p) {
+                return i.tf[0] >= p.tf[0] && i.tf[1] >= p.tf[1] && i.tf[2] >= p.tf[2] &&
+                       i.length <= p.length;
+            };
+            for (const auto& p : block) {
+                CHECK(std::any_of(impacts.begin(), impacts.end(),
+                                  [&](const auto& i) { return covers(i, p); }));
+            }
+            for (const auto& i : impacts) {
+                CHECK(std::any_of(block.begin(), block.end(), [&](const Posting& p) {
+                    return p.tf == i.tf && p.length == i.length;
+                }));
+            }
+            out.insert(out.end(), block.begin(), block.end());
+        }
+        REQUIRE(out.size() == in.size());
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            CHECK(out[i].chunk == in[i].chunk);
+            CHECK(out[i].tf == in[i].tf);
+            CHECK(out[i].length == in[i].length);
+        }
     }
-    out.clear();
-    CHECK_THROWS_AS(rk::lexical::decode_postings(bytes.substr(0, bytes.size() - 1), out),
+    const std::vector<Posting> in{{1, {0, 0, 3}, 10}, {2, {1, 0, 0}, 7}, {300, {2, 5, 9}, 100000}};
+    const auto list = rk::lexical::encode_list(in);
+    const auto head = rk::lexical::decode_head(list.head);
+    std::vector<Posting> out;
+    const std::string& payload = head.inline_block;
+    CHECK_THROWS_AS(rk::lexical::decode_block(payload.substr(0, payload.size() - 1), 0, 300, out),
                     rk::IndexError);
     out.clear();
-    CHECK_THROWS_AS(rk::lexical::decode_postings(std::string("\x00\x01", 2), out),
-                    rk::IndexError);  // a gap of 0
+    CHECK_THROWS_AS(rk::lexical::decode_block(payload, 0, 299, out), rk::IndexError);
     out.clear();
-    CHECK_THROWS_AS(rk::lexical::decode_postings(std::string(12, '\xff'), out), rk::IndexError);
-    CHECK_THROWS_AS(rk::lexical::encode_postings({{5, {}, 1}, {5, {}, 1}}), rk::IndexError);
+    CHECK_THROWS_AS(rk::lexical::decode_block(std::string("\x00\x01", 2), 0, 0, out),
+                    rk::IndexError);  // a gap of 0
+    CHECK_THROWS_AS(rk::lexical::decode_head(list.head.substr(0, list.head.size() - 1)),
+                    rk::IndexError);
+    CHECK_THROWS_AS(rk::lexical::decode_head(std::string(12, '\xff')), rk::IndexError);
+    CHECK_THROWS_AS(rk::lexical::decode_head(std::string(1, '\0')), rk::IndexError);
+    CHECK_THROWS_AS(rk::lexical::encode_list({{5, {}, 1}, {5, {}, 1}}), rk::IndexError);
 }
 
 TEST_CASE("terms are counted per field with the index's tokenizer", "[lexical]") {

@@ -165,20 +165,23 @@ TEST_CASE("a graph file round-trips, is searched in place, and damage to it is f
     CHECK(mapped->generation() == 42);
     CHECK(mapped->size() == 599);
     const rk::vector::CodeScorer query(random_projection(rng, bits));
-    auto same = [](const std::vector<rk::vector::Neighbor>& a,
-                   const std::vector<rk::vector::Neighbor>& b) {
-        return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
-            return x.label == y.label && x.score == y.score;
-        });
+    auto same = [](const rk::vector::Found& a, const rk::vector::Found& b) {
+        return a.scored == b.scored &&
+               std::equal(a.nearest.begin(), a.nearest.end(), b.nearest.begin(), b.nearest.end(),
+                          [](const auto& x, const auto& y) {
+                              return x.label == y.label && x.score == y.score;
+                          });
     };
-    const auto found = g.search(query, 10, 64);
+    const auto result = g.search(query, 10, 64);
+    const auto& found = result.nearest;
     REQUIRE(found.size() == 10);
-    CHECK(same(found, loaded->search(query, 10, 64)));
-    CHECK(same(found, mapped->search(query, 10, 64)));
+    CHECK(result.scored >= 10);
+    CHECK(same(result, loaded->search(query, 10, 64)));
+    CHECK(same(result, mapped->search(query, 10, 64)));
     CHECK(std::is_sorted(found.begin(), found.end(),
                          [](const auto& a, const auto& b) { return a.score > b.score; }));
     // Removed nodes are passed through, never returned.
-    for (const auto& n : mapped->search(query, 600, 600)) CHECK(n.label != 30);
+    for (const auto& n : mapped->search(query, 600, 600).nearest) CHECK(n.label != 30);
 
     std::string bytes;
     {

@@ -95,8 +95,17 @@ std::optional<FtsQuery> fts_query(std::string_view text);
 // when it asks for vectors of an index that has none (embedder "none").
 SearchMode effective_mode(const Index& index, const Query& query);
 
-// Runs the query against an open index. Throws UsageError as effective_mode() does.
-std::vector<Hit> search(const Index& index, const Query& query);
+// What one search did, to show that its cost is bounded whatever the filters leave.
+struct SearchStats {
+    int bm25_rounds = 0;            // passes over the postings for the BM25 top chunks
+    int graph_searches = 0;         // searches of the vector graph (at most 2)
+    std::int64_t codes_scored = 0;  // chunks' codes compared with the query
+    std::int64_t rescored = 0;      // chunks scored exactly from their text
+};
+
+// Runs the query against an open index, and says what it did in `stats` when given. Throws
+// UsageError as effective_mode() does.
+std::vector<Hit> search(const Index& index, const Query& query, SearchStats* stats = nullptr);
 
 // "auto", "exact" or "hnsw"; throws UsageError otherwise.
 Query::VectorSearch parse_vector_search(std::string_view name);

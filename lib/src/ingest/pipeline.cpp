@@ -44,7 +44,7 @@ constexpr std::size_t kRoundBytes = std::size_t{1} << 20;
 constexpr std::size_t kRoundItems = 64;
 // A transaction spans rounds up to about this much input: fewer, larger commits (and posting
 // segments) are cheaper, and a killed ingest loses at most this much work.
-constexpr std::size_t kCommitBytes = std::size_t{4} << 20;
+constexpr std::size_t kCommitBytes = std::size_t{16} << 20;
 constexpr std::size_t kLinesPerItem = 256;
 constexpr std::size_t kBytesPerItem = std::size_t{128} << 10;
 
@@ -289,7 +289,7 @@ class Preparer {
     const IngestOptions& o_;
     const Settings& s_;
     const Known& known_;
-    const embed::BuiltinEmbedder* embedder_;  // null for an index without vectors
+    const embed::BuiltinEmbedder* embedder_;      // null for an index without vectors
     std::unique_ptr<text::Tokenizer> tokenizer_;  // stays put when the Preparer moves
     lexical::TermCounter counter_;
     inputs::RecordFields fields_;
@@ -444,15 +444,21 @@ std::vector<WorkResult> process(std::vector<WorkItem> items, std::vector<Prepare
 // Decides each document's fate against what the index held and what this run wrote.
 class Writer {
   public:
-    Writer(store::Database& db, bool vectors, const IngestOptions& o, const Known& known,
-           const IngestCallbacks& cb, IngestReport& report)
-        : db_(db), vectors_(vectors), o_(o), known_(known), cb_(cb), report_(report) {}
+    Writer(store::Database& db, text::Tokenizer& tokenizer, bool vectors, const IngestOptions& o,
+           const Known& known, const IngestCallbacks& cb, IngestReport& report)
+        : db_(db),
+          tokenizer_(tokenizer),
+          vectors_(vectors),
+          o_(o),
+          known_(known),
+          cb_(cb),
+          report_(report) {}
 
     // Writes one round, committing when the open transaction has grown enough.
     void write(std::vector<WorkResult>& results) {
         if (!o_.dry_run && !tx_) {
             tx_.emplace(db_);
-            writer_.emplace(db_, vectors_);
+            writer_.emplace(db_, tokenizer_, vectors_);
         }
         for (auto& r : results) {
             uncommitted_ += r.bytes;
@@ -516,7 +522,7 @@ class Writer {
         std::optional<store::DocumentWriter> writer;
         if (!o_.dry_run) {
             tx.emplace(db_);
-            writer.emplace(db_, vectors_);
+            writer.emplace(db_, tokenizer_, vectors_);
         }
         for (const auto& v : victims) {
             if (writer) writer->remove(v.rowid);
@@ -568,6 +574,7 @@ class Writer {
     }
 
     store::Database& db_;
+    text::Tokenizer& tokenizer_;  // the writing thread's own
     bool vectors_;
     const IngestOptions& o_;
     const Known& known_;
@@ -610,7 +617,8 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
                                text::Tokenizer(db.handle(), tokenizer), embedder);
     }
 
-    Writer writer(db, embedder != nullptr, options, known, cb, report);
+    text::Tokenizer writer_tokenizer(db.handle(), tokenizer);
+    Writer writer(db, writer_tokenizer, embedder != nullptr, options, known, cb, report);
     RoundMaker rounds(walk.files, options);
     auto fail = [&](const IngestNote& n) {
         ++report.failed;

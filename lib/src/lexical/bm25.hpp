@@ -1,5 +1,10 @@
-// BM25 over rk's postings: term-at-a-time accumulation into an array indexed by chunk id,
-// reading only the query terms' postings. Phrases and prefixes take their counts from FTS5.
+// BM25 over rk's postings: the top k chunks, found with MaxScore over blocks (Turtle and
+// Flood 1995; the block-max refinement of Ding and Suel 2011, in the windowed form of Lucene's
+// MaxScoreBulkScorer). Each query term's list in each segment is a cursor whose score is
+// bounded, block by block, by the block's largest term counts and shortest chunk; within a
+// window of chunk ids, the cursors whose bounds together cannot lift a chunk past the k-th
+// best score so far are only consulted for chunks the others found. Phrases and prefixes
+// take their counts from FTS5 and join as cursors held in memory.
 #pragma once
 
 #include <cstdint>
@@ -17,9 +22,15 @@ struct ScoredChunk {
     double score = 0;
 };
 
-// Every chunk holding at least one of the terms that are not excluded, with its score, in no
-// particular order. Call inside a read transaction, so that all reads see one state.
-std::vector<ScoredChunk> bm25(store::Database& db, text::Tokenizer& tokenizer,
-                              const std::vector<QueryTerm>& terms, const Bm25Params& params);
+struct Bm25Top {
+    std::vector<ScoredChunk> chunks;  // best first (ties: lower chunk id first)
+    bool complete = false;            // every matching chunk is in `chunks`
+};
+
+// The `k` best chunks holding at least one of the terms that are not excluded (k = 0: all of
+// them). Call inside a read transaction, so that all reads see one state. Throws IndexError
+// naming the term and segment of a malformed posting list.
+Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<QueryTerm>& terms,
+             const Bm25Params& params, std::size_t k);
 
 }  // namespace rk::lexical

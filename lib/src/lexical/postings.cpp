@@ -13,11 +13,12 @@ namespace rk::lexical {
 
 namespace {
 
-// A segment's level is its size in entries on a base-4 scale; four segments of one level are
+// A segment's level is its size in entries on a base-8 scale; eight segments of one level are
 // merged into one of the next, so that there are O(log n) segments and every entry is
-// rewritten O(log n) times.
+// rewritten O(log n) times (a million documents' entries about twice; base 4 would rewrite
+// them twice as often for a third fewer segments).
 constexpr std::int64_t kLevelBase = 16384;
-constexpr std::size_t kSegmentsPerLevel = 4;
+constexpr std::size_t kSegmentsPerLevel = 8;
 // Past this share of dead chunks, the next write merges everything to drop them.
 constexpr double kDeadShare = 0.2;
 // rebuild_postings() writes a segment per this many chunks, to bound its memory.
@@ -25,32 +26,8 @@ constexpr std::size_t kRebuildChunks = 50000;
 
 int level_of(std::int64_t entries) {
     int level = 0;
-    for (std::int64_t size = kLevelBase; entries >= size && level < 30; size *= 4) ++level;
+    for (std::int64_t size = kLevelBase; entries >= size && level < 20; size *= 8) ++level;
     return level;
-}
-
-void put_varint(std::string& out, std::uint64_t v) {
-    while (v >= 0x80) {
-        out += static_cast<char>((v & 0x7F) | 0x80);
-        v >>= 7;
-    }
-    out += static_cast<char>(v);
-}
-
-std::uint64_t get_varint(std::string_view bytes, std::size_t& pos) {
-    std::uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (pos >= bytes.size()) throw IndexError("truncated posting list");
-        const auto b = static_cast<unsigned char>(bytes[pos++]);
-        v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
-        if ((b & 0x80) == 0) return v;
-    }
-    throw IndexError("malformed posting list");
-}
-
-std::uint32_t to_u32(std::uint64_t v) {
-    if (v > 0xFFFFFFFFU) throw IndexError("malformed posting list");
-    return static_cast<std::uint32_t>(v);
 }
 
 std::int64_t next_segment_id(store::Database& db) {
@@ -61,33 +38,9 @@ std::int64_t next_segment_id(store::Database& db) {
            1;
 }
 
-void write_postings(store::Statement& insert, std::int64_t seg, const std::string& term,
-                    const std::vector<Posting>& postings) {
-    insert.bind(1, seg)
-        .bind(2, term)
-        .bind(3, static_cast<std::int64_t>(postings.size()))
-        .bind_blob(4, encode_postings(postings))
-        .run();
-}
-
 void add_segment(store::Database& db, std::int64_t seg, std::int64_t entries) {
     auto st = db.prepare("INSERT INTO lex_segments(seg, level, entries) VALUES(?, ?, ?)");
     st.bind(1, seg).bind(2, level_of(entries)).bind(3, entries).run();
-}
-
-std::unordered_map<std::int64_t, std::int64_t> load_dead(store::Database& db) {
-    std::unordered_map<std::int64_t, std::int64_t> dead;
-    auto& st = db.cached("SELECT chunk, seg FROM lex_dead");
-    while (st.step()) dead.emplace(st.int64(0), st.int64(1));
-    st.reset();
-    return dead;
-}
-
-bool is_dead(const std::unordered_map<std::int64_t, std::int64_t>& dead, std::int64_t chunk,
-             std::int64_t seg) {
-    if (dead.empty()) return false;
-    const auto it = dead.find(chunk);
-    return it != dead.end() && seg < it->second;
 }
 
 }  // namespace
@@ -132,46 +85,12 @@ void TermCounter::grow(const ChunkTerms& out) {
     }
 }
 
-void append_posting(std::string& out, std::int64_t& last, const Posting& p) {
-    if (p.chunk <= last) throw IndexError("posting list out of order");
-    // The gap and a mask of the fields that hold the term share one varint; absent fields
-    // (most often title and heading) cost nothing.
-    unsigned mask = 0;
-    for (std::size_t f = 0; f < kFields; ++f) mask |= (p.tf[f] != 0 ? 1U : 0U) << f;
-    put_varint(out, (static_cast<std::uint64_t>(p.chunk - last) << kFields) | mask);
-    for (std::size_t f = 0; f < kFields; ++f) {
-        if (p.tf[f] != 0) put_varint(out, p.tf[f]);
-    }
-    put_varint(out, p.length);
-    last = p.chunk;
-}
-
-std::string encode_postings(const std::vector<Posting>& postings) {
-    std::string out;
-    out.reserve(postings.size() * 6);
-    std::int64_t last = 0;
-    for (const auto& p : postings) append_posting(out, last, p);
-    return out;
-}
-
-void decode_postings(std::string_view bytes, std::vector<Posting>& out) {
-    std::size_t pos = 0;
-    std::uint64_t chunk = 0;
-    while (pos < bytes.size()) {
-        const std::uint64_t head = get_varint(bytes, pos);
-        const std::uint64_t gap = head >> kFields;
-        if (gap == 0 || gap > (std::uint64_t{1} << 62) - chunk) {
-            throw IndexError("malformed posting list");
-        }
-        chunk += gap;
-        Posting p;
-        p.chunk = static_cast<std::int64_t>(chunk);
-        for (std::size_t f = 0; f < kFields; ++f) {
-            if ((head & (1U << f)) != 0) p.tf[f] = to_u32(get_varint(bytes, pos));
-        }
-        p.length = to_u32(get_varint(bytes, pos));
-        out.push_back(p);
-    }
+std::unordered_map<std::int64_t, std::int64_t> load_dead(store::Database& db) {
+    std::unordered_map<std::int64_t, std::int64_t> dead;
+    auto& st = db.cached("SELECT chunk, seg FROM lex_dead");
+    while (st.step()) dead.emplace(st.int64(0), st.int64(1));
+    st.reset();
+    return dead;
 }
 
 CorpusStats read_corpus_stats(store::Database& db) {
@@ -187,10 +106,13 @@ CorpusStats read_corpus_stats(store::Database& db) {
 
 // ---- writing -------------------------------------------------------------------------------
 
-PostingWriter::PostingWriter(store::Database& db)
+PostingWriter::PostingWriter(store::Database& db, text::Tokenizer& tokenizer)
     : db_(db),
+      counter_(tokenizer),
       seg_(next_segment_id(db)),
-      doc_chunks_(db, "SELECT id, lex_len FROM chunks WHERE doc = ?"),
+      doc_chunks_(db,
+                  "SELECT c.id, c.lex_len, v.title, v.heading, v.body FROM chunks c "
+                  "JOIN chunk_view v ON v.id = c.id WHERE c.doc = ?"),
       mark_dead_(db,
                  "INSERT INTO lex_dead(chunk, seg) VALUES(?1, ?2) "
                  "ON CONFLICT(chunk) DO UPDATE SET seg = max(seg, excluded.seg)") {}
@@ -209,18 +131,23 @@ void PostingWriter::remove_document(std::int64_t doc) {
     doc_chunks_.bind(1, doc);
     std::vector<std::int64_t> chunks;
     while (doc_chunks_.step()) {
-        chunks.push_back(doc_chunks_.int64(0));
+        const std::int64_t chunk = doc_chunks_.int64(0);
+        chunks.push_back(chunk);
         --delta_.chunks;
         delta_.length -= doc_chunks_.int64(1);
-    }
-    doc_chunks_.reset();
-    for (const auto c : chunks) {
-        if (const auto it = pending_at_.find(c); it != pending_at_.end()) {
+        if (const auto it = pending_at_.find(chunk); it != pending_at_.end()) {
+            // Added in this transaction: its entries were never written.
             pending_[it->second].first = 0;
             pending_at_.erase(it);
+            continue;
         }
-        mark_dead_.bind(1, c).bind(2, seg_).run();
+        // Its entries in the segments die; their terms are counted again from the text.
+        const ChunkTerms terms =
+            counter_.count(doc_chunks_.text(2), doc_chunks_.text(3), doc_chunks_.text(4));
+        for (const auto& t : terms.terms) ++dead_df_[t.term];
     }
+    doc_chunks_.reset();
+    for (const auto c : chunks) mark_dead_.bind(1, c).bind(2, seg_).run();
 }
 
 void PostingWriter::finish() {
@@ -233,6 +160,13 @@ void PostingWriter::finish() {
         st.bind(1, "length").bind(2, delta_.length).run();
     }
     delta_ = {};
+    if (!dead_df_.empty()) {
+        auto st = db_.prepare(
+            "INSERT INTO lex_dead_df(term, n) VALUES(?1, ?2) "
+            "ON CONFLICT(term) DO UPDATE SET n = n + excluded.n");
+        for (const auto& [term, n] : dead_df_) st.bind(1, term).bind(2, n).run();
+        dead_df_.clear();
+    }
     merge_if_needed();
     seg_ = next_segment_id(db_);
 }
@@ -241,14 +175,10 @@ void PostingWriter::write_segment() {
     std::erase_if(pending_, [](const auto& c) { return c.first == 0; });
     std::sort(pending_.begin(), pending_.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
-    // Lists are encoded as chunks arrive in id order; terms are views of the pending chunks'
-    // strings, which outlive this function's maps.
-    struct List {
-        std::string bytes;
-        std::int64_t last = 0, entries = 0;
-    };
+    // Each term's entries, as chunks arrive in id order; terms are views of the pending
+    // chunks' strings, which outlive this function's maps.
     std::unordered_map<std::string_view, std::uint32_t> where;
-    std::vector<List> lists;
+    std::vector<std::vector<Posting>> lists;
     std::vector<std::string_view> terms;
     std::int64_t entries = 0;
     for (const auto& [id, chunk] : pending_) {
@@ -259,9 +189,7 @@ void PostingWriter::write_segment() {
                 lists.emplace_back();
                 terms.emplace_back(t.term);
             }
-            List& list = lists[it->second];
-            append_posting(list.bytes, list.last, {id, t.tf, chunk.length});
-            ++list.entries;
+            lists[it->second].push_back({id, t.tf, chunk.length});
             ++entries;
         }
     }
@@ -269,14 +197,7 @@ void PostingWriter::write_segment() {
     for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(),
               [&](std::uint32_t a, std::uint32_t b) { return terms[a] < terms[b]; });
-    auto insert = db_.prepare("INSERT INTO lex_postings(seg, term, df, data) VALUES(?, ?, ?, ?)");
-    for (const auto i : order) {
-        insert.bind(1, seg_)
-            .bind(2, terms[i])
-            .bind(3, lists[i].entries)
-            .bind_blob(4, lists[i].bytes)
-            .run();
-    }
+    for (const auto i : order) write_list(db_, seg_, terms[i], lists[i]);
     add_segment(db_, seg_, entries);
     pending_.clear();
     pending_at_.clear();
@@ -304,7 +225,7 @@ void PostingWriter::merge_if_needed() {
 
 namespace {
 
-// One segment's rows in term order, for the k-way merge.
+// One segment's terms in order, for the k-way merge.
 struct Cursor {
     std::int64_t seg;
     store::Statement st;
@@ -319,14 +240,13 @@ void merge_segments(store::Database& db, const std::vector<std::int64_t>& segmen
     std::vector<Cursor> cursors;
     cursors.reserve(segments.size());
     for (const auto seg : segments) {
-        Cursor c{seg,
-                 db.prepare("SELECT term, data FROM lex_postings WHERE seg = ? ORDER BY term")};
+        Cursor c{seg, db.prepare("SELECT term FROM lex_postings WHERE seg = ? ORDER BY term")};
         c.st.bind(1, seg);
         c.valid = c.st.step();
         cursors.push_back(std::move(c));
     }
-    auto insert = db.prepare("INSERT INTO lex_postings(seg, term, df, data) VALUES(?, ?, ?, ?)");
     std::int64_t entries = 0;
+    std::vector<std::pair<std::string, std::int64_t>> dropped;  // dead entries left out, per term
     std::vector<Posting> merged, one;
     for (;;) {
         std::optional<std::string> term;
@@ -335,29 +255,39 @@ void merge_segments(store::Database& db, const std::vector<std::int64_t>& segmen
         }
         if (!term) break;
         merged.clear();
+        std::int64_t gone = 0;
         for (auto& c : cursors) {
             if (!c.valid || c.st.text(0) != *term) continue;
-            one.clear();
-            decode_postings(c.st.blob(1), one);
+            (void)read_list(db, c.seg, *term, one);
             for (const auto& p : one) {
-                if (!is_dead(dead, p.chunk, c.seg)) merged.push_back(p);
+                if (is_dead(dead, p.chunk, c.seg)) {
+                    ++gone;
+                } else {
+                    merged.push_back(p);
+                }
             }
             c.valid = c.st.step();
         }
+        if (gone > 0) dropped.emplace_back(*term, gone);
         if (merged.empty()) continue;
         std::sort(merged.begin(), merged.end(),
                   [](const Posting& a, const Posting& b) { return a.chunk < b.chunk; });
-        write_postings(insert, target, *term, merged);
+        write_list(db, target, *term, merged);
         entries += static_cast<std::int64_t>(merged.size());
     }
     cursors.clear();
     auto drop_rows = db.prepare("DELETE FROM lex_postings WHERE seg = ?");
+    auto drop_blocks = db.prepare("DELETE FROM lex_blocks WHERE seg = ?");
     auto drop_seg = db.prepare("DELETE FROM lex_segments WHERE seg = ?");
     for (const auto seg : segments) {
         drop_rows.bind(1, seg).run();
+        drop_blocks.bind(1, seg).run();
         drop_seg.bind(1, seg).run();
     }
     if (entries > 0) add_segment(db, target, entries);
+    auto undead = db.prepare("UPDATE lex_dead_df SET n = n - ?2 WHERE term = ?1");
+    for (const auto& [term, n] : dropped) undead.bind(1, term).bind(2, n).run();
+    db.exec("DELETE FROM lex_dead_df WHERE n <= 0");
     // A dead mark matters only while some segment older than it remains.
     db.exec(
         "DELETE FROM lex_dead WHERE seg <= coalesce((SELECT min(seg) FROM lex_segments), "
@@ -374,9 +304,9 @@ void optimize_postings(store::Database& db) {
 
 void rebuild_postings(store::Database& db, text::Tokenizer& tokenizer) {
     db.exec(
-        "DELETE FROM lex_postings; DELETE FROM lex_segments; DELETE FROM lex_dead; "
-        "DELETE FROM lex_stats;");
-    PostingWriter writer(db);
+        "DELETE FROM lex_postings; DELETE FROM lex_blocks; DELETE FROM lex_segments; "
+        "DELETE FROM lex_dead; DELETE FROM lex_dead_df; DELETE FROM lex_stats;");
+    PostingWriter writer(db, tokenizer);
     auto chunks = db.prepare("SELECT id, title, heading, body FROM chunk_view ORDER BY id");
     auto set_len = db.prepare("UPDATE chunks SET lex_len = ? WHERE id = ?");
     TermCounter counter(tokenizer);
@@ -427,31 +357,51 @@ std::vector<std::string> verify_postings(store::Database& db, text::Tokenizer& t
         problem(fmt::format("lexical statistics say {} chunks of {} tokens; the text has {} of {}",
                             have.chunks, have.length, want.chunks, want.length));
     }
-    // What the segments hold, dead entries left out.
+    // What the segments hold, dead entries left out and counted.
     std::map<std::string, std::vector<Posting>> actual;
+    std::map<std::string, std::int64_t> dead_counts;
     {
         const auto dead = load_dead(db);
-        auto st = db.prepare("SELECT seg, term, df, data FROM lex_postings ORDER BY term, seg");
+        auto st = db.prepare("SELECT seg, term, df FROM lex_postings ORDER BY term, seg");
         std::vector<Posting> one;
         while (st.step()) {
-            one.clear();
+            const std::int64_t seg = st.int64(0);
+            const std::string term = st.str(1);
             try {
-                decode_postings(st.blob(3), one);
+                (void)read_list(db, seg, term, one);
             } catch (const IndexError& e) {
-                problem(fmt::format("postings of '{}' in segment {}: {}", st.text(1), st.int64(0),
-                                    e.what()));
+                problem(e.what());
                 continue;
             }
             if (static_cast<std::int64_t>(one.size()) != st.int64(2)) {
-                problem(fmt::format("postings of '{}' in segment {} hold {} entries, not {}",
-                                    st.text(1), st.int64(0), one.size(), st.int64(2)));
+                problem(fmt::format("postings of '{}' in segment {} hold {} entries, not {}", term,
+                                    seg, one.size(), st.int64(2)));
             }
-            auto& list = actual[st.str(1)];
+            auto& list = actual[term];
             for (const auto& p : one) {
-                if (!is_dead(dead, p.chunk, st.int64(0))) list.push_back(p);
+                if (is_dead(dead, p.chunk, seg)) {
+                    ++dead_counts[term];
+                } else {
+                    list.push_back(p);
+                }
             }
         }
     }
+    {
+        auto st = db.prepare("SELECT term, n FROM lex_dead_df");
+        std::map<std::string, std::int64_t> stored;
+        while (st.step()) stored[st.str(0)] = st.int64(1);
+        if (stored != dead_counts) {
+            problem(
+                fmt::format("the counts of dead entries disagree with the segments ({} terms "
+                            "counted, {} found)",
+                            stored.size(), dead_counts.size()));
+        }
+    }
+    const auto orphans = db.query_int(
+        "SELECT count(*) FROM lex_blocks b WHERE NOT EXISTS (SELECT 1 FROM lex_postings p "
+        "WHERE p.seg = b.seg AND p.term = b.term)");
+    if (orphans.value_or(0) > 0) problem(fmt::format("{} posting blocks have no head", *orphans));
     auto same = [](const Posting& a, const Posting& b) {
         return a.chunk == b.chunk && a.tf == b.tf && a.length == b.length;
     };
@@ -473,41 +423,6 @@ std::vector<std::string> verify_postings(store::Database& db, text::Tokenizer& t
         if (!actual.contains(term)) problem(fmt::format("no postings for '{}'", term));
     }
     return problems;
-}
-
-// ---- reading -------------------------------------------------------------------------------
-
-PostingReader::PostingReader(store::Database& db)
-    : db_(db),
-      dead_(load_dead(db)),
-      stats_(read_corpus_stats(db)),
-      lookup_(db.cached("SELECT data FROM lex_postings WHERE seg = ?1 AND term = ?2")) {
-    auto& st = db.cached("SELECT seg FROM lex_segments ORDER BY seg");
-    while (st.step()) segments_.push_back(st.int64(0));
-    st.reset();
-}
-
-void PostingReader::read(std::string_view term, std::vector<Posting>& out) {
-    out.clear();
-    for (const auto seg : segments_) {
-        lookup_.bind(1, seg).bind(2, term);
-        if (lookup_.step()) {
-            try {
-                scratch_.clear();
-                decode_postings(lookup_.blob(0), dead_.empty() ? out : scratch_);
-            } catch (const IndexError& e) {
-                lookup_.reset();
-                throw IndexError(fmt::format("postings of '{}' in segment {}: {} (run `rk index "
-                                             "rebuild`)",
-                                             term, seg, e.what()),
-                                 db_.file().string());
-            }
-            for (const auto& p : scratch_) {
-                if (!is_dead(dead_, p.chunk, seg)) out.push_back(p);
-            }
-        }
-        lookup_.reset();
-    }
 }
 
 }  // namespace rk::lexical

@@ -1,12 +1,14 @@
 // rk's own inverted index for BM25: term -> the chunks holding it, with per-field term counts
-// and each chunk's length, so that ranking reads only the query terms' postings.
+// and each chunk's length, so that ranking reads only the query terms' postings, block by
+// block (see posting_format.hpp).
 //
 // Postings live in rk.db next to FTS5 (which still answers phrases, prefixes and snippets),
 // in immutable segments: each write transaction adds one, small segments are merged into
 // bigger ones (tiered, a few per level), and deleted chunks are recorded in lex_dead until a
 // merge drops their entries. Segment ids grow with time; lex_dead(chunk, seg) means "this
 // chunk's entries in segments older than seg are dead", which stays true when SQLite reuses
-// the rowid of a deleted chunk for a new one.
+// the rowid of a deleted chunk for a new one. lex_dead_df counts, per term, the dead entries
+// still in segments, so that a term's document frequency is exact without reading its lists.
 #pragma once
 
 #include <array>
@@ -16,12 +18,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lexical/posting_format.hpp"
 #include "store/sqlite.hpp"
 #include "text/tokenizer.hpp"
 
 namespace rk::lexical {
-
-inline constexpr std::size_t kFields = 3;  // title, heading path, body: FTS5's column order
 
 struct TermCount {
     std::string term;
@@ -47,19 +48,6 @@ class TermCounter {
     std::vector<std::uint32_t> slots_;  // open addressing: 1 + index into terms, 0 if free
 };
 
-struct Posting {
-    std::int64_t chunk = 0;
-    std::array<std::uint32_t, kFields> tf{};
-    std::uint32_t length = 0;
-};
-
-// Entries sorted by chunk id, as stored.
-std::string encode_postings(const std::vector<Posting>& postings);
-// Appends one entry to an encoded list whose last chunk id is `last` (0 for an empty list).
-void append_posting(std::string& out, std::int64_t& last, const Posting& p);
-// Appends the decoded entries to `out`; throws IndexError on malformed bytes.
-void decode_postings(std::string_view bytes, std::vector<Posting>& out);
-
 // Collection statistics BM25 needs: live chunks and their summed lengths.
 struct CorpusStats {
     std::int64_t chunks = 0;
@@ -67,10 +55,11 @@ struct CorpusStats {
 };
 
 // The write side, for one transaction: new chunks go into one new segment, removed ones are
-// marked dead; finish() writes both and merges segments when a level fills up.
+// marked dead (their terms counted again from their text, with `tokenizer`); finish() writes
+// both and merges segments when a level fills up.
 class PostingWriter {
   public:
-    explicit PostingWriter(store::Database& db);
+    PostingWriter(store::Database& db, text::Tokenizer& tokenizer);
     void add(std::int64_t chunk, ChunkTerms terms);
     // Call before the document's chunk rows are deleted.
     void remove_document(std::int64_t doc);
@@ -82,11 +71,13 @@ class PostingWriter {
     void merge_if_needed();
 
     store::Database& db_;
+    TermCounter counter_;
     std::int64_t seg_ = 0;  // the id the pending segment gets
     // Chunks added in this transaction, in order; a removed one gets id 0.
     std::vector<std::pair<std::int64_t, ChunkTerms>> pending_;
     std::unordered_map<std::int64_t, std::size_t> pending_at_;
     CorpusStats delta_;
+    std::unordered_map<std::string, std::int64_t> dead_df_;  // entries made dead, per term
     store::Statement doc_chunks_, mark_dead_;
 };
 
@@ -101,23 +92,14 @@ void optimize_postings(store::Database& db);
 // Problems found comparing the postings with the chunks' text (empty when consistent).
 std::vector<std::string> verify_postings(store::Database& db, text::Tokenizer& tokenizer);
 
-// The read side, for one query: live postings of a term over all segments.
-class PostingReader {
-  public:
-    explicit PostingReader(store::Database& db);
-    [[nodiscard]] const CorpusStats& stats() const noexcept { return stats_; }
-    // Live entries for `term` over all segments, in `out` (cleared first).
-    void read(std::string_view term, std::vector<Posting>& out);
-
-  private:
-    store::Database& db_;
-    std::vector<std::int64_t> segments_;                   // oldest first
-    std::unordered_map<std::int64_t, std::int64_t> dead_;  // chunk -> dead before segment
-    CorpusStats stats_;
-    store::Statement& lookup_;
-    std::vector<Posting> scratch_;
-};
-
 CorpusStats read_corpus_stats(store::Database& db);
+// chunk -> the segment before which its entries are dead.
+std::unordered_map<std::int64_t, std::int64_t> load_dead(store::Database& db);
+inline bool is_dead(const std::unordered_map<std::int64_t, std::int64_t>& dead, std::int64_t chunk,
+                    std::int64_t seg) {
+    if (dead.empty()) return false;
+    const auto it = dead.find(chunk);
+    return it != dead.end() && seg < it->second;
+}
 
 }  // namespace rk::lexical

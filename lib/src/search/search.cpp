@@ -23,6 +23,9 @@ using lexical::ScoredChunk;
 
 // How deep each signal's list goes before fusion: ranks past this add little to RRF.
 constexpr std::size_t kFusionDepth = 100;
+// How many times BM25 asks for eight times more chunks when documents hold several of its
+// best or filters turn them away, before it asks for all.
+constexpr int kBm25Rounds = 2;
 // HNSW search breadth by default; a search is at least twice as wide as the candidates it
 // wants (the codes' graph is coarse: a narrower search misses good candidates).
 constexpr std::size_t kDefaultEf = 128;
@@ -230,7 +233,7 @@ std::vector<std::int64_t> best(std::vector<ScoredChunk>& scored, std::size_t n) 
 // scored exactly from their text. A search costs at most two graph searches, whatever the
 // filters and the similarity floor leave.
 std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& collector,
-                                 std::size_t depth, bool fused) {
+                                 std::size_t depth, bool fused, SearchStats& stats) {
     auto& impl = index.impl();
     auto& db = *impl.db;
     const auto query = vector::embed_query(db, impl.embedder(), q.text);
@@ -252,7 +255,10 @@ std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& 
                 scored.push_back(
                     {chunk, query.codes.score(reinterpret_cast<const unsigned char*>(v.data()))});
             }
-            auto chunks = rescore(db, query, best(scored, rescored), bits);
+            stats.codes_scored += std::ssize(scored);
+            const auto head = best(scored, rescored);
+            stats.rescored += std::ssize(head);
+            auto chunks = rescore(db, query, head, bits);
             return collector.collect(chunks, depth);
         }
     }
@@ -260,7 +266,7 @@ std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& 
     for (int attempt = 0;; ++attempt) {
         const std::size_t want = attempt == 0 ? rescored : kFilterRetry * rescored;
         const VectorView* view = &impl.vectors();
-        std::vector<vector::Neighbor> found;
+        vector::Found found;
         try {
             found = view->search(query.codes, want, std::max(ef, 2 * want));
         } catch (const vector::GraphDamage& e) {
@@ -268,8 +274,10 @@ std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& 
             view = &impl.vectors();
             found = view->search(query.codes, want, std::max(ef, 2 * want));
         }
+        ++stats.graph_searches;
+        stats.codes_scored += static_cast<std::int64_t>(found.scored + view->fresh.size());
         std::vector<ScoredChunk> scored;
-        for (const auto& n : found) {
+        for (const auto& n : found.nearest) {
             if (!view->fresh.contains(n.label)) scored.push_back({n.label, n.score});
         }
         // Vectors stored since the graph was saved are compared one by one.
@@ -280,11 +288,14 @@ std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& 
         if (collector.filtered()) {
             std::erase_if(scored, [&](const ScoredChunk& c) { return !collector.passes(c.chunk); });
         }
-        auto chunks = rescore(db, query, best(scored, rescored), bits);
+        const auto head = best(scored, rescored);
+        stats.rescored += std::ssize(head);
+        auto chunks = rescore(db, query, head, bits);
         auto units = collector.collect(chunks, depth);
         // Only filters make a second search worth it: the graph gives its nearest first, so
         // candidates under the similarity floor mean there are no better ones.
-        if (units.size() >= depth || !collector.filtered() || found.size() < want || attempt > 0) {
+        if (units.size() >= depth || !collector.filtered() || found.nearest.size() < want ||
+            attempt > 0) {
             return units;
         }
     }
@@ -334,7 +345,9 @@ SearchMode effective_mode(const Index& index, const Query& q) {
     return *q.mode;
 }
 
-std::vector<Hit> search(const Index& index, const Query& q) {
+namespace {
+
+std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& stats) {
     const SearchMode mode = effective_mode(index, q);
     const auto terms = lexical::parse_query(q.text);
     const auto fq = lexical::fts_expressions(terms);
@@ -362,10 +375,18 @@ std::vector<Hit> search(const Index& index, const Query& q) {
     const std::size_t depth = lexical && vectors ? std::max(k, kFusionDepth) : k;
     std::vector<Ranked> by_bm25, by_vector;
     if (lexical) {
-        auto ranked = lexical::bm25(db, index.impl().query_tokenizer(), terms, q.bm25);
-        by_bm25 = collector.collect(ranked, depth);
+        // A document may hold several of the best chunks, and filters may turn some away: ask
+        // for more than the depth, and for more again (then for all) if that was too few.
+        std::size_t want = 2 * depth + 16;
+        for (int round = 0;; ++round) {
+            auto top = lexical::bm25(db, index.impl().query_tokenizer(), terms, q.bm25, want);
+            ++stats.bm25_rounds;
+            by_bm25 = collector.collect(top.chunks, depth);
+            if (by_bm25.size() >= depth || top.complete) break;
+            want = round < kBm25Rounds ? want * 8 : 0;
+        }
     }
-    if (vectors) by_vector = vector_units(index, q, collector, depth, lexical);
+    if (vectors) by_vector = vector_units(index, q, collector, depth, lexical, stats);
 
     // Fuse: each unit's place in each list, then one score.
     struct Fused {
@@ -432,6 +453,15 @@ std::vector<Hit> search(const Index& index, const Query& q) {
             if (!found) hits[i].snippet = fallback_snippet(db, hit_chunks[i]);
         }
     }
+    return hits;
+}
+
+}  // namespace
+
+std::vector<Hit> search(const Index& index, const Query& q, SearchStats* stats_out) {
+    SearchStats stats;
+    auto hits = run_search(index, q, stats);
+    if (stats_out != nullptr) *stats_out = stats;
     return hits;
 }
 

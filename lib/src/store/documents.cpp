@@ -21,9 +21,9 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db) {
     return known;
 }
 
-DocumentWriter::DocumentWriter(Database& db, bool vectors)
+DocumentWriter::DocumentWriter(Database& db, text::Tokenizer& tokenizer, bool vectors)
     : db_(db),
-      postings_(db),
+      postings_(db, tokenizer),
       insert_doc_(db,
                   "INSERT INTO documents(ext_id, source, collection, title, meta, hash, "
                   "body, bytes, updated) VALUES(?,?,?,?,?,?,?,?,?)"),

@@ -39,8 +39,9 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db);
 // committing it.
 class DocumentWriter {
   public:
-    // `vectors`: whether the index stores vectors (then every chunk must bring one).
-    DocumentWriter(Database& db, bool vectors);
+    // `tokenizer`: the index's, to count the terms of removed chunks again. `vectors`: whether
+    // the index stores vectors (then every chunk must bring one).
+    DocumentWriter(Database& db, text::Tokenizer& tokenizer, bool vectors);
     // Both take the chunks' term counts out of `doc`.
     std::int64_t insert(DocumentRecord& doc);
     // Replaces the document's fields and all its chunks, keeping its rowid.

@@ -295,7 +295,7 @@ std::vector<std::string> Index::remove(const std::vector<std::string>& selectors
     }
     std::vector<std::string> removed;
     store::Transaction tx(db);
-    store::DocumentWriter writer(db, impl_->has_vectors());
+    store::DocumentWriter writer(db, impl_->query_tokenizer(), impl_->has_vectors());
     for (auto& [rowid, id] : victims) {
         writer.remove(rowid);
         removed.push_back(std::move(id));
@@ -326,6 +326,8 @@ Stats Index::stats() const {
     s.wal_bytes = file_size_or_zero(impl_->dir / (std::string(kDbFile) + "-wal"));
     s.vectors = vector::read_state(db).count;
     s.dimension = impl_->has_vectors() ? impl_->embedder().dimension() : 0;
+    s.vector_bytes =
+        s.dimension > 0 ? static_cast<std::int64_t>(vector::stored_size(s.dimension)) : 0;
     s.graph_bytes = file_size_or_zero(impl_->dir / "vectors.hnsw");
     return s;
 }
@@ -376,6 +378,8 @@ std::string stats_json(const Index& index) {
         .value(s.vectors)
         .key("dimension")
         .value(s.dimension)
+        .key("bytes_per_chunk")
+        .value(s.vector_bytes)
         .key("graph_bytes")
         .value(s.graph_bytes)
         .end_object()

@@ -27,8 +27,8 @@ struct VectorView {
 
     // The graph's best `n` for the query (the fresh vectors are not in it). Throws
     // GraphDamage when the mapped file is found damaged.
-    [[nodiscard]] std::vector<vector::Neighbor> search(const vector::CodeScorer& query,
-                                                       std::size_t n, std::size_t ef) const;
+    [[nodiscard]] vector::Found search(const vector::CodeScorer& query, std::size_t n,
+                                       std::size_t ef) const;
     [[nodiscard]] std::size_t size() const;
 };
 

@@ -65,16 +65,16 @@ CREATE VIEW chunk_view AS
 // Version 3 adds the vectors (see vector/store.hpp), computed from the text when migrating.
 // Version 4 stores the builtin embedder's vectors as binary codes with the bag's length
 // instead of 4096 int8 components (8 times smaller); they are computed again on migrating.
+// Version 5 stores postings in blocks with score bounds (see lexical/posting_format.hpp) and
+// counts dead entries per term; the postings are built again on migrating.
 constexpr const char* kVectorIndex = "CREATE INDEX vectors_gen ON vectors(gen);";
 
-constexpr const char* kLexicalTables = R"sql(
-CREATE TABLE lex_segments(seg INTEGER PRIMARY KEY, level INTEGER NOT NULL,
-                          entries INTEGER NOT NULL);
-CREATE TABLE lex_postings(seg INTEGER NOT NULL, term TEXT NOT NULL, df INTEGER NOT NULL,
-                          data BLOB NOT NULL, PRIMARY KEY(seg, term)) WITHOUT ROWID;
-CREATE TABLE lex_dead(chunk INTEGER PRIMARY KEY, seg INTEGER NOT NULL);
-CREATE TABLE lex_stats(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-)sql";
+// FTS5 keeps 32 MiB of new terms in memory (the default is 1 MiB) before it writes them as a
+// segment: a large ingest then writes fewer, larger segments and merges them less (100,000
+// documents: 9.9 s of FTS5 work -> 5.7 s).
+void set_fts_options(Database& db) {
+    db.exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('hashsize', 33554432)");
+}
 
 void put_setting(Database& db, std::string_view key, std::string_view value) {
     auto st = db.prepare("INSERT OR REPLACE INTO settings(key, value) VALUES(?, ?)");
@@ -137,13 +137,14 @@ void create_schema(Database& db, const Settings& settings) {
     check_settings(settings);
     Transaction tx(db);
     db.exec(kSchemaV1);
-    db.exec(kLexicalTables);
+    db.exec(lexical::kPostingTables);
     db.exec(vector::kTables);
     db.exec(kVectorIndex);
     db.exec(fmt::format(
         "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, body, content='chunk_view', "
         "content_rowid='id', tokenize='{}')",
         fts_tokenize_arg(settings.tokenizer)));
+    set_fts_options(db);
     const auto embedder = make_embedder(settings.embedder);
     put_setting(db, "embedder", embedder ? embedder->spec() : settings.embedder);
     put_setting(db, "dimension", std::to_string(embedder ? embedder->dimension() : 0));
@@ -172,7 +173,7 @@ void migrate(Database& db) {
         try {
             Transaction tx(db);
             db.exec("ALTER TABLE chunks ADD COLUMN lex_len INTEGER NOT NULL DEFAULT 0");
-            db.exec(kLexicalTables);
+            db.exec(lexical::kPostingTables);
             const auto tokenizer =
                 db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
             text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter")));
@@ -217,6 +218,25 @@ void migrate(Database& db) {
                 vector::rebuild_vectors(db, embedder);
             }
             db.exec("PRAGMA user_version = 4");
+            tx.commit();
+        } catch (const std::exception& e) {
+            throw upgrade_error(db, v, Error(e.what()));
+        }
+    }
+    if (v < 5) {
+        try {
+            Transaction tx(db);
+            db.exec(
+                "DROP TABLE lex_postings; DROP TABLE lex_segments; DROP TABLE lex_dead; "
+                "DROP TABLE lex_stats; DROP TABLE IF EXISTS lex_blocks; "
+                "DROP TABLE IF EXISTS lex_dead_df;");
+            db.exec(lexical::kPostingTables);
+            const auto tokenizer =
+                db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
+            text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter")));
+            lexical::rebuild_postings(db, tok);
+            set_fts_options(db);
+            db.exec("PRAGMA user_version = 5");
             tx.commit();
         } catch (const std::exception& e) {
             throw upgrade_error(db, v, Error(e.what()));

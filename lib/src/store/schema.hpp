@@ -7,7 +7,7 @@
 namespace rk::store {
 
 // Bumped whenever the schema changes; each step has a migration in schema.cpp.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // The FTS5 `tokenize` argument for a tokenizer setting; throws UsageError if unknown.
 std::string fts_tokenize_arg(const std::string& tokenizer);

@@ -341,7 +341,7 @@ std::vector<std::int64_t> Graph::labels() const {
     return out;
 }
 
-std::vector<Neighbor> Graph::search(const CodeScorer& query, std::size_t n, std::size_t ef) const {
+Found Graph::search(const CodeScorer& query, std::size_t n, std::size_t ef) const {
     return format::search_graph(MemoryAccess(*hnsw_), query, n, ef);
 }
 

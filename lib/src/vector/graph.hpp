@@ -43,6 +43,12 @@ struct Neighbor {
     float score = 0;
 };
 
+// What a search found, and how many codes it compared with the query to find it.
+struct Found {
+    std::vector<Neighbor> nearest;  // best first
+    std::size_t scored = 0;
+};
+
 // What a search found wrong in a graph file: the file must be rebuilt.
 class GraphDamage : public IndexError {
   public:
@@ -77,8 +83,7 @@ class Graph {
     // Every live label.
     [[nodiscard]] std::vector<std::int64_t> labels() const;
     // The `n` live labels whose codes score best, best first, looking `ef` wide.
-    [[nodiscard]] std::vector<Neighbor> search(const CodeScorer& query, std::size_t n,
-                                               std::size_t ef) const;
+    [[nodiscard]] Found search(const CodeScorer& query, std::size_t n, std::size_t ef) const;
 
     [[nodiscard]] std::size_t size() const;     // live codes
     [[nodiscard]] std::size_t deleted() const;  // removed, still in the graph
@@ -106,8 +111,7 @@ class GraphFile {
     [[nodiscard]] std::size_t size() const;  // live codes
     // As Graph::search. Throws GraphDamage when a node it reaches fails its checksum or
     // links outside the graph.
-    [[nodiscard]] std::vector<Neighbor> search(const CodeScorer& query, std::size_t n,
-                                               std::size_t ef) const;
+    [[nodiscard]] Found search(const CodeScorer& query, std::size_t n, std::size_t ef) const;
 
     struct Layout;
 

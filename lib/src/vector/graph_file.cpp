@@ -182,8 +182,7 @@ std::size_t GraphFile::size() const {
     return layout_->head.count - layout_->head.deleted;
 }
 
-std::vector<Neighbor> GraphFile::search(const CodeScorer& query, std::size_t n,
-                                        std::size_t ef) const {
+Found GraphFile::search(const CodeScorer& query, std::size_t n, std::size_t ef) const {
     return format::search_graph(FileAccess(*layout_), query, n, ef);
 }
 

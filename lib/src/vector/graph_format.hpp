@@ -78,10 +78,9 @@ inline bool marked_deleted(const unsigned char* list) {
 //   code(id), links(id, level) (a span of ids), deleted(id), label(id).
 // Scores at most kMaxScored codes.
 template <typename Access>
-std::vector<Neighbor> search_graph(const Access& a, const CodeScorer& q, std::size_t n,
-                                   std::size_t ef) {
-    std::vector<Neighbor> out;
-    if (a.count() == 0 || n == 0) return out;
+Found search_graph(const Access& a, const CodeScorer& q, std::size_t n, std::size_t ef) {
+    Found found;
+    if (a.count() == 0 || n == 0) return found;
     ef = std::max(ef, n);
     std::uint32_t at = a.enter();
     a.reach(at, a.maxlevel());
@@ -134,11 +133,12 @@ std::vector<Neighbor> search_graph(const Access& a, const CodeScorer& q, std::si
         }
     }
     while (results.size() > n) results.pop();
-    out.resize(results.size());
-    for (auto i = out.size(); i-- > 0; results.pop()) {
-        out[i] = {a.label(results.top().second), results.top().first};
+    found.nearest.resize(results.size());
+    for (auto i = found.nearest.size(); i-- > 0; results.pop()) {
+        found.nearest[i] = {a.label(results.top().second), results.top().first};
     }
-    return out;
+    found.scored = scored;
+    return found;
 }
 
 }  // namespace rk::vector::format

@@ -100,8 +100,8 @@ const vector::Graph& Index::Impl::graph(bool rebuild, std::string damage) const 
     return *graph_;
 }
 
-std::vector<vector::Neighbor> VectorView::search(const vector::CodeScorer& query, std::size_t n,
-                                                 std::size_t ef) const {
+vector::Found VectorView::search(const vector::CodeScorer& query, std::size_t n,
+                                 std::size_t ef) const {
     if (file != nullptr) return file->search(query, n, ef);
     if (memory != nullptr) return memory->search(query, n, ef);
     return {};
