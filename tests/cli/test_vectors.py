@@ -25,6 +25,8 @@ class Vectors(RkTestCase):
         super().setUp()
         self.corpus = self.write_jsonl("c.jsonl", DOCS)
         self.ok("-q", "ingest", self.corpus)
+        # The graph built during the ingest was saved, and reflects rk.db.
+        self.assertTrue(os.path.exists(self.graph_file()))
 
     def ids(self, *args, expect=(0,)):
         r = self.rk("query", "--format", "json", *args)

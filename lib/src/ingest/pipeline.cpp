@@ -28,6 +28,7 @@
 #include "text/tokenizer.hpp"
 #include "text/utf8.hpp"
 #include "util/hash.hpp"
+#include "vector/builder.hpp"
 
 namespace fs = std::filesystem;
 
@@ -445,8 +446,10 @@ std::vector<WorkResult> process(std::vector<WorkItem> items, std::vector<Prepare
 class Writer {
   public:
     Writer(store::Database& db, text::Tokenizer& tokenizer, bool vectors, const IngestOptions& o,
-           const Known& known, const IngestCallbacks& cb, IngestReport& report)
+           const Known& known, const IngestCallbacks& cb, IngestReport& report,
+           vector::GraphBuilder* graph)
         : db_(db),
+          graph_(graph),
           tokenizer_(tokenizer),
           vectors_(vectors),
           o_(o),
@@ -478,7 +481,10 @@ class Writer {
     void commit() {
         if (writer_) writer_->finish();
         writer_.reset();
-        if (tx_) tx_->commit();
+        if (tx_) {
+            tx_->commit();
+            if (graph_ != nullptr) graph_->committed();
+        }
         tx_.reset();
         uncommitted_ = 0;
     }
@@ -574,7 +580,8 @@ class Writer {
     }
 
     store::Database& db_;
-    text::Tokenizer& tokenizer_;  // the writing thread's own
+    vector::GraphBuilder* graph_;  // told of each commit, when the index has vectors
+    text::Tokenizer& tokenizer_;   // the writing thread's own
     bool vectors_;
     const IngestOptions& o_;
     const Known& known_;
@@ -618,7 +625,14 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
     }
 
     text::Tokenizer writer_tokenizer(db.handle(), tokenizer);
-    Writer writer(db, writer_tokenizer, embedder != nullptr, options, known, cb, report);
+    // The graph takes the committed vectors in the background while the text goes in.
+    std::optional<vector::GraphBuilder> graph;
+    if (embedder != nullptr && !options.dry_run) {
+        graph.emplace(db.file(), index.dir() / "vectors.hnsw",
+                      static_cast<std::size_t>(embedder->dimension()), vector::GraphParams{});
+    }
+    Writer writer(db, writer_tokenizer, embedder != nullptr, options, known, cb, report,
+                  graph ? &*graph : nullptr);
     RoundMaker rounds(walk.files, options);
     auto fail = [&](const IngestNote& n) {
         ++report.failed;
@@ -647,7 +661,15 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
     // and readers start from a short log. Busy readers only make this partial.
     if (!options.dry_run) {
         // The graph follows the committed vectors (vectors.hnsw written and renamed).
-        if (embedder != nullptr) (void)index.impl().graph();
+        if (graph) {
+            auto built = graph->finish();
+            if (!graph->damage().empty() && cb.note) {
+                cb.note({IngestNote::Level::warning, "vectors.hnsw",
+                         fmt::format("{}; rebuilt it from rk.db", graph->damage())});
+            }
+            if (built) index.impl().adopt_graph(std::move(built));
+            (void)index.impl().graph();
+        }
         db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     }
 

@@ -57,6 +57,9 @@ struct Index::Impl {
     // (inserting into it would cost every reader what the writer already pays): the vectors
     // stored since are read and searched exactly instead.
     const VectorView& vectors() const;
+    // Takes a graph built elsewhere (during an ingest) as this index's; graph() brings it the
+    // rest of the way.
+    void adopt_graph(std::unique_ptr<vector::Graph> graph) const;
     // A search found the mapped graph damaged: says so and rebuilds it.
     void graph_damaged(const vector::GraphDamage& damage) const;
     // Whether another process holds the writer lock.
@@ -66,6 +69,7 @@ struct Index::Impl {
     mutable std::unique_ptr<text::Tokenizer> tokenizer_;
     mutable std::unique_ptr<embed::BuiltinEmbedder> embedder_;
     mutable std::unique_ptr<vector::Graph> graph_;
+    mutable bool graph_unsaved_ = false;  // graph_ was built elsewhere and not saved yet
     mutable std::unique_ptr<vector::GraphFile> file_;
     mutable VectorView view_;
     mutable std::int64_t view_generation_ = -1;

@@ -10,8 +10,10 @@ namespace rk::vector {
 
 std::string encode(std::span<const float> projection, float norm) {
     std::string out(stored_size(projection.size()), '\0');
-    for (std::size_t i = 0; i < projection.size(); ++i) {
-        if (projection[i] > 0) out[i / 8] = static_cast<char>(out[i / 8] | (1 << (i % 8)));
+    for (std::size_t byte = 0; byte < code_bytes(projection.size()); ++byte) {
+        unsigned v = 0;
+        for (unsigned b = 0; b < 8; ++b) v |= (projection[8 * byte + b] > 0 ? 1U : 0U) << b;
+        out[byte] = static_cast<char>(v);
     }
     std::memcpy(out.data() + code_bytes(projection.size()), &norm, sizeof norm);
     return out;

@@ -32,25 +32,68 @@ std::string error_text(int err) {
     return std::error_code(err, std::generic_category()).message();
 }
 
-void write_synced(const std::filesystem::path& file, const std::string& bytes) {
-    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw IndexError(fmt::format("cannot write: {}", error_text(errno)), file);
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            const int err = n < 0 ? errno : ENOSPC;
-            ::close(fd);
-            throw IndexError(fmt::format("cannot write: {}", error_text(err)), file);
-        }
-        done += static_cast<std::size_t>(n);
+// Writes a file through a buffer, synced at the end; a failure throws IndexError and leaves
+// the caller to remove the file.
+class FileWriter {
+  public:
+    explicit FileWriter(const std::filesystem::path& file)
+        : file_(file), fd_(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) {
+        if (fd_ < 0) throw IndexError(fmt::format("cannot write: {}", error_text(errno)), file_);
+        buffer_.reserve(kBuffer);
     }
-    const bool synced = ::fsync(fd) == 0;
-    const int err = errno;
-    ::close(fd);
-    if (!synced) throw IndexError(fmt::format("cannot sync: {}", error_text(err)), file);
-}
+    ~FileWriter() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    FileWriter(const FileWriter&) = delete;
+    FileWriter& operator=(const FileWriter&) = delete;
+
+    void write(const void* data, std::size_t n) {
+        const auto* p = static_cast<const char*>(data);
+        if (buffer_.size() + n > kBuffer) flush();
+        if (n >= kBuffer) {
+            put(p, n);
+        } else {
+            buffer_.append(p, n);
+        }
+    }
+    void pad_to(std::uint64_t offset) {
+        const std::string zeros(offset - written(), '\0');
+        write(zeros.data(), zeros.size());
+    }
+    [[nodiscard]] std::uint64_t written() const { return done_ + buffer_.size(); }
+    void finish() {
+        flush();
+        const bool synced = ::fsync(fd_) == 0;
+        const int err = errno;
+        ::close(fd_);
+        fd_ = -1;
+        if (!synced) throw IndexError(fmt::format("cannot sync: {}", error_text(err)), file_);
+    }
+
+  private:
+    static constexpr std::size_t kBuffer = std::size_t{1} << 20;
+    void flush() {
+        put(buffer_.data(), buffer_.size());
+        buffer_.clear();
+    }
+    void put(const char* p, std::size_t n) {
+        std::size_t at = 0;
+        while (at < n) {
+            const ssize_t w = ::write(fd_, p + at, n - at);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+                const int err = w < 0 ? errno : ENOSPC;
+                throw IndexError(fmt::format("cannot write: {}", error_text(err)), file_);
+            }
+            at += static_cast<std::size_t>(w);
+        }
+        done_ += n;
+    }
+    std::filesystem::path file_;
+    int fd_;
+    std::string buffer_;
+    std::uint64_t done_ = 0;
+};
 
 [[noreturn]] void fail(const std::filesystem::path& file, std::string_view what) {
     throw IndexError(fmt::format("the vector graph {}", what), file.string());
@@ -146,20 +189,14 @@ void Graph::save(const std::filesystem::path& file) const {
     head.file_bytes = head.sums_at + n * sizeof(std::uint64_t);
     head.header_sum = format::header_sum(head);
 
-    std::string bytes(head.file_bytes, '\0');
-    auto* base = reinterpret_cast<unsigned char*>(bytes.data());
-    std::memcpy(base, &head, sizeof head);
-    std::memcpy(base + head.level0_at, h.data_level0_memory_, n * head.node_bytes);
-    std::memcpy(base + head.nodes_at, entries.data(), n * sizeof(NodeEntry));
+    // Each node's checksum covers its record, its entry and its upper lists.
+    const auto* level0 = reinterpret_cast<const unsigned char*>(h.data_level0_memory_);
+    std::vector<std::uint64_t> sums(n);
     for (std::size_t i = 0; i < n; ++i) {
         const std::size_t lists = entries[i].level * head.upper_bytes;
-        unsigned char* to = base + head.upper_at + entries[i].upper_first * head.upper_bytes;
-        if (lists > 0) std::memcpy(to, h.linkLists_[i], lists);
-        const std::uint64_t sum = format::node_sum(base + head.level0_at + i * head.node_bytes,
-                                                   head.node_bytes, entries[i], to, lists);
-        std::memcpy(base + head.sums_at + i * sizeof sum, &sum, sizeof sum);
+        sums[i] = format::node_sum(level0 + i * head.node_bytes, head.node_bytes, entries[i],
+                                   reinterpret_cast<const unsigned char*>(h.linkLists_[i]), lists);
     }
-
     // Only the writer saves, so another process's temporary file is one that died mid-save.
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(file.parent_path(), ec)) {
@@ -170,7 +207,23 @@ void Graph::save(const std::filesystem::path& file) const {
     auto tmp = file;
     tmp += fmt::format(".tmp-{}", ::getpid());
     try {
-        write_synced(tmp, bytes);
+        // Written as it is read from memory, so that saving takes no second copy of the graph.
+        FileWriter out(tmp);
+        out.write(&head, sizeof head);
+        out.pad_to(head.level0_at);
+        out.write(level0, n * head.node_bytes);
+        out.pad_to(head.nodes_at);
+        out.write(entries.data(), n * sizeof(NodeEntry));
+        out.pad_to(head.upper_at);
+        for (std::size_t i = 0; i < n; ++i) {
+            if (entries[i].level > 0)
+                out.write(h.linkLists_[i], entries[i].level * head.upper_bytes);
+        }
+        out.pad_to(head.sums_at);
+        out.write(sums.data(), n * sizeof(std::uint64_t));
+        if (out.written() != head.file_bytes)
+            throw IndexError("wrote a graph of the wrong size", tmp);
+        out.finish();
     } catch (const IndexError&) {
         std::filesystem::remove(tmp, ec);  // a full disk keeps no half file
         throw;

@@ -32,9 +32,11 @@ namespace rk::vector {
 
 class HammingSpace;
 
+// A narrow construction search builds the graph quickly; queries search it at least twice as
+// wide as the candidates they want, which makes up for it (see bench/README.md).
 struct GraphParams {
-    int m = 16;                 // links per node (twice that on the bottom layer)
-    int ef_construction = 100;  // breadth of the search that places a new node
+    int m = 16;                // links per node (twice that on the bottom layer)
+    int ef_construction = 40;  // breadth of the search that places a new node
 };
 
 // A chunk the graph found, with its code's score against the query (higher is nearer).

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "rk/error.hpp"
 
@@ -15,12 +17,23 @@ namespace {
 
 constexpr std::size_t kBatch = 4096;  // vectors read into memory at a time
 
+// The document-frequency buckets of distinct grams, each once (in no particular order).
 void distinct_buckets(const std::vector<embed::Gram>& grams, std::vector<std::uint32_t>& out) {
+    [[gnu::tls_model("initial-exec")]] thread_local std::vector<std::uint64_t> marks(
+        embed::kDfBuckets / 64, 0);
+    std::vector<std::uint64_t>& seen = marks;
     out.clear();
     out.reserve(grams.size());
-    for (const auto& g : grams) out.push_back(embed::df_bucket(g.hash));
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
+    for (const auto& g : grams) {
+        const std::uint32_t b = embed::df_bucket(g.hash);
+        std::uint64_t& word = seen[b / 64];
+        const std::uint64_t bit = std::uint64_t{1} << (b % 64);
+        if ((word & bit) == 0) {
+            word |= bit;
+            out.push_back(b);
+        }
+    }
+    for (const auto b : out) seen[b / 64] = 0;
 }
 
 void put_state(store::Database& db, std::string_view key, std::int64_t value) {
@@ -186,30 +199,28 @@ std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t bits, GraphP
 }
 
 std::optional<std::size_t> catch_up(store::Database& db, Graph& graph, VectorState state) {
-    // hnswlib "updates" a label it has seen, on a path with undefined behaviour; a chunk id
-    // SQLite gave out again needs a fresh graph instead.
-    auto again = db.prepare("SELECT chunk FROM vectors WHERE gen > ?1");
-    again.bind(1, graph.generation);
-    while (again.step()) {
-        if (graph.knows(again.int64(0))) return std::nullopt;
-    }
-    std::unordered_map<std::int64_t, std::int64_t> live;  // chunk -> generation
-    auto all = db.prepare("SELECT chunk, gen FROM vectors INDEXED BY vectors_gen");
-    while (all.step()) live.emplace(all.int64(0), all.int64(1));
+    // The vectors stored since the graph's generation go in. One the graph holds already (put
+    // there by a builder that stopped part way) stays; a chunk id the graph knows with another
+    // code was stored again, and hnswlib "updates" a label it has seen on a path with
+    // undefined behaviour: the graph must be built afresh instead.
+    const auto bytes = graph.code_bytes();
     std::size_t changes = 0;
-    for (const auto label : graph.labels()) {
-        const auto it = live.find(label);
-        if (it == live.end() || it->second > graph.generation) {
-            graph.remove(label);
-            ++changes;
-        }
-    }
     std::vector<std::pair<std::int64_t, std::string>> batch;
     auto fresh =
         db.prepare("SELECT chunk, substr(data, 1, ?2) FROM vectors WHERE gen > ?1 ORDER BY chunk");
-    fresh.bind(1, graph.generation).bind(2, static_cast<std::int64_t>(graph.code_bytes()));
+    fresh.bind(1, graph.generation).bind(2, static_cast<std::int64_t>(bytes));
     while (fresh.step()) {
-        batch.emplace_back(fresh.int64(0), std::string(fresh.blob(1)));
+        const std::int64_t chunk = fresh.int64(0);
+        const std::string_view code = fresh.blob(1);
+        if (graph.knows(chunk)) {
+            const unsigned char* held = graph.code(chunk);
+            if (held == nullptr || code.size() != bytes ||
+                std::memcmp(held, code.data(), bytes) != 0) {
+                return std::nullopt;
+            }
+            continue;
+        }
+        batch.emplace_back(chunk, std::string(code));
         ++changes;
         if (batch.size() == kBatch) {
             graph.add(batch, cores());
@@ -217,6 +228,16 @@ std::optional<std::size_t> catch_up(store::Database& db, Graph& graph, VectorSta
         }
     }
     graph.add(batch, cores());
+    // Chunks removed since leave the graph (as dead nodes).
+    std::unordered_set<std::int64_t> live;
+    auto all = db.prepare("SELECT chunk FROM vectors");
+    while (all.step()) live.insert(all.int64(0));
+    for (const auto label : graph.labels()) {
+        if (!live.contains(label)) {
+            graph.remove(label);
+            ++changes;
+        }
+    }
     graph.generation = state.generation;
     return changes;
 }

@@ -72,9 +72,9 @@ QueryVector embed_query(store::Database& db, const embed::BuiltinEmbedder& embed
 
 // Builds a graph of every stored vector, on all cores.
 std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t bits, GraphParams params);
-// Brings a graph from its generation to the database's: drops removed and replaced chunks,
-// adds new ones. Returns the number of changes, or nullopt when the graph must be built
-// afresh instead (a new vector under a chunk id the graph has held).
+// Brings a graph from its generation to the database's: adds the vectors stored since (those
+// it holds already stay), drops removed chunks. Returns the number of changes, or nullopt when
+// the graph must be built afresh instead (another vector under a chunk id the graph has held).
 std::optional<std::size_t> catch_up(store::Database& db, Graph& graph, VectorState state);
 
 // Problems between the stored vectors and the chunks, and between the graph and them.

@@ -39,11 +39,14 @@ bool Index::Impl::writer_at_work() const {
 
 const vector::Graph& Index::Impl::graph(bool rebuild, std::string damage) const {
     const auto state = vector::read_state(*db);
-    if (!rebuild && graph_ && graph_->generation == state.generation) return *graph_;
+    if (!rebuild && graph_ && graph_->generation == state.generation && !graph_unsaved_) {
+        return *graph_;
+    }
     const auto file = dir / kGraphFile;
     const auto bits = static_cast<std::size_t>(embedder().dimension());
     const vector::GraphParams params;
-    bool changed = false;
+    bool changed = graph_unsaved_;
+    graph_unsaved_ = false;
     if (rebuild || !graph_ || graph_->generation > state.generation) {
         graph_.reset();
         std::error_code ec;
@@ -159,6 +162,11 @@ const VectorView& Index::Impl::vectors() const {
     view_.file = file_.get();
     view_generation_ = state.generation;
     return view_;
+}
+
+void Index::Impl::adopt_graph(std::unique_ptr<vector::Graph> graph) const {
+    graph_ = std::move(graph);
+    graph_unsaved_ = true;
 }
 
 void Index::Impl::graph_damaged(const vector::GraphDamage& damage) const {
