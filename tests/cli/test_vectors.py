@@ -146,6 +146,25 @@ class Vectors(RkTestCase):
         self.assertNotIn("note", self.ok("index", "verify").err)
         self.assertEqual(self.ok("query", "--mode", "vector", "harpsichord").err, "")
 
+    def test_kill_while_the_graph_is_built_is_repaired(self):
+        # An ingest of many small transactions, whose vectors the background builder takes in
+        # part; rk kills itself once the rest are in the graph too, before any save.
+        docs = [{"_id": f"n{i}", "title": f"Note {i}", "text": f"harpsichord sonata {i} in d"}
+                for i in range(300)]
+        r = self.rk("ingest", self.write_jsonl("many.jsonl", docs),
+                    env={"RK_TEST_KILL_AT": "graph-build", "RK_TEST_COMMIT_BYTES": "2000"})
+        self.assertEqual(r.code, -signal.SIGKILL, r)
+        # Every committed document is there, the graph file is the old one: the next search
+        # through the graph brings it up to date, and the index verifies.
+        r = self.ok("query", "--mode", "vector", "--vector-search", "hnsw", "--format", "json",
+                    "-k", "3", "harpsichord sonata 17")
+        self.assertIn("behind rk.db", r.err)
+        self.assertEqual(r.json()["results"][0]["id"], "n17")
+        self.assertEqual(self.stats()["documents"], len(DOCS) + 300)
+        self.assertNotIn("note", self.ok("index", "verify").err)
+        self.assertEqual(self.ok("query", "--mode", "vector", "--vector-search", "hnsw",
+                                 "harpsichord").err, "")
+
     def test_readers_search_new_vectors_while_a_writer_works(self):
         old = self.path("old.hnsw")
         shutil.copy(self.graph_file(), old)

@@ -46,6 +46,13 @@ constexpr std::size_t kRoundItems = 64;
 // A transaction spans rounds up to about this much input: fewer, larger commits (and posting
 // segments) are cheaper, and a killed ingest loses at most this much work.
 constexpr std::size_t kCommitBytes = std::size_t{16} << 20;
+
+// Tests make transactions small (RK_TEST_COMMIT_BYTES), to see what several of them do.
+std::size_t commit_bytes() {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): the environment is not written after start-up
+    const char* v = std::getenv("RK_TEST_COMMIT_BYTES");
+    return v != nullptr ? std::max<std::size_t>(1, std::strtoull(v, nullptr, 10)) : kCommitBytes;
+}
 constexpr std::size_t kLinesPerItem = 256;
 constexpr std::size_t kBytesPerItem = std::size_t{128} << 10;
 
@@ -475,7 +482,7 @@ class Writer {
             }
             for (auto& p : r.docs) write_one(p, writer_ ? &*writer_ : nullptr);
         }
-        if (uncommitted_ >= kCommitBytes) commit();
+        if (uncommitted_ >= commit_bytes_) commit();
     }
 
     void commit() {
@@ -592,6 +599,7 @@ class Writer {
     std::optional<store::Transaction> tx_;
     std::optional<store::DocumentWriter> writer_;
     std::size_t uncommitted_ = 0;
+    std::size_t commit_bytes_ = commit_bytes();
 };
 
 }  // namespace

@@ -67,6 +67,10 @@ void GraphBuilder::run(const std::filesystem::path& db_file,
             }
         }
         const auto code = static_cast<std::int64_t>(code_bytes(bits_));
+        // What has been read so far. The graph keeps the generation it started from: it takes
+        // the vectors stored since but does not drop those removed since, which the catch-up
+        // at the end does (it keeps what the graph holds already).
+        std::int64_t seen = graph_->generation;
         for (;;) {
             {
                 std::unique_lock<std::mutex> hold(mutex_);
@@ -83,7 +87,7 @@ void GraphBuilder::run(const std::filesystem::path& db_file,
                 generation = read_state(db).generation;
                 auto st = db.prepare(
                     "SELECT chunk, substr(data, 1, ?3) FROM vectors WHERE gen > ?1 AND gen <= ?2");
-                st.bind(1, graph_->generation).bind(2, generation).bind(3, code);
+                st.bind(1, seen).bind(2, generation).bind(3, code);
                 while (st.step()) {
                     if (graph_->knows(st.int64(0))) {
                         usable_ = false;  // a chunk id stored again: build afresh at the end
@@ -102,7 +106,7 @@ void GraphBuilder::run(const std::filesystem::path& db_file,
                              fresh.begin() + static_cast<std::ptrdiff_t>(end)},
                             1);
             }
-            graph_->generation = generation;
+            seen = generation;
         }
     } catch (const std::exception&) {
         usable_ = false;  // the end builds or catches up the graph as it would have anyway

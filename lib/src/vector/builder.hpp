@@ -29,9 +29,10 @@ class GraphBuilder {
 
     // New vectors have been committed.
     void committed();
-    // Stops the thread and hands over its graph (generation: the last state it caught up
-    // to), or nullptr when it could not keep up (a chunk id stored again: the graph must then
-    // be built afresh) or failed.
+    // Stops the thread and hands over its graph, whose generation is the one it started from
+    // (it holds vectors stored since, but still holds those removed since), or nullptr when
+    // it could not go on (a chunk id stored again: the graph must then be built afresh) or
+    // failed.
     std::unique_ptr<Graph> finish();
     // Why the graph file could not be the start (empty when it was, or there was none); read
     // after finish().

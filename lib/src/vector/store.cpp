@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <unordered_map>
@@ -228,6 +230,12 @@ std::optional<std::size_t> catch_up(store::Database& db, Graph& graph, VectorSta
         }
     }
     graph.add(batch, cores());
+    // Tests kill rk here, with the graph caught up in memory only, as a crash could.
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): the environment is not written after start-up
+    if (const char* at = std::getenv("RK_TEST_KILL_AT");
+        at != nullptr && std::string_view(at) == "graph-build" && changes > 0) {
+        (void)::raise(SIGKILL);
+    }
     // Chunks removed since leave the graph (as dead nodes).
     std::unordered_set<std::int64_t> live;
     auto all = db.prepare("SELECT chunk FROM vectors");
