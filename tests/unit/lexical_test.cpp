@@ -51,12 +51,14 @@ std::map<std::string, long long> ranking(const rk::Index& index, const std::stri
 
 }  // namespace
 
-TEST_CASE("posting lists round-trip in blocks, and malformed ones are refused", "[lexical]") {
+TEST_CASE("posting lists round-trip in pages of blocks, and malformed ones are refused",
+          "[lexical]") {
     std::mt19937 gen(3);
     auto rng = [&] { return static_cast<std::uint32_t>(gen()); };
-    for (const std::size_t n :
-         {std::size_t{1}, std::size_t{4}, rk::lexical::kBlockSize, rk::lexical::kBlockSize + 1,
-          5 * rk::lexical::kBlockSize + 7, 20 * rk::lexical::kBlockSize + 5}) {
+    constexpr std::size_t block = rk::lexical::kBlockSize;
+    constexpr std::size_t page = block * rk::lexical::kBlocksPerPage;
+    for (const std::size_t n : {std::size_t{1}, std::size_t{4}, block, block + 1, 5 * block + 7,
+                                page, page + 1, 3 * page + 200}) {
         INFO(n << " entries");
         std::vector<Posting> in;
         std::int64_t chunk = 0;
@@ -66,37 +68,44 @@ TEST_CASE("posting lists round-trip in blocks, and malformed ones are refused", 
         }
         const auto list = rk::lexical::encode_list(in);
         const auto head = rk::lexical::decode_head(list.head);
-        REQUIRE(head.blocks.size() == (n + rk::lexical::kBlockSize - 1) / rk::lexical::kBlockSize);
-        CHECK(list.pages.size() == (head.blocks.size() == 1 ? 0 : (head.blocks.size() + 15) / 16));
-        std::vector<Posting> out, block;
-        for (std::size_t b = 0; b < head.blocks.size(); ++b) {
-            const std::string payload =
-                head.blocks.size() == 1
-                    ? head.inline_block
-                    : list.pages[b / 16].substr(head.blocks[b].offset, head.blocks[b].bytes);
-            block.clear();
-            rk::lexical::decode_block(payload, b == 0 ? 0 : head.blocks[b - 1].last,
-                                      head.blocks[b].last, block);
-            // Each block's impacts are entries of it, and every entry is matched or beaten on
+        REQUIRE(head.pages.size() == (n + page - 1) / page);
+        CHECK(list.pages.size() == (n <= block ? 0 : head.pages.size()));
+        CHECK(head.inline_page.empty() == (n > block));
+        std::vector<Posting> out, in_page;
+        std::vector<rk::lexical::BlockRef> blocks;
+        for (std::size_t p = 0; p < head.pages.size(); ++p) {
+            const std::string& bytes = n <= block ? head.inline_page : list.pages[p];
+            rk::lexical::decode_page(bytes, head.pages[p], blocks);
+            in_page.clear();
+            for (const auto& b : blocks) {
+                const std::size_t before = in_page.size();
+                rk::lexical::decode_block(bytes, b, in_page);
+                REQUIRE(in_page.size() > before);
+                CHECK(in_page[before].chunk == b.first);
+                CHECK(in_page.back().chunk == b.last);
+            }
+            CHECK(in_page.front().chunk == head.pages[p].first);
+            CHECK(in_page.back().chunk == head.pages[p].last);
+            // The page's impacts are entries of it, and every entry is matched or beaten on
             // every count and on length by one of them.
-            const std::uint32_t first = b == 0 ? 0 : head.blocks[b - 1].impacts_end;
+            const std::uint32_t first = p == 0 ? 0 : head.pages[p - 1].impacts_end;
             const std::vector<rk::lexical::Impact> impacts(
-                head.impacts.begin() + first, head.impacts.begin() + head.blocks[b].impacts_end);
+                head.impacts.begin() + first, head.impacts.begin() + head.pages[p].impacts_end);
             REQUIRE_FALSE(impacts.empty());
-            auto covers = [](const rk::lexical::Impact& i, const Posting& p) {
-                return i.tf[0] >= p.tf[0] && i.tf[1] >= p.tf[1] && i.tf[2] >= p.tf[2] &&
-                       i.length <= p.length;
+            auto covers = [](const rk::lexical::Impact& i, const Posting& e) {
+                return i.tf[0] >= e.tf[0] && i.tf[1] >= e.tf[1] && i.tf[2] >= e.tf[2] &&
+                       i.length <= e.length;
             };
-            for (const auto& p : block) {
+            for (const auto& e : in_page) {
                 CHECK(std::any_of(impacts.begin(), impacts.end(),
-                                  [&](const auto& i) { return covers(i, p); }));
+                                  [&](const auto& i) { return covers(i, e); }));
             }
             for (const auto& i : impacts) {
-                CHECK(std::any_of(block.begin(), block.end(), [&](const Posting& p) {
-                    return p.tf == i.tf && p.length == i.length;
+                CHECK(std::any_of(in_page.begin(), in_page.end(), [&](const Posting& e) {
+                    return e.tf == i.tf && e.length == i.length;
                 }));
             }
-            out.insert(out.end(), block.begin(), block.end());
+            out.insert(out.end(), in_page.begin(), in_page.end());
         }
         REQUIRE(out.size() == in.size());
         for (std::size_t i = 0; i < in.size(); ++i) {
@@ -108,15 +117,21 @@ TEST_CASE("posting lists round-trip in blocks, and malformed ones are refused", 
     const std::vector<Posting> in{{1, {0, 0, 3}, 10}, {2, {1, 0, 0}, 7}, {300, {2, 5, 9}, 100000}};
     const auto list = rk::lexical::encode_list(in);
     const auto head = rk::lexical::decode_head(list.head);
+    std::vector<rk::lexical::BlockRef> blocks;
+    rk::lexical::decode_page(head.inline_page, head.pages[0], blocks);
     std::vector<Posting> out;
-    const std::string& payload = head.inline_block;
-    CHECK_THROWS_AS(rk::lexical::decode_block(payload.substr(0, payload.size() - 1), 0, 300, out),
+    auto broken = blocks[0];
+    broken.last = 299;
+    CHECK_THROWS_AS(rk::lexical::decode_block(head.inline_page, broken, out), rk::IndexError);
+    broken = blocks[0];
+    --broken.bytes;
+    out.clear();
+    CHECK_THROWS_AS(rk::lexical::decode_block(head.inline_page, broken, out), rk::IndexError);
+    CHECK_THROWS_AS(rk::lexical::decode_page(head.inline_page.substr(1), head.pages[0], blocks),
                     rk::IndexError);
-    out.clear();
-    CHECK_THROWS_AS(rk::lexical::decode_block(payload, 0, 299, out), rk::IndexError);
-    out.clear();
-    CHECK_THROWS_AS(rk::lexical::decode_block(std::string("\x00\x01", 2), 0, 0, out),
-                    rk::IndexError);  // a gap of 0
+    auto other = head.pages[0];
+    other.last = 301;
+    CHECK_THROWS_AS(rk::lexical::decode_page(head.inline_page, other, blocks), rk::IndexError);
     CHECK_THROWS_AS(rk::lexical::decode_head(list.head.substr(0, list.head.size() - 1)),
                     rk::IndexError);
     CHECK_THROWS_AS(rk::lexical::decode_head(std::string(12, '\xff')), rk::IndexError);

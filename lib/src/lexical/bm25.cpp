@@ -44,10 +44,12 @@ class Weigher {
     double k1_, b_, avg_;
 };
 
-// One term's entries in one segment (or from FTS5, in memory), read block by block.
+// One term's entries in one segment (or from FTS5, in memory). It reads a page only when it
+// must stand in it, and decodes a block only when one of its entries is wanted: between
+// blocks, and at a block's first entry, the directories say enough.
 class Cursor {
   public:
-    // A stored list; its blocks are read when reached. `dead` must outlive the cursor.
+    // A stored list. `dead` must outlive the cursor.
     Cursor(store::Database& db, std::int64_t seg, std::string term, TermList list, double idf,
            const Weigher& weigh, const std::unordered_map<std::int64_t, std::int64_t>& dead)
         : db_(&db),
@@ -57,59 +59,56 @@ class Cursor {
           dead_(&dead),
           idf_(idf),
           weigh_(&weigh) {
-        bound_.reserve(list_.blocks.size());
-        std::uint32_t at = 0;
-        for (const auto& b : list_.blocks) {
-            double best = 0;
-            for (; at < b.impacts_end; ++at) {
-                best = std::max(best, weigh(list_.impacts[at].tf, list_.impacts[at].length));
-            }
-            bound_.push_back(idf_ * best * kBoundSlack);
-        }
         init();
     }
 
-    // Entries held in memory, sorted by chunk id.
-    Cursor(std::vector<Posting> postings, double idf, const Weigher& weigh)
-        : memory_(std::move(postings)), idf_(idf), weigh_(&weigh) {
-        for (std::size_t start = 0; start < memory_.size(); start += kBlockSize) {
-            const std::size_t end = std::min(memory_.size(), start + kBlockSize);
-            BlockInfo info;
-            double best = 0;
-            for (std::size_t i = start; i < end; ++i) {
-                best = std::max(best, weigh(memory_[i].tf, memory_[i].length));
-            }
-            info.last = memory_[end - 1].chunk;
-            list_.blocks.push_back(info);
-            bound_.push_back(idf_ * best * kBoundSlack);
-        }
+    // Entries held in memory, sorted by chunk id, encoded as a stored list is.
+    Cursor(const std::vector<Posting>& postings, double idf, const Weigher& weigh)
+        : memory_(encode_list(postings)),
+          list_(decode_head(memory_.head)),
+          idf_(idf),
+          weigh_(&weigh) {
         init();
     }
 
+    // The current entry's chunk id, kEnd past the last.
     [[nodiscard]] std::int64_t doc() const { return doc_; }
-    [[nodiscard]] double score() const {
-        return idf_ * (*weigh_)(buf_[pos_].tf, buf_[pos_].length);
-    }
     [[nodiscard]] double max_bound() const { return max_bound_; }
 
+    // The current entry's score.
+    double score() {
+        ensure_entry();
+        return idf_ * (*weigh_)(buf_[pos_].tf, buf_[pos_].length);
+    }
+
     void next() {
+        ensure_entry();
+        if (doc_ == kEnd) return;
         if (++pos_ < buf_.size()) {
             doc_ = buf_[pos_].chunk;
         } else {
-            load(block_ + 1);
+            to_block(block_ + 1);
         }
     }
 
     // To the first entry at or after `target`.
     void advance(std::int64_t target) {
         if (doc_ >= target) return;
-        if (list_.blocks[block_].last < target) {
-            std::size_t b = block_ + 1;
-            while (b < list_.blocks.size() && list_.blocks[b].last < target) ++b;
-            load(b);
+        if (state_ == State::page || list_.pages[page_].last < target) {
+            std::size_t p = page_;
+            while (p < list_.pages.size() && list_.pages[p].last < target) ++p;
+            if (p != page_ || state_ != State::page) to_page(p);
             if (doc_ >= target) return;
+            load_page();
         }
-        // The entry is in this block, past the current one.
+        std::size_t b = block_;
+        while (blocks_[b].last < target) ++b;
+        if (b != block_ || state_ != State::entry) {
+            to_block(b);
+            if (doc_ >= target) return;
+            load_block();
+            if (doc_ >= target || state_ != State::entry) return;
+        }
         const auto it =
             std::lower_bound(buf_.begin() + static_cast<std::ptrdiff_t>(pos_), buf_.end(), target,
                              [](const Posting& p, std::int64_t t) { return p.chunk < t; });
@@ -117,77 +116,130 @@ class Cursor {
         if (pos_ < buf_.size()) {
             doc_ = buf_[pos_].chunk;
         } else {
-            load(block_ + 1);
+            to_block(block_ + 1);
         }
     }
 
-    // The bound of the scores of entries in [lo, hi), from the blocks there (0 if none), and
-    // the first chunk id at or after `lo` an entry could have.
+    // Whether the list holds `chunk`, standing on it if so (or on the first entry after).
+    bool at(std::int64_t chunk) {
+        if (chunk < first_ || chunk > last_) return false;  // outside the list: not moved
+        advance(chunk);
+        if (doc_ != chunk) return false;
+        ensure_entry();  // the block's first entry may have been removed since
+        return doc_ == chunk;
+    }
+
+    // The bound of the scores of entries in [lo, hi), from the pages there (0 if none).
     double window_bound(std::int64_t lo, std::int64_t hi) {
-        while (wblock_ < list_.blocks.size() && list_.blocks[wblock_].last < lo) ++wblock_;
+        const auto& pages = list_.pages;
+        while (wpage_ < pages.size() && pages[wpage_].last < lo) ++wpage_;
         double best = 0;
-        for (std::size_t b = wblock_; b < list_.blocks.size() && block_start(b) < hi; ++b) {
-            best = std::max(best, bound_[b]);
+        for (std::size_t p = wpage_; p < pages.size() && pages[p].first < hi; ++p) {
+            best = std::max(best, bound_[p]);
         }
         return best;
     }
+    // The first chunk id at or after `lo` an entry could have.
     [[nodiscard]] std::int64_t earliest(std::int64_t lo) const {
-        std::size_t b = wblock_;
-        while (b < list_.blocks.size() && list_.blocks[b].last < lo) ++b;
-        if (b == list_.blocks.size()) return kEnd;
-        return std::max(lo, block_start(b));
+        if (doc_ >= lo) return doc_;
+        std::size_t p = wpage_;
+        while (p < list_.pages.size() && list_.pages[p].last < lo) ++p;
+        return p == list_.pages.size() ? kEnd : std::max(lo, list_.pages[p].first);
     }
 
   private:
+    // Where the cursor stands: at a page's first entry (page not read), at a block's first
+    // entry (block not decoded), or at a decoded entry.
+    enum class State { page, block, entry };
+
     void init() {
-        for (const double b : bound_) max_bound_ = std::max(max_bound_, b);
-        load(0);
-    }
-
-    [[nodiscard]] std::int64_t block_start(std::size_t b) const {
-        return b == 0 ? 0 : list_.blocks[b - 1].last + 1;
-    }
-
-    // Reads block b (or the first after it with a live entry) and stands on its first entry.
-    void load(std::size_t b) {
-        for (; b < list_.blocks.size(); ++b) {
-            block_ = b;
-            pos_ = 0;
-            if (db_ == nullptr) {
-                const std::size_t start = b * kBlockSize;
-                const std::size_t end = std::min(memory_.size(), start + kBlockSize);
-                buf_.assign(memory_.begin() + static_cast<std::ptrdiff_t>(start),
-                            memory_.begin() + static_cast<std::ptrdiff_t>(end));
-            } else {
-                read_block(*db_, seg_, term_, list_, b, buf_, page_);
-                if (!dead_->empty()) {
-                    std::erase_if(buf_,
-                                  [&](const Posting& p) { return is_dead(*dead_, p.chunk, seg_); });
-                }
+        if (!list_.pages.empty()) {
+            first_ = list_.pages.front().first;
+            last_ = list_.pages.back().last;
+        }
+        bound_.reserve(list_.pages.size());
+        std::uint32_t at = 0;
+        for (const auto& p : list_.pages) {
+            double best = 0;
+            for (; at < p.impacts_end; ++at) {
+                best = std::max(best, (*weigh_)(list_.impacts[at].tf, list_.impacts[at].length));
             }
-            if (!buf_.empty()) {
-                doc_ = buf_.front().chunk;
-                return;
+            bound_.push_back(idf_ * best * kBoundSlack);
+            max_bound_ = std::max(max_bound_, bound_.back());
+        }
+        to_page(0);
+    }
+
+    void to_page(std::size_t p) {
+        page_ = p;
+        state_ = State::page;
+        doc_ = p < list_.pages.size() ? list_.pages[p].first : kEnd;
+    }
+
+    void load_page() {
+        if (db_ == nullptr) {
+            page_bytes_ = list_.inline_page.empty() ? memory_.pages[page_] : list_.inline_page;
+            decode_page(page_bytes_, list_.pages[page_], blocks_);
+        } else {
+            read_page(*db_, seg_, term_, list_, page_, page_bytes_, blocks_);
+        }
+        to_block(0);
+    }
+
+    void to_block(std::size_t b) {
+        if (b >= blocks_.size()) {
+            to_page(page_ + 1);
+            return;
+        }
+        block_ = b;
+        state_ = State::block;
+        doc_ = blocks_[b].first;
+    }
+
+    // Decodes the current block and stands on its first live entry (or moves on, if none).
+    void load_block() {
+        buf_.clear();
+        decode_block(page_bytes_, blocks_[block_], buf_);
+        if (dead_ != nullptr && !dead_->empty()) {
+            std::erase_if(buf_, [&](const Posting& p) { return is_dead(*dead_, p.chunk, seg_); });
+        }
+        if (buf_.empty()) {
+            to_block(block_ + 1);
+            return;
+        }
+        pos_ = 0;
+        state_ = State::entry;
+        doc_ = buf_.front().chunk;
+    }
+
+    void ensure_entry() {
+        while (state_ != State::entry && doc_ != kEnd) {
+            if (state_ == State::page) {
+                load_page();
+            } else {
+                load_block();
             }
         }
-        block_ = list_.blocks.empty() ? 0 : list_.blocks.size() - 1;
-        buf_.clear();
-        doc_ = kEnd;
     }
 
     store::Database* db_ = nullptr;  // null for a list in memory
     std::int64_t seg_ = 0;
     std::string term_;
+    EncodedList memory_;
     TermList list_;
-    std::vector<Posting> memory_;
     const std::unordered_map<std::int64_t, std::int64_t>* dead_ = nullptr;
     double idf_;
     const Weigher* weigh_;
-    std::vector<double> bound_;
+    std::vector<double> bound_;  // per page
     double max_bound_ = 0;
-    std::size_t block_ = 0, pos_ = 0, wblock_ = 0;
+    // The list's first and last chunk ids: a segment's lists cover the chunks written in
+    // its time, so a chunk is within the range of one of a term's cursors, most often.
+    std::int64_t first_ = kEnd, last_ = 0;
+    State state_ = State::page;
+    std::size_t page_ = 0, block_ = 0, pos_ = 0, wpage_ = 0;
+    std::string page_bytes_;
+    std::vector<BlockRef> blocks_;
     std::vector<Posting> buf_;
-    PageCache page_;
     std::int64_t doc_ = kEnd;
 };
 
@@ -265,43 +317,51 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     auto& head = db.cached("SELECT df, data FROM lex_postings WHERE seg = ?1 AND term = ?2");
     auto& dead_df = db.cached("SELECT n FROM lex_dead_df WHERE term = ?1");
     store::Statement* fts = nullptr;
-    std::vector<std::unique_ptr<Cursor>> cursors;
+    // The cursors of each query term: one per segment (or one from FTS5). A chunk's entry is
+    // live in at most one segment, so a term's bound is the greatest of its cursors', not
+    // their sum.
+    std::vector<std::vector<std::unique_ptr<Cursor>>> groups;
     std::vector<std::string> tokens;
+    auto add_term = [&](const std::string& t) {
+        std::vector<std::pair<std::int64_t, TermList>> lists;
+        double df = 0;
+        for (const auto seg : segments) {
+            head.bind(1, seg).bind(2, t);
+            if (head.step()) {
+                df += static_cast<double>(head.int64(0));
+                try {
+                    lists.emplace_back(seg, decode_head(head.blob(1)));
+                } catch (const IndexError& e) {
+                    head.reset();
+                    throw IndexError(fmt::format("postings of '{}' in segment {}: {} (run `rk "
+                                                 "index rebuild`)",
+                                                 t, seg, e.what()),
+                                     db.file().string());
+                }
+            }
+            head.reset();
+        }
+        dead_df.bind(1, t);
+        if (dead_df.step()) df -= static_cast<double>(dead_df.int64(0));
+        dead_df.reset();
+        if (df <= 0) return;
+        const double w = idf(n_chunks, df);
+        auto& group = groups.emplace_back();
+        for (auto& [seg, list] : lists) {
+            group.push_back(std::make_unique<Cursor>(db, seg, t, std::move(list), w, weigh, dead));
+        }
+    };
     for (const auto& term : terms) {
         if (term.excluded) continue;
         tokens.clear();
         tokenizer.tokenize(term.text, text::Tokenizer::Purpose::query,
                            [&](std::string_view t) { tokens.emplace_back(t); });
         if (tokens.empty()) continue;
-        if (tokens.size() == 1 && !term.prefix) {
-            const std::string& t = tokens.front();
-            std::vector<std::pair<std::int64_t, TermList>> lists;
-            double df = 0;
-            for (const auto seg : segments) {
-                head.bind(1, seg).bind(2, t);
-                if (head.step()) {
-                    df += static_cast<double>(head.int64(0));
-                    try {
-                        lists.emplace_back(seg, decode_head(head.blob(1)));
-                    } catch (const IndexError& e) {
-                        head.reset();
-                        throw IndexError(fmt::format("postings of '{}' in segment {}: {} (run "
-                                                     "`rk index rebuild`)",
-                                                     t, seg, e.what()),
-                                         db.file().string());
-                    }
-                }
-                head.reset();
-            }
-            dead_df.bind(1, t);
-            if (dead_df.step()) df -= static_cast<double>(dead_df.int64(0));
-            dead_df.reset();
-            if (df <= 0) continue;
-            const double w = idf(n_chunks, df);
-            for (auto& [seg, list] : lists) {
-                cursors.push_back(
-                    std::make_unique<Cursor>(db, seg, t, std::move(list), w, weigh, dead));
-            }
+        // A word the tokenizer splits ("1,000", "IL-6", "0-dimensional") counts as its
+        // tokens, each on its own, as Lucene's query parser takes it; a quoted phrase and a
+        // prefix go to FTS5.
+        if (!term.prefix && (tokens.size() == 1 || !term.phrase)) {
+            for (const auto& t : tokens) add_term(t);
         } else {
             if (fts == nullptr) {
                 fts = &db.cached(
@@ -311,25 +371,31 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
             auto postings = fts_postings(*fts, term);
             if (postings.empty()) continue;
             const double w = idf(n_chunks, static_cast<double>(postings.size()));
-            cursors.push_back(std::make_unique<Cursor>(std::move(postings), w, weigh));
+            groups.emplace_back().push_back(std::make_unique<Cursor>(postings, w, weigh));
         }
     }
-    std::erase_if(cursors, [](const auto& c) { return c->doc() == kEnd; });
+    for (auto& g : groups) std::erase_if(g, [](const auto& c) { return c->doc() == kEnd; });
+    std::erase_if(groups, [](const auto& g) { return g.empty(); });
 
     TopK top(k);
     std::vector<double> acc(static_cast<std::size_t>(kWindow), 0.0);
     std::vector<std::uint64_t> touched(static_cast<std::size_t>(kWindow) / 64, 0);
-    std::vector<double> wb(cursors.size());
-    std::vector<std::size_t> order(cursors.size());
+    std::vector<double> wb(groups.size());
+    std::vector<std::size_t> order(groups.size());
     std::int64_t lo = kEnd;
-    for (const auto& c : cursors) lo = std::min(lo, c->doc());
+    for (const auto& g : groups) {
+        for (const auto& c : g) lo = std::min(lo, c->doc());
+    }
     while (lo != kEnd) {
         const std::int64_t hi = lo + kWindow;
-        for (std::size_t i = 0; i < cursors.size(); ++i) wb[i] = cursors[i]->window_bound(lo, hi);
+        for (std::size_t t = 0; t < groups.size(); ++t) {
+            wb[t] = 0;
+            for (const auto& c : groups[t]) wb[t] = std::max(wb[t], c->window_bound(lo, hi));
+        }
         std::iota(order.begin(), order.end(), std::size_t{0});
         std::sort(order.begin(), order.end(),
                   [&](std::size_t a, std::size_t b) { return wb[a] < wb[b]; });
-        // The cursors before `essential` cannot lift a chunk past the threshold together: a
+        // The terms before `essential` cannot lift a chunk past the threshold together: a
         // chunk only they hold is not worth scoring.
         const double threshold = top.threshold();
         std::size_t essential = 0;
@@ -338,12 +404,16 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
             below += wb[order[essential++]];
         }
         for (std::size_t e = essential; e < order.size(); ++e) {
-            Cursor& c = *cursors[order[e]];
-            c.advance(lo);
-            for (; c.doc() < hi; c.next()) {
-                const auto at = static_cast<std::size_t>(c.doc() - lo);
-                acc[at] += c.score();
-                touched[at / 64] |= std::uint64_t{1} << (at % 64);
+            for (const auto& cursor : groups[order[e]]) {
+                Cursor& c = *cursor;
+                c.advance(lo);
+                for (; c.doc() < hi; c.next()) {
+                    const double add = c.score();  // may move past a removed entry
+                    if (c.doc() >= hi) break;
+                    const auto at = static_cast<std::size_t>(c.doc() - lo);
+                    acc[at] += add;
+                    touched[at / 64] |= std::uint64_t{1} << (at % 64);
+                }
             }
         }
         for (std::size_t word = 0; word < touched.size(); ++word) {
@@ -354,22 +424,27 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
                 const std::int64_t chunk = lo + static_cast<std::int64_t>(at);
                 double rest = below;
                 bool out = false;
-                for (std::size_t i = essential; i-- > 0 && !out;) {
+                for (std::size_t i = essential; i-- > 0;) {
                     if (score + rest < top.threshold()) {
                         out = true;
                         break;
                     }
                     rest -= wb[order[i]];
-                    Cursor& c = *cursors[order[i]];
-                    c.advance(chunk);
-                    if (c.doc() == chunk) score += c.score();
+                    for (const auto& cursor : groups[order[i]]) {
+                        if (cursor->at(chunk)) {
+                            score += cursor->score();
+                            break;  // live in one segment only
+                        }
+                    }
                 }
                 if (!out) top.offer(chunk, score);
             }
             touched[word] = 0;
         }
         std::int64_t next = kEnd;
-        for (const auto& c : cursors) next = std::min(next, c->earliest(hi));
+        for (const auto& g : groups) {
+            for (const auto& c : g) next = std::min(next, c->earliest(hi));
+        }
         lo = next;
     }
     Bm25Top out;

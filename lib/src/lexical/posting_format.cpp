@@ -98,52 +98,82 @@ std::vector<Impact> impacts_of(const Posting* postings, std::size_t n) {
     return kept;
 }
 
+namespace {
+
+void put_impacts(std::string& out, const std::vector<Impact>& impacts) {
+    put_varint(out, impacts.size());
+    for (const auto& i : impacts) {
+        put_varint(out, field_mask(i.tf));
+        put_counts(out, i.tf);
+        put_varint(out, i.length);
+    }
+}
+
+// Entries [start, end) as a block's payload: the first gap from first - 1.
+std::string encode_block(const std::vector<Posting>& postings, std::size_t start, std::size_t end) {
+    std::string payload;
+    payload.reserve((end - start) * 6);
+    std::int64_t last = postings[start].chunk - 1;
+    for (std::size_t i = start; i < end; ++i) {
+        const Posting& p = postings[i];
+        // The gap and a mask of the fields that hold the term share one varint; absent fields
+        // (most often title and heading) cost nothing.
+        put_varint(payload,
+                   (static_cast<std::uint64_t>(p.chunk - last) << kFields) | field_mask(p.tf));
+        put_counts(payload, p.tf);
+        put_varint(payload, p.length);
+        last = p.chunk;
+    }
+    return payload;
+}
+
+}  // namespace
+
 EncodedList encode_list(const std::vector<Posting>& postings) {
+    for (std::size_t i = 0; i < postings.size(); ++i) {
+        if (postings[i].chunk <= (i == 0 ? 0 : postings[i - 1].chunk)) {
+            throw IndexError("posting list out of order");
+        }
+    }
     EncodedList out;
-    std::vector<BlockInfo> infos;
-    std::vector<std::vector<Impact>> impacts;
-    std::int64_t last = 0;
-    for (std::size_t start = 0; start < postings.size(); start += kBlockSize) {
-        const std::size_t end = std::min(postings.size(), start + kBlockSize);
-        BlockInfo info;
-        std::string payload;
-        payload.reserve((end - start) * 6);
-        for (std::size_t i = start; i < end; ++i) {
-            const Posting& p = postings[i];
-            if (p.chunk <= last) throw IndexError("posting list out of order");
-            // The gap and a mask of the fields that hold the term share one varint; absent
-            // fields (most often title and heading) cost nothing.
-            put_varint(payload,
-                       (static_cast<std::uint64_t>(p.chunk - last) << kFields) | field_mask(p.tf));
-            put_counts(payload, p.tf);
-            put_varint(payload, p.length);
-            last = p.chunk;
+    std::string head;
+    const std::size_t per_page = kBlockSize * kBlocksPerPage;
+    const std::size_t pages = (postings.size() + per_page - 1) / per_page;
+    put_varint(head, pages);
+    std::int64_t previous = 0;  // the last chunk id of the previous page
+    for (std::size_t p = 0; p < pages; ++p) {
+        const std::size_t start = p * per_page;
+        const std::size_t end = std::min(postings.size(), start + per_page);
+        // The page: its blocks' first and last ids (from the previous block's last) and
+        // sizes, then their entries.
+        std::string dir, payloads;
+        const std::size_t blocks = (end - start + kBlockSize - 1) / kBlockSize;
+        put_varint(dir, blocks);
+        std::int64_t before = postings[start].chunk - 1;
+        for (std::size_t b = start; b < end; b += kBlockSize) {
+            const std::size_t e = std::min(end, b + kBlockSize);
+            const std::string payload = encode_block(postings, b, e);
+            put_varint(dir, static_cast<std::uint64_t>(postings[b].chunk - before));
+            put_varint(dir, static_cast<std::uint64_t>(postings[e - 1].chunk - postings[b].chunk));
+            put_varint(dir, payload.size());
+            payloads += payload;
+            before = postings[e - 1].chunk;
         }
-        info.last = last;
-        info.bytes = static_cast<std::uint32_t>(payload.size());
-        infos.push_back(info);
-        impacts.push_back(impacts_of(postings.data() + start, end - start));
-        const std::size_t b = start / kBlockSize;
-        if (b % kBlocksPerPage == 0) out.pages.emplace_back();
-        out.pages.back() += payload;
+        std::string page = dir + payloads;
+        put_varint(head, static_cast<std::uint64_t>(postings[start].chunk - previous));
+        put_varint(head,
+                   static_cast<std::uint64_t>(postings[end - 1].chunk - postings[start].chunk));
+        put_varint(head, page.size());
+        put_impacts(head, impacts_of(postings.data() + start, end - start));
+        previous = postings[end - 1].chunk;
+        out.pages.push_back(std::move(page));
     }
-    put_varint(out.head, infos.size());
-    std::int64_t previous = 0;
-    for (std::size_t b = 0; b < infos.size(); ++b) {
-        put_varint(out.head, static_cast<std::uint64_t>(infos[b].last - previous));
-        put_varint(out.head, infos[b].bytes);
-        put_varint(out.head, impacts[b].size());
-        for (const auto& i : impacts[b]) {
-            put_varint(out.head, field_mask(i.tf));
-            put_counts(out.head, i.tf);
-            put_varint(out.head, i.length);
-        }
-        previous = infos[b].last;
-    }
-    if (infos.size() == 1) {
-        out.head += out.pages.front();
+    // A list of one block keeps its page in the head.
+    if (postings.size() <= kBlockSize && pages == 1) {
+        head += out.pages.front();
         out.pages.clear();
     }
+    out.head = std::move(head);
     return out;
 }
 
@@ -152,43 +182,72 @@ TermList decode_head(std::string_view head) {
     std::size_t pos = 0;
     const std::uint64_t n = get_varint(head, pos);
     if (n == 0 || n > head.size()) throw IndexError("malformed posting list head");
-    list.blocks.resize(static_cast<std::size_t>(n));
+    list.pages.resize(static_cast<std::size_t>(n));
     std::uint64_t last = 0;
-    for (auto& b : list.blocks) {
+    for (auto& p : list.pages) {
         const std::uint64_t gap = get_varint(head, pos);
         if (gap == 0 || gap > kMaxChunk - last) throw IndexError("malformed posting list head");
-        last += gap;
-        b.last = static_cast<std::int64_t>(last);
-        b.bytes = to_u32(get_varint(head, pos));
+        p.first = static_cast<std::int64_t>(last + gap);
+        const std::uint64_t span = get_varint(head, pos);
+        if (span > kMaxChunk - last - gap) throw IndexError("malformed posting list head");
+        last += gap + span;
+        p.last = static_cast<std::int64_t>(last);
+        p.bytes = to_u32(get_varint(head, pos));
         const std::uint64_t impacts = get_varint(head, pos);
-        if (impacts == 0 || impacts > kBlockSize) throw IndexError("malformed posting list head");
+        if (impacts == 0 || impacts > kBlockSize * kBlocksPerPage) {
+            throw IndexError("malformed posting list head");
+        }
         for (std::uint64_t i = 0; i < impacts; ++i) {
             Impact impact;
             get_counts(head, pos, get_varint(head, pos), impact.tf);
             impact.length = to_u32(get_varint(head, pos));
             list.impacts.push_back(impact);
         }
-        b.impacts_end = static_cast<std::uint32_t>(list.impacts.size());
+        p.impacts_end = static_cast<std::uint32_t>(list.impacts.size());
     }
-    for (std::size_t b = 0; b < list.blocks.size(); ++b) {
-        list.blocks[b].offset =
-            b % kBlocksPerPage == 0 ? 0 : list.blocks[b - 1].offset + list.blocks[b - 1].bytes;
-    }
-    if (n == 1) {
-        list.inline_block.assign(head.substr(pos));
-        if (list.inline_block.size() != list.blocks.front().bytes) {
+    if (pos < head.size()) {
+        list.inline_page.assign(head.substr(pos));
+        if (n != 1 || list.inline_page.size() != list.pages.front().bytes) {
             throw IndexError("malformed posting list head");
         }
-    } else if (pos != head.size()) {
-        throw IndexError("malformed posting list head");
     }
     return list;
 }
 
-void decode_block(std::string_view payload, std::int64_t base, std::int64_t last,
-                  std::vector<Posting>& out) {
+void decode_page(std::string_view page, const PageInfo& info, std::vector<BlockRef>& blocks) {
+    blocks.clear();
+    if (page.size() != info.bytes) throw IndexError("posting page of the wrong size");
     std::size_t pos = 0;
-    auto chunk = static_cast<std::uint64_t>(base);
+    const std::uint64_t n = get_varint(page, pos);
+    if (n == 0 || n > kBlocksPerPage) throw IndexError("malformed posting page");
+    std::uint64_t before = static_cast<std::uint64_t>(info.first) - 1;
+    std::uint64_t offset = 0;
+    for (std::uint64_t b = 0; b < n; ++b) {
+        BlockRef r;
+        const std::uint64_t gap = get_varint(page, pos);
+        const std::uint64_t span = get_varint(page, pos);
+        if ((b == 0 ? gap != 1 : gap == 0) || gap > kMaxChunk - before ||
+            span > kMaxChunk - before - gap) {
+            throw IndexError("malformed posting page");
+        }
+        r.first = static_cast<std::int64_t>(before + gap);
+        r.last = static_cast<std::int64_t>(before + gap + span);
+        r.bytes = to_u32(get_varint(page, pos));
+        r.offset = static_cast<std::uint32_t>(offset);
+        offset += r.bytes;
+        before = static_cast<std::uint64_t>(r.last);
+        blocks.push_back(r);
+    }
+    if (static_cast<std::int64_t>(before) != info.last || offset != page.size() - pos) {
+        throw IndexError("posting page disagrees with its head");
+    }
+    for (auto& r : blocks) r.offset += static_cast<std::uint32_t>(pos);
+}
+
+void decode_block(std::string_view page, const BlockRef& block, std::vector<Posting>& out) {
+    const std::string_view payload = page.substr(block.offset, block.bytes);
+    std::size_t pos = 0;
+    auto chunk = static_cast<std::uint64_t>(block.first) - 1;
     const auto* bytes = reinterpret_cast<const unsigned char*>(payload.data());
     // An entry is a varint of at most 10 bytes and at most four of 5 (32-bit values): far
     // from the end, none is checked.
@@ -209,13 +268,13 @@ void decode_block(std::string_view payload, std::int64_t base, std::int64_t last
             p.length = to_u32(get_varint(payload, pos));
         }
         const std::uint64_t gap = head >> kFields;
-        if (gap == 0 || gap > kMaxChunk - chunk) throw IndexError("malformed posting list");
+        if (gap == 0 || gap > kMaxChunk - chunk) malformed();
         chunk += gap;
         p.chunk = static_cast<std::int64_t>(chunk);
         out.push_back(p);
     }
-    if (static_cast<std::int64_t>(chunk) != last) {
-        throw IndexError("posting block does not end where its head says");
+    if (static_cast<std::int64_t>(chunk) != block.last) {
+        throw IndexError("posting block does not end where its page says");
     }
 }
 
@@ -249,35 +308,23 @@ IndexError list_error(const store::Database& db, std::int64_t seg, std::string_v
 
 }  // namespace
 
-void read_block(store::Database& db, std::int64_t seg, std::string_view term, const TermList& list,
-                std::size_t b, std::vector<Posting>& out, PageCache& cache) {
-    out.clear();
-    const std::int64_t base = b == 0 ? 0 : list.blocks[b - 1].last;
+void read_page(store::Database& db, std::int64_t seg, std::string_view term, const TermList& list,
+               std::size_t p, std::string& bytes, std::vector<BlockRef>& blocks) {
     try {
-        if (list.blocks.size() == 1) {
-            decode_block(list.inline_block, base, list.blocks[b].last, out);
-            return;
-        }
-        const auto page = static_cast<std::int64_t>(b / kBlocksPerPage);
-        if (cache.page != page) {
-            cache.page = -1;
+        if (!list.inline_page.empty()) {
+            bytes = list.inline_page;
+        } else {
             auto& st =
                 db.cached("SELECT data FROM lex_blocks WHERE seg = ?1 AND term = ?2 AND page = ?3");
-            st.bind(1, seg).bind(2, term).bind(3, page);
+            st.bind(1, seg).bind(2, term).bind(3, static_cast<std::int64_t>(p));
             if (!st.step()) {
                 st.reset();
-                throw IndexError(fmt::format("page {} is missing", page));
+                throw IndexError(fmt::format("page {} is missing", p));
             }
-            cache.bytes.assign(st.blob(0));
+            bytes.assign(st.blob(0));
             st.reset();
-            cache.page = page;
         }
-        const BlockInfo& info = list.blocks[b];
-        if (std::size_t{info.offset} + info.bytes > cache.bytes.size()) {
-            throw IndexError(fmt::format("page {} is shorter than its blocks", page));
-        }
-        decode_block(std::string_view(cache.bytes).substr(info.offset, info.bytes), base, info.last,
-                     out);
+        decode_page(bytes, list.pages[p], blocks);
     } catch (const IndexError& e) {
         throw list_error(db, seg, term, e);
     }
@@ -300,11 +347,15 @@ bool read_list(store::Database& db, std::int64_t seg, std::string_view term,
         throw list_error(db, seg, term, e);
     }
     st.reset();
-    std::vector<Posting> block;
-    PageCache cache;
-    for (std::size_t b = 0; b < list.blocks.size(); ++b) {
-        read_block(db, seg, term, list, b, block, cache);
-        out.insert(out.end(), block.begin(), block.end());
+    std::string bytes;
+    std::vector<BlockRef> blocks;
+    for (std::size_t p = 0; p < list.pages.size(); ++p) {
+        read_page(db, seg, term, list, p, bytes, blocks);
+        try {
+            for (const auto& b : blocks) decode_block(bytes, b, out);
+        } catch (const IndexError& e) {
+            throw list_error(db, seg, term, e);
+        }
     }
     return true;
 }

@@ -33,12 +33,14 @@ std::optional<std::string> env(const char* name) {
 // Settings every connection needs. WAL lets readers go on while a writer commits;
 // synchronous=NORMAL keeps every commit atomic and durable against a killed process.
 // Queries read the database through a memory map instead of copying each page out of the
-// kernel, and keep up to 64 MiB of pages (allocated as used) across the queries of a batch or
-// a server.
+// kernel (as much of it as SQLite maps: 2 GiB in Debian's build), and keep up to 64 MiB of
+// pages (allocated as used) across the queries of a batch or a server. A writer maps less:
+// what it maps and touches counts in its resident memory, which an ingest keeps bounded.
 void configure(store::Database& db, Index::Mode mode) {
     db.exec("PRAGMA foreign_keys = ON");
     db.exec("PRAGMA cache_size = -65536");
-    db.exec("PRAGMA mmap_size = 268435456");
+    db.exec(mode == Index::Mode::read ? "PRAGMA mmap_size = 2147418112"
+                                      : "PRAGMA mmap_size = 268435456");
     if (mode == Index::Mode::write) {
         db.exec("PRAGMA journal_mode = WAL");
         db.exec("PRAGMA synchronous = NORMAL");
