@@ -120,6 +120,26 @@ class Cursor {
         }
     }
 
+    // Adds the scores of the entries in [lo, hi) into acc[chunk - lo], marking them in
+    // `touched`, and stands on the first entry at or after hi.
+    void accumulate(std::int64_t lo, std::int64_t hi, double* acc, std::uint64_t* touched) {
+        advance(lo);
+        while (doc_ < hi) {
+            ensure_entry();
+            if (doc_ >= hi) return;
+            for (; pos_ < buf_.size() && buf_[pos_].chunk < hi; ++pos_) {
+                const auto at = static_cast<std::size_t>(buf_[pos_].chunk - lo);
+                acc[at] += idf_ * (*weigh_)(buf_[pos_].tf, buf_[pos_].length);
+                touched[at / 64] |= std::uint64_t{1} << (at % 64);
+            }
+            if (pos_ < buf_.size()) {
+                doc_ = buf_[pos_].chunk;
+                return;
+            }
+            to_block(block_ + 1);
+        }
+    }
+
     // Whether the list holds `chunk`, standing on it if so (or on the first entry after).
     bool at(std::int64_t chunk) {
         if (chunk < first_ || chunk > last_) return false;  // outside the list: not moved
@@ -405,15 +425,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
         }
         for (std::size_t e = essential; e < order.size(); ++e) {
             for (const auto& cursor : groups[order[e]]) {
-                Cursor& c = *cursor;
-                c.advance(lo);
-                for (; c.doc() < hi; c.next()) {
-                    const double add = c.score();  // may move past a removed entry
-                    if (c.doc() >= hi) break;
-                    const auto at = static_cast<std::size_t>(c.doc() - lo);
-                    acc[at] += add;
-                    touched[at / 64] |= std::uint64_t{1} << (at % 64);
-                }
+                cursor->accumulate(lo, hi, acc.data(), touched.data());
             }
         }
         for (std::size_t word = 0; word < touched.size(); ++word) {
