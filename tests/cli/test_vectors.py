@@ -129,7 +129,8 @@ class Vectors(RkTestCase):
                 self.assertIn("rebuilt it from rk.db", r.err)
                 self.assertEqual(r.json()["results"][0]["id"], "sky")
                 self.assertNotIn("note", self.ok("index", "verify").err)
-                self.assertEqual(open(self.graph_file(), "rb").read()[:8], b"rk-hnsw\n")
+                with open(self.graph_file(), "rb") as f:
+                    self.assertEqual(f.read()[:8], b"rk-hnsw\n")
 
     def test_kill_between_commit_and_rename_is_repaired(self):
         more = self.write_jsonl("more.jsonl", [{"_id": "late", "title": "Late",
@@ -147,8 +148,9 @@ class Vectors(RkTestCase):
         self.assertEqual(self.ok("query", "--mode", "vector", "harpsichord").err, "")
 
     def test_kill_while_the_graph_is_built_is_repaired(self):
-        # An ingest of many small transactions, whose vectors the background builder takes in
-        # part; rk kills itself once the rest are in the graph too, before any save.
+        # An ingest of many small transactions, whose vectors the background builder takes (all
+        # or in part, as timing decides); rk kills itself once the rest are in the graph too,
+        # before any save.
         docs = [{"_id": f"n{i}", "title": f"Note {i}", "text": f"harpsichord sonata {i} in d"}
                 for i in range(300)]
         r = self.rk("ingest", self.write_jsonl("many.jsonl", docs),
