@@ -207,7 +207,7 @@ _rk()
         ls) opts="--collection --format" ;;
         rm) opts="--collection" ;;
         stats) opts="--json" ;;
-        eval) opts="--qrels --run --metrics --per-query --format" ;;
+        eval) opts="--qrels --run --metrics --per-query --dedupe --format" ;;
         bench)
             opts="--mode -k --warmup --repeat --metrics --report --gate --baseline
                 --max-regression --bm25 --fusion --ef --vector-search -j --jobs --no-ingest

@@ -191,6 +191,7 @@ complete -c rk -n '__rk_using eval' -l qrels -r -F -d 'Judgements: TREC qrels or
 complete -c rk -n '__rk_using eval' -l run -r -F -d 'The TREC run to score'
 complete -c rk -n '__rk_using eval' -l metrics -x -a 'ndcg@10 recall@100 mrr@10 map@100 p@10' -d 'Comma-separated metrics'
 complete -c rk -n '__rk_using eval' -l per-query -d "Also print each query's figures"
+complete -c rk -n '__rk_using eval' -l dedupe -d "Count a document listed twice for a query once"
 complete -c rk -n '__rk_using eval' -l format -x -a 'text json' -d 'Output format'
 
 # rk bench DATASET...

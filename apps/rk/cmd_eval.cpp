@@ -12,11 +12,12 @@ struct EvalFlags {
     std::string metrics = "ndcg@10,recall@100,mrr@10,map@100,p@10";
     std::string format = "text";
     bool per_query = false;
+    bool dedupe = false;
 };
 
 int run_eval(const EvalFlags& f) {
     const auto metrics = parse_metrics(f.metrics);
-    const Evaluation e = evaluate(read_qrels(f.qrels), read_run(f.run), metrics);
+    const Evaluation e = evaluate(read_qrels(f.qrels), read_run(f.run, f.dedupe), metrics);
     if (f.format == "json") {
         JsonWriter w;
         w.begin_object().key("queries").value(static_cast<std::int64_t>(e.per_query.size()));
@@ -69,6 +70,9 @@ void add_eval(CLI::App& app, Context& ctx) {
     cmd->add_option("--metrics", f->metrics, "Comma-separated: ndcg@K, recall@K, mrr@K, map@K, p@K")
         ->type_name("LIST");
     cmd->add_flag("--per-query", f->per_query, "Also print each query's figures");
+    cmd->add_flag("--dedupe", f->dedupe,
+                  "Count a document the run lists twice for a query once, at its higher score "
+                  "(without it, such a run is an error)");
     cmd->add_option("--format", f->format, "text (trec_eval's layout) or json")
         ->check(CLI::IsMember({"text", "json"}));
     cmd->footer(

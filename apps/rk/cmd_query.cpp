@@ -155,7 +155,10 @@ int run_query(Context& ctx, QueryFlags& f) {
                                    h.heading.empty() ? std::string() : " — " + flat(h.heading),
                                    highlight(h, false, true));
             } else if (f.format == "trec") {
-                buf += fmt::format("{} Q0 {} {} {:.6f} rk\n", in.id, h.id, rank, h.score);
+                // A run names each document once; chunk hits are named as `rk get` takes them.
+                buf += fmt::format("{} Q0 {}{} {} {:.6f} rk\n", in.id, h.id,
+                                   q.chunks ? fmt::format("#{}", h.chunk) : std::string(), rank,
+                                   h.score);
             } else if (f.format == "tsv") {
                 buf += fmt::format("{}\t{}\t{:.4f}\t{}\t{}\n", in.id, rank, h.score, h.id,
                                    flat(h.title));

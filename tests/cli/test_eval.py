@@ -65,6 +65,37 @@ class HandMade(RkTestCase):
         self.assertError(self.rk("eval", "--qrels", self.path("missing"), "--run", self.run,
                                  index=None), mentions=["missing"])
 
+    def test_a_document_listed_twice_is_refused_or_counted_once(self):
+        # One relevant document at ranks 1 and 2 once scored nDCG@10 1.63 and Recall 2.0.
+        qrels = self.write("one.tsv", "q1\td1\t1\n")
+        run = self.write("dup.trec", "q1 Q0 d1 1 3.0 x\nq1 Q0 d1 2 2.0 x\nq1 Q0 d2 3 1.0 x\n")
+        r = self.rk("eval", "--qrels", qrels, "--run", run, index=None)
+        self.assertError(r, mentions=["dup.trec:2", "line 1", "d1", "--dedupe"])
+        r = self.ok("eval", "--qrels", qrels, "--run", run, "--dedupe", "--format", "json",
+                    "--metrics", "ndcg@10,recall@100,map@100,p@10", index=None)
+        m = r.json()["metrics"]
+        self.assertAlmostEqual(m["nDCG@10"], 1.0, places=6)
+        self.assertAlmostEqual(m["Recall@100"], 1.0, places=6)
+        self.assertAlmostEqual(m["MAP@100"], 1.0, places=6)
+        self.assertAlmostEqual(m["P@10"], 0.1, places=6)
+        # The higher score is the one kept: d1 listed low first, then high, still ranks first.
+        low_first = self.write("low.trec", "q1 Q0 d1 1 0.5 x\nq1 Q0 d2 2 1.0 x\n"
+                               "q1 Q0 d1 3 2.0 x\n")
+        r = self.ok("eval", "--qrels", qrels, "--run", low_first, "--dedupe", "--metrics",
+                    "mrr@10", "--format", "json", index=None)
+        self.assertAlmostEqual(r.json()["metrics"]["MRR@10"], 1.0, places=6)
+        # The same document under two queries is two entries, not a duplicate.
+        two = self.write("two.trec", "q1 Q0 d1 1 3.0 x\nq2 Q0 d1 1 3.0 x\n")
+        self.ok("eval", "--qrels", qrels, "--run", two, index=None)
+
+    def test_contradictory_judgements_are_refused(self):
+        same = self.write("same.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td1\t1\n")
+        r = self.ok("eval", "--qrels", same, "--run", self.run, "--format", "json", index=None)
+        self.assertEqual(r.json()["queries"], 1)
+        other = self.write("other.tsv", "q1\td1\t1\nq2\td1\t2\nq1\td1\t2\n")
+        self.assertError(self.rk("eval", "--qrels", other, "--run", self.run, index=None),
+                         mentions=["other.tsv:3", "line 1", "d1"])
+
 
 class Agreement(RkTestCase):
     """rk eval and the independent scorer agree on every query and metric."""

@@ -73,6 +73,17 @@ class Rankings(RkTestCase):
         self.assertEqual(sorted(docs), ["long", "one"])
         chunks = self.rk("query", "--chunks", "--format", "jsonl", "plover").jsonl()
         self.assertEqual(sorted(h["id"] for h in chunks), ["long", "long", "one"])
+        # As a TREC run, each line names its chunk (so no document is listed twice), in the
+        # form `rk get` takes, and rk eval accepts the run.
+        run = self.rk("query", "--chunks", "--format", "trec", "plover").out
+        names = sorted(line.split()[2] for line in run.splitlines())
+        self.assertEqual(names, sorted(f"{h['id']}#{h['chunk']}" for h in chunks))
+        self.assertEqual(len(set(names)), 3)
+        self.assertEqual(self.ok("get", names[0]).code, 0)
+        qrels = self.write("chunks.tsv", f"1\t{names[0]}\t1\n")
+        r = self.ok("eval", "--qrels", qrels, "--run", self.write("chunks.trec", run),
+                    "--metrics", "recall@10", "--format", "json", index=None)
+        self.assertAlmostEqual(r.json()["metrics"]["Recall@10"], 1.0)
 
 
 class Bm25Parameters(RkTestCase):

@@ -1,6 +1,7 @@
 // Scoring retrieval runs against relevance judgements, with trec_eval's conventions:
 // a run is ranked by score (ties broken by document id, descending), unjudged documents are
-// not relevant, nDCG uses graded gains, and judged queries missing from the run score 0.
+// not relevant, nDCG uses graded gains, and judged queries missing from the run score 0. A
+// document is counted once per query, at its best place.
 #pragma once
 
 #include <filesystem>
@@ -34,10 +35,13 @@ std::vector<QueryText> read_queries(std::istream& in, const std::string& name);
 std::vector<QueryText> read_queries(const std::filesystem::path& file);
 
 // TREC qrels ("qid iter docid rel") or BEIR's test.tsv ("query-id corpus-id score", with a
-// header line). Throws InputError naming the file and line of anything else.
+// header line). A judgement repeated with the same grade is taken once. Throws InputError
+// naming the file and line of anything else, or of a judgement that contradicts an earlier one.
 Qrels read_qrels(const std::filesystem::path& file);
-// A TREC run: "qid Q0 docid rank score tag" a line. The rank column is ignored.
-Run read_run(const std::filesystem::path& file);
+// A TREC run: "qid Q0 docid rank score tag" a line. The rank column is ignored. A document
+// listed twice for one query throws InputError naming both lines (trec_eval refuses such a
+// run too), unless `dedupe`: then it is kept once, with the higher of its scores.
+Run read_run(const std::filesystem::path& file, bool dedupe = false);
 
 struct Metric {
     enum class Kind { ndcg, recall, mrr, map, precision };

@@ -8,6 +8,8 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <map>
+#include <unordered_set>
 
 #include "rk/error.hpp"
 
@@ -97,33 +99,64 @@ std::vector<QueryText> read_queries(const std::filesystem::path& file) {
 
 Qrels read_qrels(const std::filesystem::path& file) {
     Qrels q;
+    // The line each judgement came from, to name both lines of a contradiction.
+    std::map<std::pair<std::string, std::string>, std::size_t> seen;
     for_each_line(file, [&](const std::vector<std::string_view>& f, const std::string& where,
                             std::size_t line) {
         int grade = 0;
+        std::string_view qid, doc;
         if (f.size() == 4 && parse_number(f[3], grade)) {
-            q[std::string(f[0])][std::string(f[2])] = grade;
+            qid = f[0];
+            doc = f[2];
         } else if (f.size() == 3 && parse_number(f[2], grade)) {
-            q[std::string(f[0])][std::string(f[1])] = grade;
+            qid = f[0];
+            doc = f[1];
         } else if (line == 1 && f.size() == 3) {
-            // BEIR's header: query-id corpus-id score
+            return;  // BEIR's header: query-id corpus-id score
         } else {
             throw InputError("expected 'QID ITER DOCID REL' (TREC) or 'QID DOCID REL' (BEIR)",
+                             where);
+        }
+        auto& judged = q[std::string(qid)];
+        const auto [it, fresh] = judged.try_emplace(std::string(doc), grade);
+        const auto [first, unseen] = seen.try_emplace({std::string(qid), std::string(doc)}, line);
+        if (!fresh && it->second != grade) {
+            throw InputError(fmt::format("document '{}' of query '{}' is judged {} here and {} "
+                                         "on line {}",
+                                         doc, qid, grade, it->second, first->second),
                              where);
         }
     });
     return q;
 }
 
-Run read_run(const std::filesystem::path& file) {
+Run read_run(const std::filesystem::path& file, bool dedupe) {
     Run run;
-    for_each_line(
-        file, [&](const std::vector<std::string_view>& f, const std::string& where, std::size_t) {
-            double score = 0;
-            if (f.size() != 6 || !parse_number(f[4], score) || !std::isfinite(score)) {
-                throw InputError("expected 'QID Q0 DOCID RANK SCORE TAG'", where);
-            }
-            run[std::string(f[0])].push_back({std::string(f[2]), score});
-        });
+    // query id -> document id -> (place in the query's entries, line)
+    using Places = std::unordered_map<std::string, std::pair<std::size_t, std::size_t>>;
+    std::unordered_map<std::string, Places> seen;
+    for_each_line(file, [&](const std::vector<std::string_view>& f, const std::string& where,
+                            std::size_t line) {
+        double score = 0;
+        if (f.size() != 6 || !parse_number(f[4], score) || !std::isfinite(score)) {
+            throw InputError("expected 'QID Q0 DOCID RANK SCORE TAG'", where);
+        }
+        auto& entries = run[std::string(f[0])];
+        const auto [it, fresh] =
+            seen[std::string(f[0])].try_emplace(std::string(f[2]), entries.size(), line);
+        if (fresh) {
+            entries.push_back({std::string(f[2]), score});
+            return;
+        }
+        if (!dedupe) {
+            throw InputError(fmt::format("document '{}' is listed again for query '{}' (first "
+                                         "on line {}); --dedupe counts it once",
+                                         f[2], f[0], it->second.second),
+                             where);
+        }
+        auto& kept = entries[it->second.first];
+        kept.score = std::max(kept.score, score);
+    });
     return run;
 }
 
@@ -191,6 +224,7 @@ Evaluation evaluate(const Qrels& qrels, const Run& run, const std::vector<Metric
     e.mean.assign(metrics.size(), 0.0);
     std::vector<const RunEntry*> ranked;
     std::vector<int> grades;
+    std::unordered_set<std::string_view> counted;
     for (const auto& [qid, judged] : qrels) {
         ranked.clear();
         if (const auto it = run.find(qid); it != run.end()) {
@@ -202,7 +236,11 @@ Evaluation evaluate(const Qrels& qrels, const Run& run, const std::vector<Metric
             return a->doc > b->doc;
         });
         grades.clear();
+        counted.clear();
         for (const auto* r : ranked) {
+            // A document a run lists twice counts once, at its better place: otherwise one
+            // relevant document could earn a recall over 1.
+            if (!counted.insert(r->doc).second) continue;
             const auto g = judged.find(r->doc);
             grades.push_back(g == judged.end() ? 0 : std::max(0, g->second));
         }
