@@ -67,6 +67,22 @@ class Query(RkTestCase):
         r = self.q("backoff", "--path", "files/docs/*", "--format", "json", cwd=self.tmp)
         self.assertEqual(len(ids(r)), 1)
         self.assertTrue(ids(r)[0].endswith("/files/docs/x.md"))
+        # Repeated "**/" once took time exponential in the repetitions.
+        r = self.q("backoff", "--path", "**/" * 300 + "x.md", "--format", "json", cwd=self.tmp)
+        self.assertEqual(len(ids(r)), 1)
+        self.q("backoff", "--path", "**/" * 300 + "nothing", expect=1)
+
+    def test_long_and_repeated_queries_stay_cheap_and_highlighted(self):
+        # A word repeated thousands of times once made snippets quadratic (seconds with
+        # --format json); it is one term to highlight.
+        r = self.q(" ".join(["backoff"] * 3000), "--format", "json")
+        hit = r.json()["results"][0]
+        self.assertTrue(hit["highlights"], hit)
+        # Past the first 64 distinct words, words are searched but not highlighted.
+        filler = " ".join(f"zz{i}" for i in range(100))
+        self.assertTrue(self.q(f"{filler} backoff", "--format", "json").json()["results"])
+        hit = self.q(f"backoff {filler}", "--format", "json").json()["results"][0]
+        self.assertTrue(hit["highlights"], hit)
 
     def test_exclusion_removes_the_document(self):
         r = self.q("backoff -draft", "--format", "json")

@@ -84,6 +84,22 @@ TEST_CASE("globs", "[glob]") {
     CHECK_FALSE(glob_match("*", "a/b", true));
     CHECK(glob_match("[", "["));  // unterminated bracket is literal
     CHECK(glob_match("\\*", "*"));
+    CHECK_FALSE(glob_match("**/", "b]"));  // a "**/" that read something owes its '/'
+    CHECK(glob_match("**/", "a/b/"));
+    CHECK(glob_match("a/**\\/z", "a/z"));  // an escaped '/' is a '/'
+}
+
+TEST_CASE("glob matching takes time linear in the text, whatever the stars", "[glob]") {
+    // A backtracking matcher takes exponential time on these; they once hung `--path`.
+    std::string many;
+    for (int i = 0; i < 2000; ++i) many += "**/";
+    const std::string path = "a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/notes.md";
+    CHECK_FALSE(rk::util::glob_match(many + "retry", path));
+    CHECK(rk::util::glob_match(many + "notes.md", path));
+    std::string stars;
+    for (int i = 0; i < 2000; ++i) stars += "*a";
+    CHECK_FALSE(rk::util::glob_match(stars + "b", std::string(4000, 'a')));
+    CHECK_FALSE(rk::util::glob_match(stars + "b", std::string(4000, 'a'), false));
 }
 
 TEST_CASE("document globs match ids and paths, relative patterns from here", "[glob]") {

@@ -4,6 +4,7 @@
 #include "lexical/query.hpp"
 
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "rk/search.hpp"
@@ -78,10 +79,17 @@ std::string fts_atom(const QueryTerm& term) {
     return atom;
 }
 
-std::optional<FtsQuery> fts_expressions(const std::vector<QueryTerm>& terms) {
+std::optional<FtsQuery> fts_expressions(const std::vector<QueryTerm>& terms,
+                                        std::size_t max_ranked) {
     std::string positive, negative;
+    std::size_t ranked = 0;
+    // A term repeated adds nothing to an OR but work: FTS5's snippet() is quadratic in the
+    // phrases of its expression.
+    std::unordered_set<std::string> seen;
     for (const auto& t : terms) {
-        const std::string atom = fts_atom(t);
+        std::string atom = fts_atom(t);
+        if (!seen.insert((t.excluded ? "-" : "+") + atom).second) continue;
+        if (!t.excluded && ranked++ >= max_ranked) continue;
         std::string& side = t.excluded ? negative : positive;
         if (!side.empty()) side += " OR ";
         side += atom;

@@ -2,6 +2,7 @@
 // literal text: FTS5's operators never reach it unquoted.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,7 +24,9 @@ std::vector<QueryTerm> parse_query(std::string_view text);
 // One term as an FTS5 string: quoted, with a trailing * for a prefix.
 std::string fts_atom(const QueryTerm& term);
 
-// The terms as FTS5 expressions (see rk::fts_query); nullopt when none is ranked.
-std::optional<FtsQuery> fts_expressions(const std::vector<QueryTerm>& terms);
+// The terms as FTS5 expressions (see rk::fts_query), each distinct term once, the ranked ones
+// up to the first `max_ranked`; nullopt when none is ranked.
+std::optional<FtsQuery> fts_expressions(const std::vector<QueryTerm>& terms,
+                                        std::size_t max_ranked = SIZE_MAX);
 
 }  // namespace rk::lexical

@@ -23,6 +23,8 @@ using lexical::ScoredChunk;
 
 // How deep each signal's list goes before fusion: ranks past this add little to RRF.
 constexpr std::size_t kFusionDepth = 100;
+// The most distinct words a snippet highlights.
+constexpr std::size_t kSnippetTerms = 64;
 // How many times BM25 asks for eight times more chunks when documents hold several of its
 // best or filters turn them away, before it asks for all.
 constexpr int kBm25Rounds = 2;
@@ -438,13 +440,16 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
         hits.push_back(std::move(h));
     }
     if (q.snippets && !hits.empty()) {
+        // Highlighting pasted paragraphs would cost more than the search (snippet() is
+        // quadratic in the phrases); the first words of such a query are highlighted.
+        const auto marked = lexical::fts_expressions(terms, kSnippetTerms);
         auto& snip = db.cached(
             "SELECT snippet(chunks_fts, 2, char(1), char(2), '…', 24) FROM chunks_fts "
             "WHERE chunks_fts MATCH ?1 AND rowid = ?2");
         for (std::size_t i = 0; i < hits.size(); ++i) {
             bool found = false;
-            if (fq) {
-                snip.bind(1, fq->match).bind(2, hit_chunks[i]);
+            if (marked) {
+                snip.bind(1, marked->match).bind(2, hit_chunks[i]);
                 found = snip.step();
                 if (found) split_highlights(hits[i], snip.text(0));
                 snip.reset();

@@ -1,7 +1,9 @@
 #include "util/glob.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
+#include <vector>
 
 namespace rk::util {
 
@@ -37,43 +39,105 @@ bool match_class(std::string_view p, char c, std::size_t& len) {
     return matched != negate;
 }
 
-bool match(std::string_view p, std::string_view t, bool slash) {
-    while (!p.empty()) {
-        if (p.size() >= 2 && p[0] == '*' && p[1] == '*') {
-            std::size_t k = 0;
+// One element of a pattern.
+struct Token {
+    enum class Kind { literal, any, set, star, globstar } kind = Kind::literal;
+    char c = 0;            // literal
+    std::string_view set;  // a bracket expression, '[' to ']'
+};
+
+std::vector<Token> tokenize(std::string_view p) {
+    std::vector<Token> out;
+    for (std::size_t i = 0; i < p.size();) {
+        Token t;
+        if (p[i] == '*') {
+            std::size_t k = i;
             while (k < p.size() && p[k] == '*') ++k;
-            std::string_view rest = p.substr(k);
-            // "**/" also matches no directory at all.
-            if (!rest.empty() && rest[0] == '/' && match(rest.substr(1), t, slash)) return true;
-            for (std::size_t i = 0; i <= t.size(); ++i) {
-                if (match(rest, t.substr(i), slash)) return true;
-            }
-            return false;
+            t.kind = k - i >= 2 ? Token::Kind::globstar : Token::Kind::star;
+            out.push_back(t);
+            i = k;
+            continue;
         }
-        if (p[0] == '*') {
-            const std::string_view rest = p.substr(1);
-            for (std::size_t i = 0; i <= t.size(); ++i) {
-                if (match(rest, t.substr(i), slash)) return true;
-                if (i < t.size() && slash && t[i] == '/') break;
-            }
-            return false;
-        }
-        if (t.empty()) return false;
-        if (p[0] == '?') {
-            if (slash && t[0] == '/') return false;
-            p.remove_prefix(1);
-        } else if (p[0] == '[') {
+        if (p[i] == '?') {
+            t.kind = Token::Kind::any;
+            ++i;
+        } else if (p[i] == '[') {
             std::size_t len = 1;
-            if (!match_class(p, t[0], len)) return false;
-            p.remove_prefix(len);
+            (void)match_class(p.substr(i), '\0', len);
+            if (len == 1) {
+                t.c = '[';  // unterminated: a literal '['
+            } else {
+                t.kind = Token::Kind::set;
+                t.set = p.substr(i, len);
+            }
+            i += len;
         } else {
-            if (p[0] == '\\' && p.size() > 1) p.remove_prefix(1);
-            if (p[0] != t[0]) return false;
-            p.remove_prefix(1);
+            if (p[i] == '\\' && i + 1 < p.size()) ++i;
+            t.c = p[i++];
         }
-        t.remove_prefix(1);
+        out.push_back(t);
     }
-    return t.empty();
+    return out;
+}
+
+// Runs the pattern as an automaton over the text: the set of token positions reachable after
+// each character. Time is the pattern's length times the text's, whatever the stars; a
+// backtracking matcher takes exponential time on patterns such as "**/**/**/...x".
+bool match(std::string_view pattern, std::string_view t, bool slash) {
+    const auto tokens = tokenize(pattern);
+    const std::size_t n = tokens.size();
+    // States 0..n: the tokens before j are matched. States n+1+j: a "**" at j has read at
+    // least one character, so the '/' after it is owed (only a "**/" that read nothing may
+    // stand for no directory).
+    const std::size_t looped = n + 1;
+    std::vector<unsigned char> now(2 * (n + 1), 0), next(now.size(), 0);
+    // Adds what the states reach without reading: past a star (it may match nothing), and
+    // past a fresh "**/".
+    auto close = [&](std::vector<unsigned char>& states) {
+        for (std::size_t j = 0; j < n; ++j) {
+            const auto kind = tokens[j].kind;
+            if (kind != Token::Kind::star && kind != Token::Kind::globstar) continue;
+            if (states[j] != 0 || states[looped + j] != 0) states[j + 1] = 1;
+            if (states[j] != 0 && kind == Token::Kind::globstar && j + 1 < n &&
+                tokens[j + 1].kind == Token::Kind::literal && tokens[j + 1].c == '/') {
+                states[j + 2] = 1;
+            }
+        }
+    };
+    now[0] = 1;
+    close(now);
+    for (const char c : t) {
+        std::fill(next.begin(), next.end(), 0);
+        for (std::size_t j = 0; j < n; ++j) {
+            const Token& tok = tokens[j];
+            if (tok.kind == Token::Kind::globstar) {
+                if (now[j] != 0 || now[looped + j] != 0) next[looped + j] = 1;
+                continue;
+            }
+            if (now[j] == 0) continue;
+            std::size_t len = 1;
+            switch (tok.kind) {
+                case Token::Kind::star:
+                    if (!slash || c != '/') next[j] = 1;
+                    break;
+                case Token::Kind::any:
+                    if (!slash || c != '/') next[j + 1] = 1;
+                    break;
+                case Token::Kind::set:
+                    if (match_class(tok.set, c, len)) next[j + 1] = 1;
+                    break;
+                case Token::Kind::literal:
+                    if (tok.c == c) next[j + 1] = 1;
+                    break;
+                case Token::Kind::globstar:
+                    break;
+            }
+        }
+        close(next);
+        if (std::find(next.begin(), next.end(), 1) == next.end()) return false;
+        now.swap(next);
+    }
+    return now[n] != 0;
 }
 
 }  // namespace
