@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "rk/error.hpp"
+#include "rk/eval.hpp"
 
 namespace fs = std::filesystem;
 
@@ -100,6 +101,18 @@ void flush_out() {
 std::string style(bool on, std::string_view code, std::string_view text) {
     if (!on) return std::string(text);
     return fmt::format("\x1b[{}m{}\x1b[0m", code, text);
+}
+
+CLI::Validator metric_list() {
+    return {[](std::string& text) -> std::string {
+                try {
+                    (void)parse_metrics(text);
+                    return {};
+                } catch (const UsageError& e) {
+                    return e.message();
+                }
+            },
+            "LIST"};
 }
 
 std::string human_bytes(std::int64_t n) {

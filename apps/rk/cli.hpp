@@ -55,6 +55,10 @@ std::string style(bool on, std::string_view code, std::string_view text);
 
 std::string human_bytes(std::int64_t n);
 
+// Checks a metric list as rk eval takes it ("ndcg@10,recall@100"), so that a bad one is
+// refused where it was given: on the command line or in a configuration file's key.
+CLI::Validator metric_list();
+
 // A temporary directory, removed with everything in it when it goes out of scope.
 class ScratchDir {
   public:

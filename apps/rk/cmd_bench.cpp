@@ -171,7 +171,8 @@ void add_bench(CLI::App& app, Context& ctx) {
         ->type_name("N")
         ->check(CLI::Range(1, 1000));
     cmd->add_option("--metrics", f->o.metrics, "Quality metrics, as rk eval takes them")
-        ->type_name("LIST");
+        ->type_name("LIST")
+        ->check(metric_list());
     cmd->add_option("--report", f->report, "Write the JSON report to FILE")->type_name("FILE");
     cmd->add_option("--gate", f->gate, "Fail (exit 1) when a figure breaks FILE's bounds")
         ->type_name("FILE");
@@ -184,8 +185,9 @@ void add_bench(CLI::App& app, Context& ctx) {
     cmd->add_option("--fusion", f->fusion,
                     "How hybrid fuses: rrf or weighted, k=60, bm25=2, vector=1 (comma-separated)")
         ->type_name("LIST");
-    cmd->add_option("--ef", f->o.ef, "HNSW search breadth (default 128)")
+    cmd->add_option("--ef", f->o.ef, "HNSW search breadth (at least twice the candidates wanted)")
         ->type_name("N")
+        ->default_str("128")
         ->check(CLI::Range(1, 100000));
     cmd->add_option("--vector-search", f->vector_search,
                     "auto (exact over a few thousand vectors, else HNSW), exact or hnsw")

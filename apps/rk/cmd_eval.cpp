@@ -68,7 +68,8 @@ void add_eval(CLI::App& app, Context& ctx) {
         ->required()
         ->type_name("FILE");
     cmd->add_option("--metrics", f->metrics, "Comma-separated: ndcg@K, recall@K, mrr@K, map@K, p@K")
-        ->type_name("LIST");
+        ->type_name("LIST")
+        ->check(metric_list());
     cmd->add_flag("--per-query", f->per_query, "Also print each query's figures");
     cmd->add_flag("--dedupe", f->dedupe,
                   "Count a document the run lists twice for a query once, at its higher score "

@@ -214,8 +214,11 @@ void add_query(CLI::App& app, Context& ctx) {
                     "How hybrid fuses: rrf or weighted, k=60, bm25=2, vector=1 (comma-separated)")
         ->type_name("LIST");
     cmd->add_flag("--explain", f->explain, "Show each signal's rank and score for every result");
-    cmd->add_option("--ef", f->ef, "HNSW search breadth (default 128; more is slower, surer)")
+    cmd->add_option("--ef", f->ef,
+                    "HNSW search breadth (at least twice the candidates wanted; more is slower, "
+                    "surer)")
         ->type_name("N")
+        ->default_str("128")
         ->check(CLI::Range(1, 100000));
     cmd->add_option("--vector-search", f->vector_search,
                     "auto (exact over a few thousand vectors, else HNSW), exact or hnsw")

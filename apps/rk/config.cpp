@@ -93,6 +93,12 @@ class Applier {
         }
         if (opt->count() > 0 || done_.contains(opt)) return;
         done_.insert(opt);
+        // A flag takes true or false (or a count, for -v): CLI11 would also take strings such
+        // as "yes" or "off", which TOML means as text, not as a truth value.
+        if (opt->get_expected_max() == 0 && value.as_boolean() == nullptr &&
+            value.as_integer() == nullptr) {
+            throw InputError("expected true or false", where);
+        }
         try {
             if (const auto* list = value.as_array()) {
                 for (const auto& item : *list) opt->add_result(scalar(item, where));

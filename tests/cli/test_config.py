@@ -62,8 +62,19 @@ class Config(RkTestCase):
                  ('[query]\nmode = "fancy"\n', "query.mode"),
                  ('[query\n', "config.toml:1:"),
                  ('index = "/elsewhere"\n', "index"),
-                 ('[query]\nk = {a = 1}\n', "query.k")]
+                 ('[query]\nk = {a = 1}\n', "query.k"),
+                 ('quiet = "yes"\n', "quiet: expected true or false"),
+                 ('[query]\nexplain = "no"\n', "query.explain")]
         for text, where in cases:
             with self.subTest(text=text):
                 self.write(self.user, text)
                 self.assertError(self.rk("query", "common"), 2, mentions=[where])
+        # A value checked only when the command runs is still refused with its place.
+        self.write(self.user, '[eval]\nmetrics = "bleu@4"\n')
+        qrels = self.write("q.tsv", "q1\td1\t1\n")
+        run = self.write("r.trec", "q1 Q0 d1 1 1.0 x\n")
+        self.assertError(self.rk("eval", "--qrels", qrels, "--run", run),
+                         mentions=["config.toml: eval.metrics", "bleu"])
+        # Flags take booleans, and -v a count.
+        self.write(self.user, "quiet = true\nverbose = 1\n")
+        self.query()

@@ -150,6 +150,7 @@ class ServeTest(RkTestCase):
             (u + "/docs/n1?line=2", None, 400, "unknown argument 'line'"),
             (u + "/no/such/route", None, 404, "not found"),
             (u + "/stats", b"{}", 405, "method not allowed"),
+            (u + "/health", b"", 405, "GET, HEAD"),
             (u + "/search", b"x" * (2 << 20), 413, "too large"),
         ]
         for url, data, want, mention in cases:
@@ -175,6 +176,36 @@ class ServeTest(RkTestCase):
                             self.srv.url + "/docs/%2Fnowhere"], capture_output=True, text=True,
                            timeout=TIMEOUT)
         self.assertEqual(r.stdout, "404")
+
+    def test_what_curl_and_clients_send_is_taken_as_meant(self):
+        # rk-serve(1)'s own example: `-d where=lang=en`, the '=' of the value not encoded.
+        r = subprocess.run(["curl", "-sS", "-G", "-d", "q=backoff", "-d", "mode=bm25",
+                            "-d", "where=lang=en", self.srv.url + "/search"],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual([h["id"] for h in json.loads(r.stdout)["results"]], ["n1"], r)
+        # '+' and %20 are spaces; an encoded '&' and '=' stay in the value.
+        status, body, _ = fetch(self.srv.url + "/search?q=exponential+backoff%20wait&mode=bm25"
+                                "&k=1")
+        self.assertEqual((status, body["query"]), (200, "exponential backoff wait"))
+        status, body, _ = fetch(self.srv.url + "/search?q=a%26b%3Dc&mode=bm25")
+        self.assertEqual(body["query"], "a&b=c")
+        # A Range header is ignored: the reply is the whole JSON document.
+        for rng in ("bytes=0-1", "bytes=99999-"):
+            req = urllib.request.Request(self.srv.url + "/search?" + q(q="backoff", k=1),
+                                         headers={"Range": rng})
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                self.assertEqual(resp.status, 200)
+                self.assertEqual(json.loads(resp.read())["results"][0]["rank"], 1)
+        # Another method on a known path: 405 and the methods it takes.
+        for method, path, allowed in (("PUT", "/search", "GET, HEAD, POST"),
+                                      ("DELETE", "/docs/n1", "GET, HEAD"),
+                                      ("PATCH", "/stats", "GET, HEAD")):
+            req = urllib.request.Request(self.srv.url + path, data=b"", method=method)
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(req, timeout=30)
+            self.assertEqual((e.exception.code, e.exception.headers["Allow"]), (405, allowed))
+            self.assertEqual(json.loads(e.exception.read())["error"]["status"], 405)
+            e.exception.close()
 
     def test_sigterm_and_sigint_stop_cleanly(self):
         fetch(self.srv.url + "/health")

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <mutex>
 #include <ostream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -154,6 +155,31 @@ class BlockedSignals {
     sigset_t set_{}, old_{};
 };
 
+// The query string's parameters, split at the first '=' of each (cpp-httplib's own parser
+// keeps only the text after the last, so `where=lang=en`, as curl -G -d sends it, lost its
+// key), then percent-decoded ('+' is a space).
+serve::Params query_params(const std::string& target) {
+    serve::Params out;
+    const auto q = target.find('?');
+    if (q == std::string::npos) return out;
+    const std::string_view query = std::string_view(target).substr(q + 1);
+    std::size_t at = 0;
+    while (at <= query.size()) {
+        std::size_t end = query.find('&', at);
+        if (end == std::string_view::npos) end = query.size();
+        const std::string_view pair = query.substr(at, end - at);
+        at = end + 1;
+        if (pair.empty()) continue;
+        const auto eq = pair.find('=');
+        const std::string key(pair.substr(0, eq));
+        const std::string value(eq == std::string_view::npos ? std::string_view()
+                                                             : pair.substr(eq + 1));
+        out.emplace(httplib::detail::decode_url(key, true),
+                    httplib::detail::decode_url(value, true));
+    }
+    return out;
+}
+
 void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& dir) {
     // Runs `fn` with a pooled index; maps rk's errors to statuses.
     auto with_index = [&pool](httplib::Response& res, const auto& fn) {
@@ -168,9 +194,7 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
             send_error(res, 500, e.message());
         }
     };
-    auto params = [](const httplib::Request& req) {
-        return serve::Params(req.params.begin(), req.params.end());
-    };
+    auto params = [](const httplib::Request& req) { return query_params(req.target); };
 
     svr.Get("/health", [dir](const httplib::Request&, httplib::Response& res) {
         JsonWriter w;
@@ -213,11 +237,21 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
             send_json(res, serve::stats_result(index));
         });
     });
-    // Known paths with another method: 405 rather than 404.
-    for (const char* path : {"/health", "/stats", R"(/docs/(.+))"}) {
-        svr.Post(path, [](const httplib::Request&, httplib::Response& res) {
-            send_error(res, 405, "method not allowed (use GET)");
-        });
+    // Known paths with another method: 405 and the methods they take, rather than 404.
+    auto refuse = [](const char* allowed) {
+        return [allowed](const httplib::Request&, httplib::Response& res) {
+            res.set_header("Allow", allowed);
+            send_error(res, 405, fmt::format("method not allowed (use {})", allowed));
+        };
+    };
+    for (const char* path : {"/health", "/stats", R"(/docs/(.+))", "/search"}) {
+        const bool post = std::string_view(path) == "/search";
+        const char* allowed = post ? "GET, HEAD, POST" : "GET, HEAD";
+        if (!post) svr.Post(path, refuse(allowed));
+        svr.Put(path, refuse(allowed));
+        svr.Patch(path, refuse(allowed));
+        svr.Delete(path, refuse(allowed));
+        svr.Options(path, refuse(allowed));
     }
 }
 
@@ -249,6 +283,13 @@ void serve_http(const std::filesystem::path& index_dir, const HttpOptions& optio
     // body until the client's delayed ACK, 40 ms a request.
     svr.set_tcp_nodelay(true);
     routes(svr, pool, index_dir);
+    // Every reply is a JSON document made for the request: a byte range of one is not a
+    // reply (HTTP lets a server ignore Range, and this one does).
+    svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): the server's own request
+        const_cast<httplib::Request&>(req).ranges.clear();
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
     svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
         if (res.body.empty())
             res.set_content(error_body(res.status, reason(res.status)), "application/json");
