@@ -378,8 +378,9 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
     std::vector<Ranked> by_bm25, by_vector;
     if (lexical) {
         // A document may hold several of the best chunks, and filters may turn some away: ask
-        // for more than the depth, and for more again (then for all) if that was too few.
-        std::size_t want = 2 * depth + 16;
+        // for a few more than the depth, and for more again (then for all) if that was too
+        // few. (A lower k is a higher threshold, which lets BM25 skip more.)
+        std::size_t want = depth + depth / 4 + 16;
         for (int round = 0;; ++round) {
             auto top = lexical::bm25(db, index.impl().query_tokenizer(), terms, q.bm25, want);
             ++stats.bm25_rounds;

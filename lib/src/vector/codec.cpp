@@ -6,7 +6,82 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace rk::vector {
+
+namespace {
+
+constexpr std::size_t kPlanes = CodeScorer::kPlanes;
+
+#if defined(__x86_64__)
+// AVX-512's popcount of 64-bit lanes (Ice Lake and later, Zen 4) counts a 4096-bit code in
+// eight steps; GCC's target_clones cannot name this ISA, so the choice is made here, once.
+const bool kWidePopcount = __builtin_cpu_supports("avx512vpopcntdq") != 0;
+
+// The sum of a vector's eight 64-bit lanes. (GCC 12's _mm512_reduce_add_epi64 trips its own
+// -Wuninitialized.)
+__attribute__((target("avx512f"))) std::uint64_t lane_sum(const __m512i& v) {
+    std::array<std::uint64_t, 8> lanes{};
+    _mm512_storeu_si512(lanes.data(), v);
+    std::uint64_t sum = 0;
+    for (const auto x : lanes) sum += x;
+    return sum;
+}
+
+__attribute__((target("avx512f,avx512vpopcntdq"))) std::uint64_t hamming_wide(
+    const unsigned char* a, const unsigned char* b, std::size_t bytes) {
+    __m512i acc = _mm512_setzero_si512();
+    for (std::size_t i = 0; i < bytes; i += 64) {
+        const __m512i x = _mm512_loadu_si512(a + i);
+        const __m512i y = _mm512_loadu_si512(b + i);
+        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(x, y)));
+    }
+    return lane_sum(acc);
+}
+
+// The popcounts of `code` and of its AND with each of the four planes, 64 bytes at a time.
+static_assert(kPlanes == 4);
+__attribute__((target("avx512f,avx512vpopcntdq"))) void plane_counts_wide(
+    const unsigned char* code, const std::uint64_t* planes, std::size_t words, std::uint64_t& ones,
+    std::array<std::uint64_t, kPlanes>& hits) {
+    __m512i total = _mm512_setzero_si512();
+    __m512i h0 = total, h1 = total, h2 = total, h3 = total;
+    for (std::size_t w = 0; w < words; w += 8) {
+        const __m512i c = _mm512_loadu_si512(code + 8 * w);
+        total = _mm512_add_epi64(total, _mm512_popcnt_epi64(c));
+        const __m512i p0 = _mm512_loadu_si512(planes + w);
+        const __m512i p1 = _mm512_loadu_si512(planes + words + w);
+        const __m512i p2 = _mm512_loadu_si512(planes + 2 * words + w);
+        const __m512i p3 = _mm512_loadu_si512(planes + 3 * words + w);
+        h0 = _mm512_add_epi64(h0, _mm512_popcnt_epi64(_mm512_and_si512(c, p0)));
+        h1 = _mm512_add_epi64(h1, _mm512_popcnt_epi64(_mm512_and_si512(c, p1)));
+        h2 = _mm512_add_epi64(h2, _mm512_popcnt_epi64(_mm512_and_si512(c, p2)));
+        h3 = _mm512_add_epi64(h3, _mm512_popcnt_epi64(_mm512_and_si512(c, p3)));
+    }
+    ones = lane_sum(total);
+    hits = {lane_sum(h0), lane_sum(h1), lane_sum(h2), lane_sum(h3)};
+}
+#endif
+
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+void plane_counts(const unsigned char* code, const std::uint64_t* planes, std::size_t words,
+                  std::uint64_t& ones, std::array<std::uint64_t, kPlanes>& hits) {
+    for (std::size_t w = 0; w < words; ++w) {
+        std::uint64_t c = 0;
+        std::memcpy(&c, code + 8 * w, 8);
+        ones += static_cast<std::uint64_t>(std::popcount(c));
+        for (std::size_t k = 0; k < kPlanes; ++k) {
+            hits[k] += static_cast<std::uint64_t>(std::popcount(c & planes[k * words + w]));
+        }
+    }
+}
+
+}  // namespace
 
 std::string encode(std::span<const float> projection, float norm) {
     std::string out(stored_size(projection.size()), '\0');
@@ -34,6 +109,10 @@ __attribute__((target_clones("popcnt", "default")))
 #endif
 std::uint32_t
 hamming(const unsigned char* a, const unsigned char* b, std::size_t bytes) {
+#if defined(__x86_64__)
+    if (kWidePopcount && bytes % 64 == 0)
+        return static_cast<std::uint32_t>(hamming_wide(a, b, bytes));
+#endif
     std::uint32_t sum = 0;
     std::size_t i = 0;
     for (; i + 8 <= bytes; i += 8) {
@@ -73,20 +152,18 @@ CodeScorer::CodeScorer(std::span<const float> projection)
     total_ = static_cast<float>(words_ * 64) * low_ + step_ * static_cast<float>(level_sum);
 }
 
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("popcnt", "default")))
-#endif
 float CodeScorer::score(const unsigned char* code) const {
     std::uint64_t ones = 0;
     std::array<std::uint64_t, kPlanes> hits{};
-    for (std::size_t w = 0; w < words_; ++w) {
-        std::uint64_t c = 0;
-        std::memcpy(&c, code + 8 * w, 8);
-        ones += static_cast<std::uint64_t>(std::popcount(c));
-        for (int k = 0; k < kPlanes; ++k) {
-            hits[k] += static_cast<std::uint64_t>(std::popcount(c & planes_[k * words_ + w]));
-        }
+#if defined(__x86_64__)
+    if (kWidePopcount && words_ % 8 == 0) {
+        plane_counts_wide(code, planes_.data(), words_, ones, hits);
+    } else {
+        plane_counts(code, planes_.data(), words_, ones, hits);
     }
+#else
+    plane_counts(code, planes_.data(), words_, ones, hits);
+#endif
     std::uint64_t levels = 0;
     for (int k = 0; k < kPlanes; ++k) levels += hits[k] << k;
     const float set = low_ * static_cast<float>(ones) + step_ * static_cast<float>(levels);
