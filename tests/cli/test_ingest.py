@@ -472,6 +472,28 @@ class Errors(RkTestCase):
         self.assertEqual(r.json()["added"], 1)
         self.assertEqual(self.ids(), [good])
 
+    def test_links_that_lead_nowhere_fail_in_a_walk_as_when_named(self):
+        good = self.write("tree/good.txt", "good text\n")
+        tree = os.path.dirname(good)
+        os.symlink("missing.txt", os.path.join(tree, "dangling.txt"))
+        os.symlink("loop-b", os.path.join(tree, "loop-a"))
+        os.symlink("loop-a", os.path.join(tree, "loop-b"))
+        os.symlink("good.txt", os.path.join(tree, "alias.txt"))
+        os.mkfifo(os.path.join(tree, "pipe"))
+        # Ignored names are ignored whatever they are.
+        os.symlink("missing.txt", os.path.join(tree, ".hidden-link"))
+        r = self.rk("ingest", "--json", "-r", tree)
+        self.assertError(r, 2, mentions=["dangling.txt", "missing.txt", "loop-a", "loop-b"])
+        self.assertEqual((r.json()["failed"], r.json()["added"]), (3, 2))
+        self.assertIn("dangling symbolic link", r.err)
+        self.assertIn("cannot follow symbolic link", r.err)
+        self.assertNotIn(".hidden-link", r.err)
+        self.assertNotIn("pipe", r.err)
+        # Named directly, the same link fails the same way.
+        r = self.rk("ingest", "--json", os.path.join(tree, "dangling.txt"))
+        self.assertError(r, 2, mentions=["dangling.txt"])
+        self.assertEqual(r.json()["failed"], 1)
+
     def test_malformed_jsonl_line(self):
         src = self.write("recs.jsonl",
                          '{"_id": "a", "text": "alpha"}\n'

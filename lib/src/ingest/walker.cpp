@@ -55,6 +55,20 @@ class Walker {
         out.files.push_back({normal_absolute(p), size});
     }
 
+    // A symbolic link met in a walk that is neither a file nor a directory once followed.
+    void unfollowable(const fs::path& p) {
+        std::error_code ec;
+        const auto target = fs::status(p, ec);
+        if (ec && target.type() != fs::file_type::not_found) {
+            error(p.string(), fmt::format("cannot follow symbolic link: {}", ec.message()));
+        } else if (target.type() == fs::file_type::not_found) {
+            std::error_code read_ec;
+            const auto to = fs::read_symlink(p, read_ec);
+            error(p.string(), fmt::format("dangling symbolic link (to '{}', which does not exist)",
+                                          read_ec ? std::string("?") : to.string()));
+        }
+    }
+
     // Walks `root`; `pattern`, if set, must match each file's path relative to the root.
     // Each unreadable directory is reported and the walk goes on with the others.
     void walk_dir(const fs::path& root, const std::string* pattern) {
@@ -83,11 +97,17 @@ class Walker {
                     if (!skip && !it->is_symlink(type_ec)) pending.push_back(p);
                     continue;
                 }
-                if (!it->is_regular_file(type_ec)) continue;
+                const bool regular = it->is_regular_file(type_ec);
                 if (is_hidden(p) && !o_.hidden) continue;
                 if (pattern != nullptr && !util::glob_match(*pattern, rel)) continue;
                 if (!o_.include.empty() && !matches_any(o_.include, rel, name)) continue;
                 if (matches_any(o_.exclude, rel, name)) continue;
+                if (!regular) {
+                    // A link that leads nowhere fails here as it does when named directly;
+                    // sockets, pipes and devices are not documents.
+                    if (it->is_symlink(type_ec)) unfollowable(p);
+                    continue;
+                }
                 add_file(p);
             }
             if (ec) error(dir.string(), fmt::format("cannot read directory: {}", ec.message()));
