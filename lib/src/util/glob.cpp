@@ -39,22 +39,16 @@ bool match_class(std::string_view p, char c, std::size_t& len) {
     return matched != negate;
 }
 
-// One element of a pattern.
-struct Token {
-    enum class Kind { literal, any, set, star, globstar } kind = Kind::literal;
-    char c = 0;            // literal
-    std::string_view set;  // a bracket expression, '[' to ']'
-};
+}  // namespace
 
-std::vector<Token> tokenize(std::string_view p) {
-    std::vector<Token> out;
+Glob::Glob(std::string_view p) {
     for (std::size_t i = 0; i < p.size();) {
         Token t;
         if (p[i] == '*') {
             std::size_t k = i;
             while (k < p.size() && p[k] == '*') ++k;
             t.kind = k - i >= 2 ? Token::Kind::globstar : Token::Kind::star;
-            out.push_back(t);
+            tokens_.push_back(t);
             i = k;
             continue;
         }
@@ -68,23 +62,22 @@ std::vector<Token> tokenize(std::string_view p) {
                 t.c = '[';  // unterminated: a literal '['
             } else {
                 t.kind = Token::Kind::set;
-                t.set = p.substr(i, len);
+                t.set = std::string(p.substr(i, len));
             }
             i += len;
         } else {
             if (p[i] == '\\' && i + 1 < p.size()) ++i;
             t.c = p[i++];
         }
-        out.push_back(t);
+        tokens_.push_back(std::move(t));
     }
-    return out;
 }
 
 // Runs the pattern as an automaton over the text: the set of token positions reachable after
-// each character. Time is the pattern's length times the text's, whatever the stars; a
-// backtracking matcher takes exponential time on patterns such as "**/**/**/...x".
-bool match(std::string_view pattern, std::string_view t, bool slash) {
-    const auto tokens = tokenize(pattern);
+// each character. (A backtracking matcher takes exponential time on patterns such as
+// "**/**/**/...x".)
+bool Glob::matches(std::string_view t, bool slash) const {
+    const auto& tokens = tokens_;
     const std::size_t n = tokens.size();
     // States 0..n: the tokens before j are matched. States n+1+j: a "**" at j has read at
     // least one character, so the '/' after it is owed (only a "**/" that read nothing may
@@ -140,10 +133,8 @@ bool match(std::string_view pattern, std::string_view t, bool slash) {
     return now[n] != 0;
 }
 
-}  // namespace
-
 bool glob_match(std::string_view pattern, std::string_view text, bool slash_is_special) {
-    return match(pattern, text, slash_is_special);
+    return Glob(pattern).matches(text, slash_is_special);
 }
 
 bool has_glob_chars(std::string_view s) noexcept {
@@ -157,11 +148,11 @@ std::string absolute_path(std::string_view p) {
 }
 
 DocumentGlob::DocumentGlob(std::string pattern)
-    : pattern_(std::move(pattern)), absolute_(absolute_path(pattern_)) {}
+    : pattern_(pattern), absolute_(absolute_path(pattern)) {}
 
 bool DocumentGlob::matches(std::string_view id, std::string_view source) const {
-    for (const auto& p : {pattern_, absolute_}) {
-        if (match(p, id, false) || (!source.empty() && match(p, source, false))) return true;
+    for (const Glob* g : {&pattern_, &absolute_}) {
+        if (g->matches(id, false) || (!source.empty() && g->matches(source, false))) return true;
     }
     return false;
 }

@@ -3,10 +3,28 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rk::util {
 
-// With `slash_is_special`, `*` and `?` do not match '/', as in a shell; `**` always does.
+// A pattern read once and matched against many texts, in time linear in the pattern's length
+// times the text's, whatever its stars.
+class Glob {
+  public:
+    explicit Glob(std::string_view pattern);
+    // With `slash_is_special`, `*` and `?` do not match '/', as in a shell; `**` always does.
+    [[nodiscard]] bool matches(std::string_view text, bool slash_is_special = true) const;
+
+  private:
+    struct Token {
+        enum class Kind { literal, any, set, star, globstar } kind = Kind::literal;
+        char c = 0;       // literal
+        std::string set;  // a bracket expression, '[' to ']'
+    };
+    std::vector<Token> tokens_;
+};
+
+// Glob(pattern).matches(text, slash_is_special), for a pattern used once.
 bool glob_match(std::string_view pattern, std::string_view text, bool slash_is_special = true);
 
 // True if `s` contains a glob metacharacter.
@@ -24,7 +42,7 @@ class DocumentGlob {
     [[nodiscard]] bool matches(std::string_view id, std::string_view source) const;
 
   private:
-    std::string pattern_, absolute_;
+    Glob pattern_, absolute_;
 };
 
 }  // namespace rk::util
