@@ -147,7 +147,7 @@ std::string absolute_path(std::string_view p) {
     return ec ? std::string(p) : abs.lexically_normal().string();
 }
 
-DocumentGlob::DocumentGlob(std::string pattern)
+DocumentGlob::DocumentGlob(std::string_view pattern)
     : pattern_(pattern), absolute_(absolute_path(pattern)) {}
 
 bool DocumentGlob::matches(std::string_view id, std::string_view source) const {

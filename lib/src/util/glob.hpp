@@ -38,7 +38,7 @@ std::string absolute_path(std::string_view p);
 // also tried from the working directory.
 class DocumentGlob {
   public:
-    explicit DocumentGlob(std::string pattern);
+    explicit DocumentGlob(std::string_view pattern);
     [[nodiscard]] bool matches(std::string_view id, std::string_view source) const;
 
   private:
