@@ -5,10 +5,12 @@ import fcntl
 import glob
 import json
 import os
+import random
 import shutil
 import signal
+import subprocess
 
-from rkcli import RkTestCase
+from rkcli import TIMEOUT, RkTestCase
 
 DOCS = [
     {"_id": "sky", "title": "Dusk", "text": "the colour of the sky at dusk is a deep orange"},
@@ -211,6 +213,61 @@ class Vectors(RkTestCase):
         self.assertIn("codes of 256 bits", r.err)
         self.assertError(self.rk("init", self.path("bad"), "--embedder", "builtin:1000",
                                  index=None), 2, mentions=["1000"])
+
+
+class HybridInTwoThreads(RkTestCase):
+    """Hybrid search reads its vector signal on a second connection in a second thread, and
+    the two threads share the exact scoring of the vector candidates."""
+
+    def corpus(self, n, seed=3):
+        rnd = random.Random(seed)
+        words = [f"{a}{b}" for a in ("sol", "mar", "tek", "vin", "dor", "pal")
+                 for b in ("ax", "ine", "ora", "ul", "em", "ist", "ond")]
+        return [{"_id": f"d{i:04d}", "text": " ".join(rnd.choices(words, k=rnd.randint(8, 30)))}
+                for i in range(n)]
+
+    def test_each_candidate_is_scored_as_vector_mode_scores_it(self):
+        self.ok("-q", "ingest", self.write_jsonl("c.jsonl", self.corpus(400)))
+        for text in ("solax marine", "tekul vinora dorem", "palist solond marax tekine"):
+            exact = self.ok("query", "--mode", "vector", "--vector-search", "exact", "--format",
+                            "json", "-k", "400", text).json()["results"]
+            by_id = {h["id"]: h["score"] for h in exact}
+            r = self.ok("query", "--format", "json", "--explain", "-k", "100", text)
+            hits = r.json()["results"]
+            vector = sorted((h["signals"]["vector"]["rank"], h["id"], h["signals"]["vector"]["score"])
+                            for h in hits if h["signals"]["vector"]["rank"])
+            self.assertGreater(len(vector), 50, text)
+            for rank, doc, score in vector:
+                self.assertAlmostEqual(score, by_id[doc], places=12, msg=(text, doc))
+            # The vector list is in the order of those scores (ties by position).
+            scores = [s for _, _, s in vector]
+            self.assertEqual(scores, sorted(scores, reverse=True), text)
+            self.assertEqual(r.json()["stats"]["rescored"], 132, text)
+
+    def test_queries_while_a_writer_commits_read_one_snapshot(self):
+        self.ok("-q", "ingest", self.write_jsonl("c.jsonl", self.corpus(300)))
+        more = self.write_jsonl("more.jsonl", self.corpus(1500, seed=4)[300:])
+        p = subprocess.Popen([self.RK, "--index", self.index, "-q", "ingest", more],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.work,
+                             env={**self.env, "RK_TEST_COMMIT_BYTES": "3000"},
+                             stdin=subprocess.DEVNULL)
+        try:
+            runs = 0
+            while p.poll() is None or runs < 5:
+                r = self.ok("query", "--format", "json", "--explain", "-k", "20",
+                            "solax marine tekul")
+                self.assertEqual(r.err, "")
+                hits = r.json()["results"]
+                self.assertTrue(hits)
+                for h in hits:
+                    signals = h["signals"]
+                    self.assertTrue(signals["bm25"]["rank"] or signals["vector"]["rank"])
+                runs += 1
+        finally:
+            out, err = p.communicate(timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0, err.decode())
+        self.assertEqual(self.stats()["documents"], 1500)
+        self.ok("index", "verify")
 
 
 class NoVectors(RkTestCase):

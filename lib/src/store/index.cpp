@@ -48,6 +48,20 @@ void configure(store::Database& db, Index::Mode mode) {
     }
 }
 
+// Readers open read-write too, so that SQLite can recover a WAL left by a killed writer;
+// a read-only file system or permission falls back to a read-only connection.
+std::unique_ptr<store::Database> open_connection(const fs::path& file, Index::Mode mode) {
+    std::unique_ptr<store::Database> db;
+    try {
+        db = std::make_unique<store::Database>(file, store::Database::Open::read_write);
+    } catch (const IndexError&) {
+        if (mode == Index::Mode::write) throw;
+        db = std::make_unique<store::Database>(file, store::Database::Open::read_only);
+    }
+    configure(*db, mode);
+    return db;
+}
+
 std::int64_t file_size_or_zero(const fs::path& p) {
     std::error_code ec;
     const auto n = fs::file_size(p, ec);
@@ -101,6 +115,11 @@ text::Tokenizer& Index::Impl::query_tokenizer() const {
                                                        store::fts_tokenize_arg(settings.tokenizer));
     }
     return *tokenizer_;
+}
+
+store::Database& Index::Impl::second_reader() const {
+    if (!second_reader_) second_reader_ = open_connection(dir / kDbFile, Mode::read);
+    return *second_reader_;
 }
 
 Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -166,17 +185,7 @@ Index Index::open(const fs::path& dir, Mode mode, int lock_wait_ms) {
     impl->dir = dir;
     impl->mode = mode;
     if (mode == Mode::write) impl->lock.emplace(dir / kLockFile, lock_wait_ms);
-    // Readers open read-write too, so that SQLite can recover a WAL left by a killed writer;
-    // a read-only file system or permission falls back to a read-only connection.
-    try {
-        impl->db =
-            std::make_unique<store::Database>(dir / kDbFile, store::Database::Open::read_write);
-    } catch (const IndexError&) {
-        if (mode == Mode::write) throw;
-        impl->db =
-            std::make_unique<store::Database>(dir / kDbFile, store::Database::Open::read_only);
-    }
-    configure(*impl->db, mode);
+    impl->db = open_connection(dir / kDbFile, mode);
     store::migrate(*impl->db);
     impl->settings = store::load_settings(*impl->db);
     return Index(std::move(impl));

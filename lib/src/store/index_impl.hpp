@@ -42,6 +42,9 @@ struct Index::Impl {
 
     // The index's tokenizer, made on first use, for work on the thread using this Index.
     text::Tokenizer& query_tokenizer() const;
+    // A second connection to rk.db for reads, opened on first use: a query reads on it from
+    // a second thread while it reads on `db` in this one. Only that thread may use it.
+    store::Database& second_reader() const;
     // Whether the index holds vectors (its embedder is not "none").
     [[nodiscard]] bool has_vectors() const { return settings.embedder != "none"; }
     // The index's embedder; only for an index that has vectors.
@@ -67,6 +70,7 @@ struct Index::Impl {
 
   private:
     mutable std::unique_ptr<text::Tokenizer> tokenizer_;
+    mutable std::unique_ptr<store::Database> second_reader_;
     mutable std::unique_ptr<embed::BuiltinEmbedder> embedder_;
     mutable std::unique_ptr<vector::Graph> graph_;
     mutable bool graph_unsaved_ = false;  // graph_ was built elsewhere and not saved yet

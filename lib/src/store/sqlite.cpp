@@ -183,6 +183,10 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
+    db_.cached(
+           "INSERT INTO settings(key, value) VALUES('commits', 1) "
+           "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        .run();
     db_.exec("COMMIT");
     done_ = true;
 }
@@ -196,6 +200,13 @@ ReadTransaction::ReadTransaction(Database& db) : db_(db) {
 
 ReadTransaction::~ReadTransaction() {
     if (owned_) sqlite3_exec(db_.handle(), "COMMIT", nullptr, nullptr, nullptr);
+}
+
+std::int64_t commit_count(Database& db) {
+    auto& st = db.cached("SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'commits'");
+    const std::int64_t n = st.step() ? st.int64(0) : 0;
+    st.reset();
+    return n;
 }
 
 }  // namespace rk::store

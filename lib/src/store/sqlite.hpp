@@ -84,6 +84,9 @@ class Database {
 };
 
 // BEGIN IMMEDIATE on construction, ROLLBACK on destruction unless commit() was called.
+// Every commit counts itself in the index's settings table (key 'commits'): two connections
+// whose read transactions see the same count read the same snapshot. (Debian's SQLite is built
+// without sqlite3_snapshot_get(), which would say so directly.)
 class Transaction {
   public:
     explicit Transaction(Database& db);
@@ -105,10 +108,17 @@ class ReadTransaction {
     ReadTransaction(const ReadTransaction&) = delete;
     ReadTransaction& operator=(const ReadTransaction&) = delete;
     ~ReadTransaction();
+    // Whether this began the transaction (false: it reads inside one already open, which may
+    // have written what no other connection sees).
+    [[nodiscard]] bool owned() const noexcept { return owned_; }
 
   private:
     Database& db_;
     bool owned_ = false;
 };
+
+// The number of commits made through Transaction, as the connection's snapshot sees it (0 for
+// an index no such commit has written yet).
+std::int64_t commit_count(Database& db);
 
 }  // namespace rk::store
