@@ -195,7 +195,7 @@ _rk()
         "") opts="" ;;
         init) opts="--embedder --tokenizer --chunk-size --chunk-overlap" ;;
         ingest)
-            opts="-r --recursive --stdin-paths -0 --null --include --exclude --hidden
+            opts="-r --recursive --stdin-paths -0 --null --include --exclude --hidden --no-ignore
                 --collection --meta --id-field --title-field --text-field -n --dry-run
                 --prune -j --jobs --json"
             ;;

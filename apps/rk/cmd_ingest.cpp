@@ -166,6 +166,9 @@ int run_ingest(Context& ctx, IngestFlags& f) {
         bar.clear();
         const std::string msg = n.where.empty() ? n.what : display_path(n.where) + ": " + n.what;
         switch (n.level) {
+            case IngestNote::Level::detail:
+                if (ctx.verbose > 0) ctx.note(msg);
+                break;
             case IngestNote::Level::info:
                 ctx.note(msg);
                 break;
@@ -226,6 +229,9 @@ void add_ingest(CLI::App& app, Context& ctx) {
         ->type_name("GLOB")
         ->allow_extra_args(false);
     cmd->add_flag("--hidden", f->o.hidden, "Walk hidden files and directories too (.git never)");
+    cmd->add_flag_function(
+        "--no-ignore", [f](std::int64_t) { f->o.ignore_rules = false; },
+        "Walk what .gitignore, .ignore and .rkignore files ignore too");
     cmd->add_option("--collection", f->o.collection, "Collection the documents belong to")
         ->type_name("NAME");
     cmd->add_option("--meta", f->meta, "Metadata for every document (repeatable)")

@@ -62,6 +62,46 @@ class Readers(RkTestCase):
         doc = self.get_json(p)
         self.assertEqual({c["heading"] for c in doc["chunk_list"]}, {"Real"})
 
+    def test_html_page_reads_as_a_browser_shows_it(self):
+        page = ("<!DOCTYPE html><html lang='en'><head><title>Albatross &amp; Co</title>"
+                "<meta name='description' content='Sea birds'>"
+                "<script>var trackingpixel = 1;</script><style>.x{}</style></head><body>"
+                "<nav><a href='/'>homelink</a></nav>"
+                "<h1>Birds</h1><p>The <b>albatross</b> glides &mdash; for hours.</p>"
+                "<h2>Wings</h2><p>Long&nbsp;wings.</p></body></html>")
+        p = self.write("site/birds.html", page)
+        self.ingest_json(p)
+        doc = self.get_json(p)
+        self.assertEqual(doc["title"], "Albatross & Co")
+        self.assertEqual(doc["text"], "Birds\n\nThe albatross glides \u2014 for hours.\n\n"
+                                      "Wings\n\nLong wings.")
+        self.assertEqual(doc["meta"], {"lang": "en", "description": "Sea birds"})
+        # Chunks never run across a heading, as in Markdown.
+        self.assertEqual([c["heading"] for c in doc["chunk_list"]], ["Birds", "Birds > Wings"])
+        hits = self.ok("query", "--mode", "bm25", "--format", "json", "albatross").json()
+        self.assertEqual(hits["results"][0]["snippet"].count("<"), 0)
+        self.assertIn("albatross", hits["results"][0]["snippet"])
+        for hidden in ("trackingpixel", "homelink"):
+            self.assertEqual(self.rk("query", "--mode", "bm25", hidden).code, 1, hidden)
+
+    def test_html_by_content_and_from_stdin(self):
+        page = "<!doctype html><title>Saved page</title><p>gannets dive</p>"
+        p = self.write("saved-page", page)
+        self.ingest_json(p)
+        self.assertEqual(self.get_json(p)["title"], "Saved page")
+        self.assertEqual(self.get_json(p)["text"], "gannets dive")
+        r = self.ok("ingest", "--json", "-", stdin="<html><body><p>puffins nest</p></body></html>")
+        self.assertEqual(r.json()["added"], 1)
+        hits = self.ok("query", "--mode", "bm25", "--format", "json", "puffins").json()
+        self.assertEqual(hits["results"][0]["snippet"], "puffins nest")
+
+    def test_html_without_text_is_skipped(self):
+        p = self.write("empty.html", "<html><head><script>x()</script></head><body> </body></html>")
+        summary = self.ingest_json(p)
+        self.assertEqual(summary["skipped"], 1)
+        r = self.rk("ingest", p)
+        self.assertIn("no text (read as html), skipped", r.err)
+
     def test_json_array_default_fields(self):
         p = self.write("docs.json", json.dumps([
             {"_id": "j1", "title": "First", "text": "first json record"},

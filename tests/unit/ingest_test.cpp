@@ -28,13 +28,107 @@ bool is_boundary(const std::string& text, std::int64_t at) {
 }  // namespace
 
 TEST_CASE("formats are chosen by file name", "[readers]") {
-    CHECK(format_for("a/README.md") == Format::markdown);
-    CHECK(format_for("notes.MARKDOWN") == Format::markdown);
     CHECK(format_for("corpus.jsonl") == Format::jsonl);
     CHECK(format_for("x.ndjson") == Format::jsonl);
     CHECK(format_for("x.json") == Format::json);
-    CHECK(format_for("x.txt") == Format::text);
-    CHECK(format_for("Makefile") == Format::text);
+    CHECK(format_for("x.txt") == Format::document);
+    CHECK(format_for("a/README.md") == Format::document);
+}
+
+TEST_CASE("readers are chosen by file name, then by content", "[readers]") {
+    CHECK(reader_for("a/README.md", "").name() == "markdown");
+    CHECK(reader_for("notes.MARKDOWN", "<html>").name() == "markdown");
+    CHECK(reader_for("x.txt", "plain").name() == "text");
+    CHECK(reader_for("Makefile", "all:").name() == "text");
+    CHECK(reader_for("page.HTM", "").name() == "html");
+    CHECK(reader_for("page.xhtml", "<?xml version=\"1.0\"?>").name() == "html");
+    // No telling name: the first tag decides.
+    CHECK(reader_for("saved", "\n  <!DOCTYPE html><p>x").name() == "html");
+    CHECK(reader_for("", "<HTML lang=en>").name() == "html");
+    CHECK(reader_for("page.txt", "<html>").name() == "html");
+    CHECK(reader_for("", "<p>not a page</p>").name() == "text");
+    // A name that says something else wins over content.
+    CHECK(reader_for("template.c", "<html>").name() == "text");
+}
+
+namespace {
+
+std::string segment_text(const std::string& text, const Segment& s) {
+    return text.substr(s.start, s.end - s.start);
+}
+
+}  // namespace
+
+TEST_CASE("html: visible text, title, headings, entities; scripts and nav left out", "[readers]") {
+    std::string t =
+        "<!DOCTYPE html><html lang=\"en\"><head><title> The  Guide </title>"
+        "<meta name=\"Description\" content=\"How to  install\">"
+        "<style>p { color: red }</style><script>var secret = 1;</script></head><body>"
+        "<nav><a href=/>Home</a></nav>"
+        "<h1>Guide</h1><p>Intro &amp; <b>bold</b>\n   text&nbsp;here.</p>"
+        "<h2>Install <code>rk</code></h2><ul><li>one</li><li>two</li></ul>"
+        "<div hidden>invisible</div><span style=\"display: none\">gone</span>"
+        "<pre>  keep\n    spacing</pre>"
+        "<table><tr><td>a</td><td>b</td></tr></table>"
+        "<h2>Other</h2><p>line<br>break</p>"
+        "</body></html>";
+    const auto p = read_html(t);
+    CHECK(p.title == "The Guide");
+    CHECK(p.meta == std::vector<std::pair<std::string, std::string>>{
+                        {"lang", "en"}, {"description", "How to install"}});
+    CHECK(t.find("secret") == std::string::npos);
+    CHECK(t.find("color") == std::string::npos);
+    CHECK(t.find("Home") == std::string::npos);
+    CHECK(t.find("invisible") == std::string::npos);
+    CHECK(t.find("gone") == std::string::npos);
+    CHECK(t.find('<') == std::string::npos);
+    std::vector<std::string> texts, headings;
+    for (const auto& s : p.segments) {
+        texts.push_back(segment_text(t, s));
+        headings.push_back(s.heading);
+    }
+    CHECK(texts == std::vector<std::string>{"Guide", "Intro & bold text here.", "Install rk", "one",
+                                            "two", "  keep\n    spacing", "a b", "Other",
+                                            "line\nbreak"});
+    CHECK(headings == std::vector<std::string>{"Guide", "Guide", "Guide > Install rk",
+                                               "Guide > Install rk", "Guide > Install rk",
+                                               "Guide > Install rk", "Guide > Install rk",
+                                               "Guide > Other", "Guide > Other"});
+    CHECK(p.segments[0].section_start);
+    CHECK_FALSE(p.segments[1].section_start);
+}
+
+TEST_CASE("html: the first h1 is the title when there is no <title>; broken markup reads",
+          "[readers]") {
+    std::string t = "<p>before<h1>Main <i>Title</i></h1><p>unclosed <b>bold <div>x";
+    const auto p = read_html(t);
+    CHECK(p.title == "Main Title");
+    CHECK(t == "before\n\nMain Title\n\nunclosed bold\n\nx");
+    std::string empty = "<html><script>only()</script></html>";
+    CHECK(read_html(empty).segments.empty());
+    CHECK(empty.empty());
+}
+
+TEST_CASE("html: deep nesting is read without deep recursion, too deep is refused", "[readers]") {
+    std::string t;
+    for (int i = 0; i < 4000; ++i) t += "<span class='a>b'>";
+    t += "deep";
+    const auto p = read_html(t);
+    CHECK(t == "deep");
+    CHECK(p.segments.size() == 1);
+    // Elements closed as they go, implied ends, void elements, self-closed SVG elements,
+    // comments and scripts do not count; elements left open do.
+    std::string flat = "<!-- <div><div> --><svg>";
+    for (int i = 0; i < 20000; ++i) flat += "<path d='M0'/>";
+    flat += "</svg>";
+    for (int i = 0; i < 20000; ++i) flat += "<div><p>x<br><li>y<img src=a><a href=b>c</div>";
+    flat += "<script>" + std::string(5000, '<') + "div></script>";
+    CHECK_NOTHROW(read_html(flat));
+    for (const char* open : {"<div>", "<b/>", "<ul><li>"}) {
+        std::string deep;
+        for (int i = 0; i < 5000; ++i) deep += open;
+        CHECK_THROWS_WITH(read_html(deep), Catch::Contains("nested more than 4096 deep"));
+    }
 }
 
 TEST_CASE("plain text splits into paragraphs", "[readers]") {

@@ -19,6 +19,9 @@ struct IngestOptions {
     std::optional<std::string> stdin_data;
     bool recursive = false;
     bool hidden = false;  // walk into hidden files and directories (.git never)
+    // Walks skip what .gitignore, .git/info/exclude, the global git excludes file, .ignore and
+    // .rkignore files ignore (see rk-ingest(1)); files named outright are never skipped.
+    bool ignore_rules = true;
     std::vector<std::string> include, exclude;  // globs; '/' in a pattern matches the path
     std::string collection = "default";
     std::vector<std::pair<std::string, std::string>> meta;
@@ -40,9 +43,10 @@ struct IngestProgress {
     std::int64_t bytes_done = 0, bytes_total = 0, documents = 0;
 };
 
-// Something worth telling the user about one input: where ("path:line") and what.
+// Something worth telling the user about one input: where ("path:line") and what. `detail`
+// is for those who asked for it (a path an ignore rule skipped, say).
 struct IngestNote {
-    enum class Level { info, warning, error };
+    enum class Level { detail, info, warning, error };
     Level level = Level::warning;
     std::string where, what;
 };

@@ -61,7 +61,7 @@ struct WorkItem {
     Kind kind = Kind::file;
     std::string display;  // how notes name the input
     std::string source;   // absolute path, or empty for standard input
-    Format format = Format::text;
+    Format format = Format::document;
     std::string data;                                         // standard input's text
     std::vector<std::pair<std::int64_t, std::string>> lines;  // JSONL: (line number, line)
     std::uint64_t bytes = 0;
@@ -207,12 +207,26 @@ class Preparer {
         repair(body, item.display, r);
         Prepared p;
         p.where = item.display;
-        inputs::Parsed parsed =
-            item.format == Format::markdown ? inputs::read_markdown(body) : inputs::read_text(body);
+        const bool from_stdin = item.kind == WorkItem::Kind::stdin_text;
+        const auto& reader = inputs::reader_for(
+            from_stdin ? std::string() : fs::path(item.source).filename().string(), body);
+        inputs::Parsed parsed;
+        try {
+            parsed = reader.read(body);
+        } catch (const InputError& e) {
+            ++r.failed;
+            note(r, IngestNote::Level::error, item.display, e.what());
+            return;
+        }
+        if (body.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
+            ++r.skipped;
+            note(r, IngestNote::Level::info, item.display,
+                 fmt::format("no text (read as {}), skipped", reader.name()));
+            return;
+        }
         if (parsed.title.empty()) {
-            parsed.title = item.kind == WorkItem::Kind::stdin_text
-                               ? first_line(body, 120)
-                               : fs::path(item.source).filename().string();
+            parsed.title =
+                from_stdin ? first_line(body, 120) : fs::path(item.source).filename().string();
         }
         p.rec.title = parsed.title;
         p.rec.source = item.source;
@@ -220,8 +234,7 @@ class Preparer {
         p.rec.meta = meta_json(o_.meta, parsed.meta);
         p.rec.body = std::move(body);
         p.rec.hash = hash_hex({p.rec.collection, p.rec.title, p.rec.meta, p.rec.body});
-        p.rec.ext_id = item.kind == WorkItem::Kind::stdin_text ? "stdin:" + p.rec.hash.substr(0, 16)
-                                                               : item.source;
+        p.rec.ext_id = from_stdin ? "stdin:" + p.rec.hash.substr(0, 16) : item.source;
         finish(p, &parsed, r);
     }
 

@@ -86,15 +86,6 @@ std::optional<std::string_view> fence_of(std::string_view line) {
     return line.substr(ind, n - ind);
 }
 
-std::string join_path(const std::vector<std::pair<int, std::string>>& stack) {
-    std::string out;
-    for (const auto& [level, text] : stack) {
-        if (!out.empty()) out += " > ";
-        out += text;
-    }
-    return out;
-}
-
 std::string unquote(std::string_view v) {
     v = trim(v);
     if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
@@ -103,15 +94,80 @@ std::string unquote(std::string_view v) {
     return std::string(v);
 }
 
+class MarkdownReader final : public Reader {
+  public:
+    [[nodiscard]] std::string_view name() const override { return "markdown"; }
+    [[nodiscard]] bool claims(std::string_view filename, std::string_view) const override {
+        return std::any_of(std::begin(kExtensions), std::end(kExtensions),
+                           [&](const char* ext) { return ends_with_ci(filename, ext); });
+    }
+    Parsed read(std::string& text) const override { return read_markdown(text); }
+
+  private:
+    static constexpr const char* kExtensions[] = {".md", ".markdown", ".mdown", ".mkd", ".mdx"};
+};
+
+class HtmlReader final : public Reader {
+  public:
+    [[nodiscard]] std::string_view name() const override { return "html"; }
+    [[nodiscard]] bool claims(std::string_view filename, std::string_view head) const override {
+        for (const char* ext : {".html", ".htm", ".xhtml", ".shtml"}) {
+            if (ends_with_ci(filename, ext)) return true;
+        }
+        // Content decides only for names that do not say they are something else.
+        const auto dot = filename.rfind('.');
+        const auto slash = filename.find_last_of('/');
+        const bool plain = dot == std::string_view::npos ||
+                           (slash != std::string_view::npos && dot < slash) ||
+                           ends_with_ci(filename, ".txt");
+        if (!plain) return false;
+        head = trim(head.substr(0, 512));
+        for (const std::string_view start : {"<!doctype html", "<html"}) {
+            if (head.size() >= start.size() &&
+                std::equal(start.begin(), start.end(), head.begin(), [](char a, char b) {
+                    return a == std::tolower(static_cast<unsigned char>(b));
+                })) {
+                return true;
+            }
+        }
+        return false;
+    }
+    Parsed read(std::string& text) const override { return read_html(text); }
+};
+
+class TextReader final : public Reader {
+  public:
+    [[nodiscard]] std::string_view name() const override { return "text"; }
+    [[nodiscard]] bool claims(std::string_view, std::string_view) const override { return true; }
+    Parsed read(std::string& text) const override { return read_text(text); }
+};
+
 }  // namespace
 
 Format format_for(std::string_view name) {
-    for (const char* ext : {".md", ".markdown", ".mdown", ".mkd", ".mdx"}) {
-        if (ends_with_ci(name, ext)) return Format::markdown;
-    }
     if (ends_with_ci(name, ".jsonl") || ends_with_ci(name, ".ndjson")) return Format::jsonl;
     if (ends_with_ci(name, ".json")) return Format::json;
-    return Format::text;
+    return Format::document;
+}
+
+const Reader& reader_for(std::string_view filename, std::string_view head) {
+    static const MarkdownReader markdown;
+    static const HtmlReader html;
+    static const TextReader text;  // claims everything: last
+    static const Reader* const kReaders[] = {&markdown, &html, &text};
+    for (const Reader* r : kReaders) {
+        if (r->claims(filename, head)) return *r;
+    }
+    return text;
+}
+
+std::string heading_path(const std::vector<std::pair<int, std::string>>& stack) {
+    std::string out;
+    for (const auto& [level, text] : stack) {
+        if (!out.empty()) out += " > ";
+        out += text;
+    }
+    return out;
 }
 
 Parsed read_text(std::string_view text) {
@@ -180,7 +236,7 @@ Parsed read_markdown(std::string_view text) {
 
     auto flush = [&] {
         if (block_start != kNone) {
-            p.segments.push_back({block_start, block_end, join_path(stack), false});
+            p.segments.push_back({block_start, block_end, heading_path(stack), false});
         }
         block_start = kNone;
         block_lines = 0;
@@ -189,7 +245,7 @@ Parsed read_markdown(std::string_view text) {
         while (!stack.empty() && stack.back().first >= level) stack.pop_back();
         stack.emplace_back(level, std::string(title));
         if (first_heading.empty()) first_heading = std::string(title);
-        p.segments.push_back({start, end, join_path(stack), true});
+        p.segments.push_back({start, end, heading_path(stack), true});
     };
 
     for_each_line(text, body, [&](std::size_t at, std::string_view line) {

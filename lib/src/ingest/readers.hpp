@@ -1,5 +1,5 @@
 // Readers turn a file's text into what the chunker needs: a title, extra metadata, and the
-// text's segments (paragraphs and sections, with the Markdown heading path of each).
+// text's segments (paragraphs and sections, with the heading path of each).
 #pragma once
 
 #include <cstddef>
@@ -18,14 +18,37 @@ struct Segment {
 
 struct Parsed {
     std::string title;
-    std::vector<std::pair<std::string, std::string>> meta;  // from Markdown front matter
+    std::vector<std::pair<std::string, std::string>> meta;  // front matter, <meta> and the like
     std::vector<Segment> segments;
 };
 
-enum class Format { text, markdown, json, jsonl };
+// How a file holds documents: one document (read by its Reader), or JSON/JSONL records.
+enum class Format { document, json, jsonl };
 
-// By file name: .md/.markdown/.mdown/.mkd/.mdx, .json, .jsonl/.ndjson; anything else is text.
+// By file name: .json, .jsonl/.ndjson; anything else is a document.
 Format format_for(std::string_view filename);
+
+// Reads one kind of document. Each reader claims files by name, or by their first bytes when
+// the name says nothing of the format; reader_for() asks them in turn.
+class Reader {
+  public:
+    Reader() = default;
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+    virtual ~Reader() = default;
+
+    // "text", "markdown", "html".
+    [[nodiscard]] virtual std::string_view name() const = 0;
+    // Whether the file is this reader's: by its name, or by `head` (its first bytes).
+    [[nodiscard]] virtual bool claims(std::string_view filename, std::string_view head) const = 0;
+    // Reads a document from `text` (valid UTF-8). A reader of markup replaces `text` with the
+    // document's text as a reader sees it: that is what rk stores, chunks and shows.
+    virtual Parsed read(std::string& text) const = 0;
+};
+
+// The reader of a file named `filename` (empty for standard input) whose first bytes are
+// `head`: Markdown by name; HTML by name (.html, .htm, .xhtml) or by its first tag; else text.
+const Reader& reader_for(std::string_view filename, std::string_view head);
 
 // Plain text: paragraphs separated by blank lines. No title.
 Parsed read_text(std::string_view text);
@@ -34,5 +57,15 @@ Parsed read_text(std::string_view text);
 // rest metadata), ATX and setext headings (the first is the title when front matter has
 // none), fenced code blocks kept whole, paragraphs.
 Parsed read_markdown(std::string_view text);
+
+// HTML and XHTML, parsed as a browser would (gumbo, the HTML5 parsing algorithm): the visible
+// text, with paragraphs, list items, table rows and the like as segments and h1-h6 as heading
+// paths, entities decoded; script, style, template, nav and what is marked hidden left out.
+// The title is <title>'s text, else the first h1's; <meta> description, author and keywords
+// and <html lang> become metadata. Replaces `text` with the visible text.
+Parsed read_html(std::string& text);
+
+// "Guide > Install" for a stack of (level, heading) pairs.
+std::string heading_path(const std::vector<std::pair<int, std::string>>& stack);
 
 }  // namespace rk::inputs

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <system_error>
 
+#include "ingest/ignore.hpp"
 #include "rk/error.hpp"
 #include "util/glob.hpp"
 
@@ -45,6 +47,25 @@ class Walker {
         if (note_) note_({IngestNote::Level::error, where, what});
     }
 
+    void ignored(const fs::path& p) {
+        if (note_) {
+            note_({IngestNote::Level::detail, p.string(),
+                   "skipped by an ignore rule (.gitignore, .ignore, .rkignore; --no-ignore "
+                   "reads it)"});
+        }
+    }
+
+    // Problems reading ignore rules are warnings: the walk goes on without those rules.
+    void rule_problems(IgnoreRules& rules) {
+        const std::string problems = rules.take_problems();
+        std::size_t at = 0;
+        while (note_ && at < problems.size()) {
+            const std::size_t end = problems.find('\n', at);
+            note_({IngestNote::Level::warning, "", problems.substr(at, end - at)});
+            at = end + 1;
+        }
+    }
+
     void add_file(const fs::path& p) {
         std::error_code ec;
         const auto size = fs::file_size(p, ec);
@@ -73,10 +94,16 @@ class Walker {
     // Each unreadable directory is reported and the walk goes on with the others.
     void walk_dir(const fs::path& root, const std::string* pattern) {
         const fs::path index_abs = normal_absolute(index_dir_);
+        std::optional<IgnoreRules> rules;
+        if (o_.ignore_rules) rules.emplace(root);
         std::vector<fs::path> pending{root};
         while (!pending.empty()) {
             const fs::path dir = std::move(pending.back());
             pending.pop_back();
+            if (rules) {
+                rules->enter(dir);
+                rule_problems(*rules);
+            }
             std::error_code ec;
             fs::directory_iterator it(dir, ec);
             if (ec) {
@@ -94,7 +121,12 @@ class Walker {
                         normal_absolute(p) == index_abs || matches_any(o_.exclude, rel, name) ||
                         (!o_.recursive && pattern == nullptr);
                     // Symbolic links to directories are not followed: no cycles.
-                    if (!skip && !it->is_symlink(type_ec)) pending.push_back(p);
+                    if (skip || it->is_symlink(type_ec)) continue;
+                    if (rules && rules->ignored(p, true)) {
+                        ignored(p);
+                    } else {
+                        pending.push_back(p);
+                    }
                     continue;
                 }
                 const bool regular = it->is_regular_file(type_ec);
@@ -102,6 +134,10 @@ class Walker {
                 if (pattern != nullptr && !util::glob_match(*pattern, rel)) continue;
                 if (!o_.include.empty() && !matches_any(o_.include, rel, name)) continue;
                 if (matches_any(o_.exclude, rel, name)) continue;
+                if (rules && rules->ignored(p, false)) {
+                    ignored(p);
+                    continue;
+                }
                 if (!regular) {
                     // A link that leads nowhere fails here as it does when named directly;
                     // sockets, pipes and devices are not documents.

@@ -23,8 +23,9 @@ struct Walk {
 };
 
 // Expands files, directories (with `recursive`) and glob patterns. Hidden entries, `.git`,
-// `.rk` and the index directory itself are skipped; --include/--exclude apply to walked
-// files, not to files named outright. A missing path is reported through `note` as an error
+// `.rk`, the index directory itself and (unless !ignore_rules) what ignore rules ignore (see
+// ignore.hpp) are skipped; --include/--exclude and ignore rules apply to walked files, not to
+// files named outright. A missing path is reported through `note` as an error
 // and counted in `failed`; a directory without `recursive` is a UsageError.
 Walk walk(const IngestOptions& options, const std::filesystem::path& index_dir,
           const std::function<void(const IngestNote&)>& note, std::int64_t& failed);
