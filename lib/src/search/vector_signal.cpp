@@ -33,13 +33,17 @@ constexpr std::size_t kRescoreExtra = 32;
 // times more.
 constexpr std::size_t kFilterRetry = 8;
 
-// A chunk's exact similarity to the query, from its text and stored bag length; nullopt
-// when the chunk is gone.
-std::optional<double> exact_similarity(store::Database& db, const embed::ExactQuery& query,
-                                       std::int64_t chunk, std::size_t bits) {
-    auto& st = db.cached(
+// The statement exact_similarity() reads a chunk's text and stored vector with.
+store::Statement& chunk_text(store::Database& db) {
+    return db.cached(
         "SELECT v.title, v.heading, v.body, x.data FROM chunk_view v "
         "JOIN vectors x ON x.chunk = v.id WHERE v.id = ?1");
+}
+
+// A chunk's exact similarity to the query, from its text and stored bag length (read with
+// `st`, from chunk_text()); nullopt when the chunk is gone.
+std::optional<double> exact_similarity(store::Statement& st, const embed::ExactQuery& query,
+                                       std::int64_t chunk, std::size_t bits) {
     st.bind(1, chunk);
     std::optional<double> out;
     if (st.step()) {
@@ -73,8 +77,9 @@ class SharedRescore {
             state_ = State::shared;
         }
         ready_.notify_all();
+        auto& st = chunk_text(db);
         for (auto i = take(false); i < chunks.size(); i = take(false)) {
-            scores_[i] = exact_similarity(db, query, chunks[i], bits);
+            scores_[i] = exact_similarity(st, query, chunks[i], bits);
         }
         std::unique_lock lock(mutex_);
         done_.wait(lock, [&] { return helper_busy_ == 0 || helper_failed_; });
@@ -83,7 +88,7 @@ class SharedRescore {
             // What the helper took and could not score is scored here.
             for (std::size_t i = 0; i < chunks.size(); ++i) {
                 if (taken_by_helper_[i] == 1) {
-                    scores_[i] = exact_similarity(db, query, chunks[i], bits);
+                    scores_[i] = exact_similarity(st, query, chunks[i], bits);
                 }
             }
         }
@@ -107,8 +112,9 @@ class SharedRescore {
         if (state_ != State::shared) return;
         lock.unlock();
         try {
+            auto& st = chunk_text(db);
             for (auto i = take(true); i < chunks_.size(); i = take(true)) {
-                auto score = exact_similarity(db, *query_, chunks_[i], bits_);
+                auto score = exact_similarity(st, *query_, chunks_[i], bits_);
                 const std::lock_guard guard(mutex_);
                 scores_[i] = score;
                 taken_by_helper_[i] = 2;
@@ -164,8 +170,9 @@ std::vector<ScoredChunk> rescore(store::Database& db, const vector::QueryVector&
         scores = share->run(db, query.exact, chunks, bits);
     } else {
         scores.reserve(chunks.size());
+        auto& st = chunk_text(db);
         for (const auto chunk : chunks) {
-            scores.push_back(exact_similarity(db, query.exact, chunk, bits));
+            scores.push_back(exact_similarity(st, query.exact, chunk, bits));
         }
     }
     std::vector<ScoredChunk> out;
