@@ -98,7 +98,7 @@ _rk()
 
     # Options that take a value, so that their value is not a command name.
     local takes_value=" --index --color --embedder --tokenizer --chunk-size --chunk-overlap
-        --include --exclude --collection --meta --id-field --title-field --text-field
+        --include --exclude --collection --meta --id-field --title-field --text-field --encoding
         -j --jobs --format -k --mode --where --path --batch --qrels --run --metrics
         --warmup --repeat --report --gate --baseline --max-regression --bm25 --fusion --ef
         --vector-search --port --host --threads --max-body --timeout "
@@ -182,7 +182,7 @@ _rk()
             done < <(_rk_collections "${words[0]}" "$index")
             return
             ;;
-        --chunk-size | --chunk-overlap | --include | --exclude | --meta | --id-field | \
+        --chunk-size | --chunk-overlap | --include | --exclude | --meta | --id-field | --encoding | \
             --title-field | --text-field | -j | --jobs | -k | --where | --path | --warmup | \
             --repeat | --max-regression | --port | --host | --threads | --max-body | --timeout)
             return
@@ -195,7 +195,7 @@ _rk()
         "") opts="" ;;
         init) opts="--embedder --tokenizer --chunk-size --chunk-overlap" ;;
         ingest)
-            opts="-r --recursive --stdin-paths -0 --null --include --exclude --hidden --no-ignore
+            opts="-r --recursive --stdin-paths -0 --null --include --exclude --hidden --no-ignore --encoding
                 --collection --meta --id-field --title-field --text-field -n --dry-run
                 --prune -j --jobs --json"
             ;;

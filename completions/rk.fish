@@ -140,6 +140,7 @@ complete -c rk -n '__rk_using ingest' -l include -x -d 'Only walked files matchi
 complete -c rk -n '__rk_using ingest' -l exclude -x -d 'Skip files and directories matching GLOB'
 complete -c rk -n '__rk_using ingest' -l hidden -d 'Walk hidden files and directories too'
 complete -c rk -n '__rk_using ingest' -l no-ignore -d 'Walk what .gitignore, .ignore and .rkignore ignore too'
+complete -c rk -n '__rk_using ingest' -l encoding -x -d 'Text encoding of files without a byte order mark'
 complete -c rk -n '__rk_using ingest' -l collection -x -a '(__rk_collections)' -d 'Collection the documents belong to'
 complete -c rk -n '__rk_using ingest' -l meta -x -d 'Metadata KEY=VALUE for every document'
 complete -c rk -n '__rk_using ingest' -l id-field -x -d 'JSON/JSONL field holding the id (default _id)'

@@ -229,6 +229,10 @@ void add_ingest(CLI::App& app, Context& ctx) {
         ->type_name("GLOB")
         ->allow_extra_args(false);
     cmd->add_flag("--hidden", f->o.hidden, "Walk hidden files and directories too (.git never)");
+    cmd->add_option("--encoding", f->o.encoding,
+                    "Text encoding of files without a byte order mark (latin1, SHIFT_JIS...); "
+                    "default: UTF-8, or detected when a file is not")
+        ->type_name("NAME");
     cmd->add_flag_function(
         "--no-ignore", [f](std::int64_t) { f->o.ignore_rules = false; },
         "Walk what .gitignore, .ignore and .rkignore files ignore too");

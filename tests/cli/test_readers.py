@@ -221,6 +221,47 @@ class Readers(RkTestCase):
         self.assertIn("r.jsonl:1", r.err)
         self.assertIn("\ufffd", self.ok("get", "u1").out_bytes.decode("utf-8"))
 
+    def test_utf16_and_utf32_with_a_byte_order_mark_are_decoded(self):
+        text = "naïve 中文 text\n"
+        files = {"le.txt": b"\xff\xfe" + text.encode("utf-16-le"),
+                 "be.md": b"\xfe\xff" + ("# Titre\n\n" + text).encode("utf-16-be"),
+                 "le32.txt": b"\xff\xfe\x00\x00" + text.encode("utf-32-le"),
+                 "be32.txt": b"\x00\x00\xfe\xff" + text.encode("utf-32-be")}
+        paths = [self.write(name, data) for name, data in files.items()]
+        s = self.ingest_json(*paths)
+        self.assertEqual((s["added"], s["skipped"], s["failed"]), (4, 0, 0))
+        for p in paths:
+            self.assertTrue(self.ok("get", p).out.endswith(text), p)
+        self.assertEqual(self.get_json(self.path("be.md"))["title"], "Titre")
+        # Cut inside a character: an error naming the encoding, never "binary".
+        bad = self.write("cut.txt", b"\xff\xfe" + "ab".encode("utf-16-le") + b"\x00")
+        r = self.rk("ingest", bad)
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("not valid UTF-16LE at byte 4", r.err)
+        self.assertNotIn("binary", r.err)
+
+    def test_legacy_encodings_are_detected_or_named(self):
+        latin = "Le café est très bon; Noël à la plage, garçon.\n"
+        p = self.write("latin1.txt", latin.encode("latin-1"))
+        r = self.ok("ingest", p)
+        self.assertIn("latin1.txt: not UTF-8: decoded as ISO-8859-1 (detected", r.err)
+        self.assertEqual(self.ok("get", p).out, latin)
+        japanese = "日本語のテキストです。東京は大きな都市です。" * 3 + "\n"
+        j = self.write("sjis.txt", japanese.encode("shift_jis"))
+        self.assertIn("decoded as SHIFT_JIS", self.ok("ingest", j).err)
+        self.assertEqual(self.ok("get", j).out, japanese)
+        # Named: no guess, no note; a file not in the named encoding fails, naming it.
+        cp = self.write("cp.txt", "smart “quotes” – dash\n".encode("cp1252"))
+        r = self.ok("ingest", "--encoding", "cp1252", cp)
+        self.assertNotIn("cp.txt", r.err)
+        self.assertEqual(self.ok("get", cp).out, "smart “quotes” – dash\n")
+        r = self.rk("ingest", "--encoding", "utf-8", p)
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("latin1.txt: not valid utf-8 at byte 6", r.err)
+        r = self.rk("ingest", "--encoding", "klingon", p)
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("unknown text encoding 'klingon'", r.err)
+
     def test_bom_is_not_content(self):
         p = self.write("bom.txt", b"\xef\xbb\xbfhello bom\n")
         self.ingest_json(p)

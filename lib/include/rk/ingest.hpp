@@ -23,6 +23,10 @@ struct IngestOptions {
     // .rkignore files ignore (see rk-ingest(1)); files named outright are never skipped.
     bool ignore_rules = true;
     std::vector<std::string> include, exclude;  // globs; '/' in a pattern matches the path
+    // The text encoding of files without a byte order mark (an iconv name: "latin1",
+    // "SHIFT_JIS"); unset, UTF-8, or a legacy encoding detected when the bytes are not UTF-8.
+    // JSONL files and standard input are always UTF-8.
+    std::optional<std::string> encoding;
     std::string collection = "default";
     std::vector<std::pair<std::string, std::string>> meta;
     // JSON and JSONL record fields.

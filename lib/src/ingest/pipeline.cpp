@@ -25,6 +25,7 @@
 #include "store/documents.hpp"
 #include "store/index_impl.hpp"
 #include "store/schema.hpp"
+#include "text/encoding.hpp"
 #include "text/tokenizer.hpp"
 #include "text/utf8.hpp"
 #include "util/hash.hpp"
@@ -185,17 +186,68 @@ class Preparer {
             note(r, IngestNote::Level::error, item.display, fmt::format("cannot read: {}", error));
             return;
         }
-        if (text::looks_binary(*data)) {
-            ++r.skipped;
-            note(r, IngestNote::Level::info, item.display, "binary file skipped");
-            return;
-        }
-        if (data->starts_with("\xEF\xBB\xBF")) data->erase(0, 3);
+        if (!to_utf8(*data, item.display, r)) return;
         if (item.format == Format::json) {
             json_file(item, *data, r);
             return;
         }
         text_document(item, std::move(*data), r);
+    }
+
+    // Makes a file's bytes UTF-8: decoded from the encoding its byte order mark, --encoding
+    // or detection names, or left for repair() when they are UTF-8 with a few bad bytes.
+    // False when the file is skipped (binary) or failed (not in that encoding), noted.
+    bool to_utf8(std::string& data, const std::string& where, WorkResult& r) const {
+        std::optional<std::string> from;
+        bool detected = false;
+        if (auto bom = text::byte_order_mark(data)) {
+            data.erase(0, bom->bytes);
+            if (bom->encoding != "UTF-8") from = bom->encoding;
+        } else if (o_.encoding) {
+            from = *o_.encoding;
+        } else if (text::looks_binary(data)) {
+            ++r.skipped;
+            note(r, IngestNote::Level::info, where, "binary file skipped");
+            return false;
+        } else if (text::utf8_first_invalid(data) && mostly_not_utf8(data)) {
+            // Bytes that are mostly not UTF-8 are most likely text in a legacy encoding;
+            // UTF-8 with a few bad bytes is repaired instead.
+            from = text::detect_encoding(data);
+            detected = from.has_value();
+        }
+        if (!from) return true;
+        try {
+            data = text::decode(data, *from);
+        } catch (const InputError& e) {
+            if (detected) return true;  // a wrong guess: read as UTF-8, repaired
+            ++r.failed;
+            note(r, IngestNote::Level::error, where,
+                 fmt::format("{}; not read (--encoding names another)", e.what()));
+            return false;
+        }
+        if (detected) {
+            note(r, IngestNote::Level::info, where,
+                 fmt::format("not UTF-8: decoded as {} (detected; --encoding sets it)", *from));
+        }
+        return true;
+    }
+
+    // Whether `s`, which is not valid UTF-8, is mostly not UTF-8: it holds no well-formed
+    // multi-byte sequence, or more ill-formed ones than well-formed (at least 8: text in
+    // Shift_JIS holds some well-formed ones by chance, and UTF-8 with a few bad bytes is not
+    // worth a guess).
+    static bool mostly_not_utf8(std::string_view s) {
+        std::size_t good = 0, bad = 0;
+        for (std::size_t i = 0; i < s.size();) {
+            if (static_cast<unsigned char>(s[i]) < 0x80) {
+                ++i;
+                continue;
+            }
+            const std::size_t n = text::utf8_sequence_length(s, i);
+            (n > 1 ? good : bad) += 1;
+            i += n > 1 ? n : 1;
+        }
+        return good == 0 || (bad >= 8 && bad > good);
     }
 
     void text_document(WorkItem& item, std::string body, WorkResult& r) {
@@ -620,6 +672,13 @@ class Writer {
 IngestReport ingest(Index& index, const IngestOptions& options, const IngestCallbacks& cb) {
     if (index.mode() != Index::Mode::write) {
         throw IndexError("index is open read-only", index.dir().string());
+    }
+    if (options.encoding) {
+        try {
+            (void)text::decode("", *options.encoding);
+        } catch (const InputError& e) {
+            throw UsageError(fmt::format("--encoding: {}", e.what()));
+        }
     }
     const auto t0 = std::chrono::steady_clock::now();
     IngestReport report;
