@@ -3,9 +3,54 @@
 import json
 import random
 import re
+import subprocess
 import unittest
 
 from rkcli import RkTestCase, word_boundary_ok
+
+
+def make_pdf(pages, title=None):
+    """A PDF of `pages`, each a list of paragraphs, each a list of lines (Helvetica 12)."""
+    objs = []
+    def add(body):
+        objs.append(body)
+        return len(objs)
+    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    pages_id = add(None)
+    kids = []
+    for paras in pages:
+        ops = [b"BT /F1 12 Tf 72 720 Td"]
+        for pi, lines in enumerate(paras):
+            if pi:
+                ops.append(b"0 -40 Td")
+            for li, line in enumerate(lines):
+                if li:
+                    ops.append(b"0 -14 Td")
+                esc = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+                ops.append(b"(" + esc.encode("latin-1") + b") Tj")
+        ops.append(b"ET")
+        stream = b"\n".join(ops)
+        content = add(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+        kids.append(add(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (pages_id, content, font)))
+    objs[pages_id - 1] = (b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % k for k in kids)
+                          + b"] /Count %d >>" % len(kids))
+    catalog = add(b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id)
+    info = add(b"<< /Title (" + title.encode("latin-1") + b") >>") if title else None
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    trailer = b"<< /Size %d /Root %d 0 R" % (len(objs) + 1, catalog)
+    if info:
+        trailer += b" /Info %d 0 R" % info
+    out += b"trailer\n" + trailer + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
 
 
 class Readers(RkTestCase):
@@ -101,6 +146,49 @@ class Readers(RkTestCase):
         self.assertEqual(summary["skipped"], 1)
         r = self.rk("ingest", p)
         self.assertIn("no text (read as html), skipped", r.err)
+
+    def test_pdf_pages_in_reading_order(self):
+        data = make_pdf([[["The albatross glides", "over the southern ocean."]],
+                         [["Page two talks of petrels."]],
+                         [],
+                         [["Page four: (parenthesised) skuas."]]], title="Sea Birds")
+        p = self.write("birds.pdf", data)
+        s = self.ingest_json(p)
+        self.assertEqual((s["added"], s["failed"]), (1, 0))
+        doc = self.get_json(p)
+        self.assertEqual(doc["title"], "Sea Birds")
+        self.assertEqual(doc["text"], "The albatross glides\nover the southern ocean.\n\n"
+                                      "Page two talks of petrels.\n\n"
+                                      "Page four: (parenthesised) skuas.")
+        # Each chunk says its page; chunks never run across pages.
+        self.assertEqual([c["heading"] for c in doc["chunk_list"]], ["page 1", "page 2", "page 4"])
+        self.assertEqual(self.get_json(p + "#1")["text"], "Page two talks of petrels.")
+        r = self.ok("query", "--mode", "bm25", "--format", "json", "petrels").json()
+        self.assertEqual((r["results"][0]["id"], r["results"][0]["heading"]), (p, "page 2"))
+        # By content too, from any name and from standard input; no title: the first line.
+        q = self.write("manual", make_pdf([[["Untitled manual", "of fulmars"]]]))
+        self.ingest_json(q)
+        self.assertEqual(self.get_json(q)["title"], "Untitled manual")
+        r = self.ok("ingest", "--json", "-", stdin=make_pdf([[["gannets from a pipe"]]]))
+        self.assertEqual(r.json()["added"], 1)
+        self.assertEqual(self.rk("query", "--mode", "bm25", "gannets").code, 0)
+
+    def test_encrypted_or_broken_pdf_fails_alone(self):
+        good = self.write("good.pdf", make_pdf([[["readable shearwaters"]]]))
+        self.write("plain.pdf", make_pdf([[["secret terns"]]]))
+        subprocess.run(["qpdf", "--encrypt", "user", "owner", "256", "--",
+                        self.path("plain.pdf"), self.path("locked.pdf")], check=True)
+        locked = self.path("locked.pdf")
+        cut = self.write("cut.pdf", make_pdf([[["cut petrels"]]])[:200])
+        junk = self.write("junk.pdf", b"%PDF-1.4 nothing else")
+        r = self.rk("ingest", "--json", good, locked, cut, junk)
+        self.assertEqual(r.code, 2, r)
+        self.assertEqual((r.json()["added"], r.json()["failed"]), (1, 3))
+        self.assertIn("locked.pdf: an encrypted PDF that needs a password", r.err)
+        self.assertIn("cut.pdf: not a readable PDF", r.err)
+        self.assertIn("junk.pdf: not a readable PDF", r.err)
+        self.assertNotIn("Syntax Error", r.err)  # poppler's own messages stay quiet
+        self.assertEqual(self.ids(), [good])
 
     def test_json_array_default_fields(self):
         p = self.write("docs.json", json.dumps([

@@ -186,7 +186,11 @@ class Preparer {
             note(r, IngestNote::Level::error, item.display, fmt::format("cannot read: {}", error));
             return;
         }
-        if (!to_utf8(*data, item.display, r)) return;
+        // A binary format's reader takes the bytes as they are.
+        const bool binary_format =
+            item.format == Format::document &&
+            inputs::reader_for(fs::path(item.source).filename().string(), *data).reads_bytes();
+        if (!binary_format && !to_utf8(*data, item.display, r)) return;
         if (item.format == Format::json) {
             json_file(item, *data, r);
             return;
@@ -251,17 +255,19 @@ class Preparer {
     }
 
     void text_document(WorkItem& item, std::string body, WorkResult& r) {
-        if (body.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
-            ++r.skipped;
-            note(r, IngestNote::Level::info, item.display, "empty, skipped");
-            return;
-        }
-        repair(body, item.display, r);
-        Prepared p;
-        p.where = item.display;
         const bool from_stdin = item.kind == WorkItem::Kind::stdin_text;
         const auto& reader = inputs::reader_for(
             from_stdin ? std::string() : fs::path(item.source).filename().string(), body);
+        if (!reader.reads_bytes()) {
+            if (body.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
+                ++r.skipped;
+                note(r, IngestNote::Level::info, item.display, "empty, skipped");
+                return;
+            }
+            repair(body, item.display, r);
+        }
+        Prepared p;
+        p.where = item.display;
         inputs::Parsed parsed;
         try {
             parsed = reader.read(body);
@@ -270,6 +276,7 @@ class Preparer {
             note(r, IngestNote::Level::error, item.display, e.what());
             return;
         }
+        if (reader.reads_bytes()) repair(body, item.display, r);
         if (body.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
             ++r.skipped;
             note(r, IngestNote::Level::info, item.display,

@@ -135,6 +135,16 @@ class HtmlReader final : public Reader {
     Parsed read(std::string& text) const override { return read_html(text); }
 };
 
+class PdfReader final : public Reader {
+  public:
+    [[nodiscard]] std::string_view name() const override { return "pdf"; }
+    [[nodiscard]] bool claims(std::string_view filename, std::string_view head) const override {
+        return ends_with_ci(filename, ".pdf") || head.starts_with("%PDF-");
+    }
+    [[nodiscard]] bool reads_bytes() const override { return true; }
+    Parsed read(std::string& text) const override { return read_pdf(text); }
+};
+
 class TextReader final : public Reader {
   public:
     [[nodiscard]] std::string_view name() const override { return "text"; }
@@ -151,10 +161,11 @@ Format format_for(std::string_view name) {
 }
 
 const Reader& reader_for(std::string_view filename, std::string_view head) {
+    static const PdfReader pdf;
     static const MarkdownReader markdown;
     static const HtmlReader html;
     static const TextReader text;  // claims everything: last
-    static const Reader* const kReaders[] = {&markdown, &html, &text};
+    static const Reader* const kReaders[] = {&pdf, &markdown, &html, &text};
     for (const Reader* r : kReaders) {
         if (r->claims(filename, head)) return *r;
     }

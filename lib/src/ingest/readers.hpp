@@ -41,13 +41,19 @@ class Reader {
     [[nodiscard]] virtual std::string_view name() const = 0;
     // Whether the file is this reader's: by its name, or by `head` (its first bytes).
     [[nodiscard]] virtual bool claims(std::string_view filename, std::string_view head) const = 0;
-    // Reads a document from `text` (valid UTF-8). A reader of markup replaces `text` with the
-    // document's text as a reader sees it: that is what rk stores, chunks and shows.
+    // Whether read() takes the file's bytes as they are (a binary format), rather than text
+    // already decoded to valid UTF-8.
+    [[nodiscard]] virtual bool reads_bytes() const { return false; }
+    // Reads a document from `text` (valid UTF-8, or the file's bytes when reads_bytes()). A
+    // reader of markup or of a binary format replaces `text` with the document's text as a
+    // reader sees it: that is what rk stores, chunks and shows. Throws InputError for a file
+    // it cannot read.
     virtual Parsed read(std::string& text) const = 0;
 };
 
 // The reader of a file named `filename` (empty for standard input) whose first bytes are
-// `head`: Markdown by name; HTML by name (.html, .htm, .xhtml) or by its first tag; else text.
+// `head`: PDF by name (.pdf) or by its "%PDF-" header; Markdown by name; HTML by name (.html,
+// .htm, .xhtml) or by its first tag; else text.
 const Reader& reader_for(std::string_view filename, std::string_view head);
 
 // Plain text: paragraphs separated by blank lines. No title.
@@ -64,6 +70,12 @@ Parsed read_markdown(std::string_view text);
 // The title is <title>'s text, else the first h1's; <meta> description, author and keywords
 // and <html lang> become metadata. Replaces `text` with the visible text.
 Parsed read_html(std::string& text);
+
+// PDF (poppler): each page's text in reading order, its paragraphs as segments whose heading
+// is "page N" (chunks never run across pages); the title from the document's metadata, else
+// its first line. Throws InputError for an encrypted or unreadable file. Replaces `data` (the
+// file's bytes) with the text.
+Parsed read_pdf(std::string& data);
 
 // "Guide > Install" for a stack of (level, heading) pairs.
 std::string heading_path(const std::vector<std::pair<int, std::string>>& stack);
