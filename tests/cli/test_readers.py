@@ -1,5 +1,6 @@
 """Format readers (text, Markdown, JSON, JSONL, BEIR), skipped inputs, and chunking."""
 
+import gzip
 import json
 import random
 import re
@@ -189,6 +190,27 @@ class Readers(RkTestCase):
         self.assertIn("junk.pdf: not a readable PDF", r.err)
         self.assertNotIn("Syntax Error", r.err)  # poppler's own messages stay quiet
         self.assertEqual(self.ids(), [good])
+
+    def test_gzip_files_are_read_through(self):
+        md = self.write("notes.md.gz", gzip.compress(b"# Gz Title\n\ncompressed kittiwakes\n"))
+        jl = self.write("recs.jsonl.gz", gzip.compress(
+            b'{"_id": "g1", "text": "razorbills"}\n{"_id": "g2", "text": "guillemots"}\n'))
+        js = self.write("arr.json.GZ", gzip.compress(b'[{"_id": "j1", "text": "json puffins"}]'))
+        # Members joined with cat are read one after the other, as gunzip reads them.
+        two = self.write("two.txt.gz", gzip.compress(b"first part ") + gzip.compress(b"second"))
+        fake = self.write("fake.txt.gz", b"not gzip at all")
+        cut = self.write("cut.txt.gz", gzip.compress(b"plain words " * 100)[:30])
+        r = self.rk("ingest", "--json", md, jl, js, two, fake, cut)
+        self.assertEqual(r.code, 2, r)
+        self.assertEqual((r.json()["added"], r.json()["failed"]), (5, 2))
+        self.assertIn("fake.txt.gz: named .gz, but not gzip data", r.err)
+        self.assertIn("cut.txt.gz: truncated gzip data", r.err)
+        doc = self.get_json(md)
+        self.assertEqual(doc["title"], "Gz Title")  # read as Markdown, by the inner name
+        self.assertEqual(doc["text"], "# Gz Title\n\ncompressed kittiwakes\n")
+        self.assertEqual(self.get_json("g2")["text"], "guillemots")
+        self.assertEqual(self.get_json("j1")["text"], "json puffins")
+        self.assertEqual(self.get_json(two)["text"], "first part second")
 
     def test_json_array_default_fields(self):
         p = self.write("docs.json", json.dumps([

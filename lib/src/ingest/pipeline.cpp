@@ -28,6 +28,7 @@
 #include "text/encoding.hpp"
 #include "text/tokenizer.hpp"
 #include "text/utf8.hpp"
+#include "util/gzip.hpp"
 #include "util/hash.hpp"
 #include "vector/builder.hpp"
 
@@ -55,6 +56,8 @@ std::size_t commit_bytes() {
     return v != nullptr ? std::max<std::size_t>(1, std::strtoull(v, nullptr, 10)) : kCommitBytes;
 }
 constexpr std::size_t kLinesPerItem = 256;
+// A compressed file that would decompress to more is refused (a "zip bomb" of a few MiB).
+constexpr std::size_t kMaxDecompressed = std::size_t{1} << 30;
 constexpr std::size_t kBytesPerItem = std::size_t{128} << 10;
 
 struct WorkItem {
@@ -186,10 +189,21 @@ class Preparer {
             note(r, IngestNote::Level::error, item.display, fmt::format("cannot read: {}", error));
             return;
         }
+        const std::string filename = fs::path(item.source).filename().string();
+        if (inputs::gzip_name(filename)) {
+            try {
+                if (!util::is_gzip(*data)) throw InputError("named .gz, but not gzip data");
+                *data = util::gunzip(*data, kMaxDecompressed);
+            } catch (const InputError& e) {
+                ++r.failed;
+                note(r, IngestNote::Level::error, item.display, e.what());
+                return;
+            }
+        }
         // A binary format's reader takes the bytes as they are.
         const bool binary_format =
             item.format == Format::document &&
-            inputs::reader_for(fs::path(item.source).filename().string(), *data).reads_bytes();
+            inputs::reader_for(inputs::without_gz(filename), *data).reads_bytes();
         if (!binary_format && !to_utf8(*data, item.display, r)) return;
         if (item.format == Format::json) {
             json_file(item, *data, r);
@@ -256,8 +270,8 @@ class Preparer {
 
     void text_document(WorkItem& item, std::string body, WorkResult& r) {
         const bool from_stdin = item.kind == WorkItem::Kind::stdin_text;
-        const auto& reader = inputs::reader_for(
-            from_stdin ? std::string() : fs::path(item.source).filename().string(), body);
+        const std::string filename = from_stdin ? "" : fs::path(item.source).filename().string();
+        const auto& reader = inputs::reader_for(inputs::without_gz(filename), body);
         if (!reader.reads_bytes()) {
             if (body.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
                 ++r.skipped;
@@ -440,12 +454,26 @@ class RoundMaker {
 
     void open_jsonl(const inputs::SourceFile& f,
                     const std::function<void(const IngestNote&)>& fail) {
-        auto in = std::make_unique<std::ifstream>(f.path, std::ios::binary);
+        std::unique_ptr<std::istream> in =
+            std::make_unique<std::ifstream>(f.path, std::ios::binary);
         if (!*in) {
             fail({IngestNote::Level::error, f.path.string(),
                   fmt::format("cannot read: {}",
                               std::error_code(errno, std::generic_category()).message())});
             return;
+        }
+        if (inputs::gzip_name(f.path.filename().string())) {
+            // Compressed: decompressed whole, then read line by line as any other.
+            std::ostringstream data;
+            data << in->rdbuf();
+            try {
+                const std::string bytes = std::move(data).str();
+                if (!util::is_gzip(bytes)) throw InputError("named .gz, but not gzip data");
+                in = std::make_unique<std::istringstream>(util::gunzip(bytes, kMaxDecompressed));
+            } catch (const InputError& e) {
+                fail({IngestNote::Level::error, f.path.string(), e.what()});
+                return;
+            }
         }
         jsonl_ = std::move(in);
         jsonl_path_ = f.path.string();
@@ -493,7 +521,7 @@ class RoundMaker {
     std::size_t round_bytes_ = kRoundBytes / 8;
     bool stdin_done_ = false;
     std::unique_ptr<std::istringstream> stdin_stream_;
-    std::unique_ptr<std::ifstream> jsonl_;
+    std::unique_ptr<std::istream> jsonl_;
     std::string jsonl_path_;
     std::int64_t line_no_ = 0;
 };

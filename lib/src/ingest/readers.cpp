@@ -154,7 +154,16 @@ class TextReader final : public Reader {
 
 }  // namespace
 
+bool gzip_name(std::string_view filename) {
+    return filename.size() > 3 && ends_with_ci(filename, ".gz");
+}
+
+std::string_view without_gz(std::string_view filename) {
+    return gzip_name(filename) ? filename.substr(0, filename.size() - 3) : filename;
+}
+
 Format format_for(std::string_view name) {
+    name = without_gz(name);
     if (ends_with_ci(name, ".jsonl") || ends_with_ci(name, ".ndjson")) return Format::jsonl;
     if (ends_with_ci(name, ".json")) return Format::json;
     return Format::document;

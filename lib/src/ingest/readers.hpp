@@ -25,8 +25,13 @@ struct Parsed {
 // How a file holds documents: one document (read by its Reader), or JSON/JSONL records.
 enum class Format { document, json, jsonl };
 
-// By file name: .json, .jsonl/.ndjson; anything else is a document.
+// By file name: .json, .jsonl/.ndjson; anything else is a document. A ".gz" suffix (a
+// gzip-compressed file) is passed over.
 Format format_for(std::string_view filename);
+
+// Whether the file name says gzip (".gz"), and the name without that suffix.
+bool gzip_name(std::string_view filename);
+std::string_view without_gz(std::string_view filename);
 
 // Reads one kind of document. Each reader claims files by name, or by their first bytes when
 // the name says nothing of the format; reader_for() asks them in turn.
