@@ -108,15 +108,16 @@ IgnoreRules::IgnoreRules(const fs::path& root) : root_(root) {
         git_repository_is_bare(repo) == 0 && git_repository_workdir(repo) != nullptr) {
         const fs::path top = fs::canonical(git_repository_workdir(repo), ec);
         const fs::path rel = ec ? fs::path("..") : canon.lexically_relative(top);
+        const bool inside = !rel.empty() && *rel.begin() != "..";
+        // A directory the repository ignores, walked because the user named it, is walked
+        // with the rules under it only (as if it were not in the repository).
         int root_ignored = 0;
-        if (!rel.empty() && *rel.begin() != ".." && rel != "." &&
+        if (inside && rel != "." &&
             git_ignore_path_is_ignored(&root_ignored, repo, (rel.generic_string() + "/").c_str()) !=
                 0) {
             root_ignored = 0;
         }
-        // A directory the repository ignores, walked because the user named it, is walked
-        // with the rules under it only (as if it were not in the repository).
-        if (!rel.empty() && *rel.begin() != ".." && root_ignored == 0) {
+        if (inside && root_ignored == 0) {
             repo_ = repo;
             base_ = top;
             root_in_base_ = rel == "." ? "" : rel.generic_string() + "/";

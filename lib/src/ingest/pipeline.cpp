@@ -192,7 +192,6 @@ class Preparer {
         const std::string filename = fs::path(item.source).filename().string();
         if (inputs::gzip_name(filename)) {
             try {
-                if (!util::is_gzip(*data)) throw InputError("named .gz, but not gzip data");
                 *data = util::gunzip(*data, kMaxDecompressed);
             } catch (const InputError& e) {
                 ++r.failed;
@@ -218,11 +217,14 @@ class Preparer {
     bool to_utf8(std::string& data, const std::string& where, WorkResult& r) const {
         std::optional<std::string> from;
         bool detected = false;
+        std::string_view named_by;  // what named the encoding, for an error
         if (auto bom = text::byte_order_mark(data)) {
             data.erase(0, bom->bytes);
             if (bom->encoding != "UTF-8") from = bom->encoding;
+            named_by = "its byte order mark";
         } else if (o_.encoding) {
             from = *o_.encoding;
+            named_by = "--encoding";
         } else if (text::looks_binary(data)) {
             ++r.skipped;
             note(r, IngestNote::Level::info, where, "binary file skipped");
@@ -240,7 +242,7 @@ class Preparer {
             if (detected) return true;  // a wrong guess: read as UTF-8, repaired
             ++r.failed;
             note(r, IngestNote::Level::error, where,
-                 fmt::format("{}; not read (--encoding names another)", e.what()));
+                 fmt::format("{} (named by {}); not read", e.what(), named_by));
             return false;
         }
         if (detected) {
@@ -467,9 +469,8 @@ class RoundMaker {
             std::ostringstream data;
             data << in->rdbuf();
             try {
-                const std::string bytes = std::move(data).str();
-                if (!util::is_gzip(bytes)) throw InputError("named .gz, but not gzip data");
-                in = std::make_unique<std::istringstream>(util::gunzip(bytes, kMaxDecompressed));
+                in = std::make_unique<std::istringstream>(
+                    util::gunzip(std::move(data).str(), kMaxDecompressed));
             } catch (const InputError& e) {
                 fail({IngestNote::Level::error, f.path.string(), e.what()});
                 return;

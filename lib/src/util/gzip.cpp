@@ -17,6 +17,7 @@ bool is_gzip(std::string_view data) noexcept {
 }
 
 std::string gunzip(std::string_view data, std::size_t max_bytes) {
+    if (!is_gzip(data)) throw InputError("named .gz, but not gzip data");
     z_stream z{};
     // 15 + 16: a gzip wrapper, the largest window.
     if (inflateInit2(&z, 15 + 16) != Z_OK) throw InputError("cannot start gzip decompression");

@@ -11,7 +11,7 @@ namespace rk::util {
 bool is_gzip(std::string_view data) noexcept;
 
 // The decompressed bytes of gzip `data` (every member, as gunzip does). Throws InputError when
-// the data is damaged or truncated, or when it would decompress to more than `max_bytes`.
+// the data is not gzip, is damaged or truncated, or would decompress to more than `max_bytes`.
 std::string gunzip(std::string_view data, std::size_t max_bytes);
 
 }  // namespace rk::util
