@@ -10,6 +10,7 @@
 #include "rk/search.hpp"
 #include "store/sqlite.hpp"
 #include "temp_dir.hpp"
+#include "text/identifiers.hpp"
 #include "text/tokenizer.hpp"
 
 namespace fs = std::filesystem;
@@ -161,6 +162,66 @@ TEST_CASE("terms are counted per field with the index's tokenizer", "[lexical]")
     CHECK(big.terms.size() == 1500);
     CHECK(big.length == 3000);
     for (const auto& t : big.terms) CHECK(t.tf[2] == 2);
+}
+
+TEST_CASE("camelCase words split where a reader of code sees words", "[lexical]") {
+    using rk::text::identifier_splits;
+    using V = std::vector<std::size_t>;
+    CHECK(identifier_splits("parseConfig") == V{5});
+    CHECK(identifier_splits("ParseConfigFile") == V{5, 11});
+    CHECK(identifier_splits("XMLHttpRequest") == V{3, 7});
+    CHECK(identifier_splits("HTTPServer") == V{4});
+    CHECK(identifier_splits("utf8Decode") == V{4});
+    // One-letter parts, all one case, and words that are not ASCII stay whole.
+    for (const char* whole : {"mRNA", "iPhone", "PhD", "IgG", "config", "CONFIG", "x", "",
+                              "base64", "caf\xC3\xA9Noir", "parse_config"}) {
+        CHECK(identifier_splits(whole).empty());
+    }
+}
+
+TEST_CASE("documents hold camelCase words whole and in parts; queries ask for the parts",
+          "[lexical]") {
+    TempDir tmp;
+    rk::store::Database db(tmp.path / "x.db", rk::store::Database::Open::create);
+    rk::text::Tokenizer tok(db.handle(), "porter rk_identifiers unicode61 remove_diacritics 2");
+    const auto tokens = [&](std::string_view text, rk::text::Tokenizer::Purpose purpose) {
+        std::vector<std::string> out;
+        tok.tokenize(text, purpose, [&](std::string_view t) { out.emplace_back(t); });
+        return out;
+    };
+    using P = rk::text::Tokenizer::Purpose;
+    using V = std::vector<std::string>;
+    CHECK(tokens("call parseConfig(path) Caf\xC3\xA9", P::document) ==
+          V{"call", "parseconfig", "pars", "config", "path", "cafe"});
+    CHECK(tokens("parseConfig", P::query) == V{"pars", "config"});
+    CHECK(tokens("parse_config", P::query) == V{"pars", "config"});
+    CHECK(tokens("parseconfig mRNA", P::query) == V{"parseconfig", "mrna"});
+    // A Snowball index splits them too.
+    rk::text::Tokenizer snowball(db.handle(),
+                                 "rk_snowball english rk_identifiers unicode61 remove_diacritics 2");
+    std::vector<std::string> stems;
+    snowball.tokenize("loadSettings", P::document,
+                      [&](std::string_view t) { stems.emplace_back(t); });
+    CHECK(stems == V{"loadset", "load", "set"});
+}
+
+TEST_CASE("an index made before identifiers were split keeps its tokens", "[lexical]") {
+    TempDir tmp;
+    for (const bool split : {true, false}) {
+        rk::Settings s;
+        s.embedder = "none";
+        s.split_identifiers = split;
+        const auto dir = tmp.path / (split ? "new" : "old");
+        {
+            auto index = rk::Index::create(dir, s);
+            ingest(index, {{"a", "call parseConfig here"}, {"b", "parse the config file"}});
+        }
+        const auto index = rk::Index::open(dir, rk::Index::Mode::read);
+        CHECK(index.settings().split_identifiers == split);
+        CHECK(ranking(index, "parseconfig").size() == 1);
+        CHECK(ranking(index, "config").size() == (split ? 2U : 1U));
+        CHECK(ranking(index, "parseConfig").size() == (split ? 2U : 1U));
+    }
 }
 
 // Random adds, updates and removals, one transaction each, so that segments pile up, merge

@@ -92,6 +92,12 @@ int parse_int_setting(const std::string& key, const std::string& value, const Da
                      db.file().string());
 }
 
+// Whether the full-text table splits camelCase words (made by an rk that does).
+bool fts_splits_identifiers(Database& db) {
+    const auto fts = db.query_text("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'");
+    return fts && fts->find("rk_identifiers") != std::string::npos;
+}
+
 IndexError upgrade_error(const Database& db, std::int64_t from, const Error& e) {
     return IndexError(fmt::format("cannot upgrade the index from schema version {} to {} "
                                   "(rk needs write access to rk.db once): {}",
@@ -101,15 +107,20 @@ IndexError upgrade_error(const Database& db, std::int64_t from, const Error& e) 
 
 }  // namespace
 
-std::string fts_tokenize_arg(const std::string& tokenizer) {
-    if (tokenizer == "porter") return "porter unicode61 remove_diacritics 2";
-    if (tokenizer == "unicode") return "unicode61 remove_diacritics 2";
+std::string fts_tokenize_arg(const std::string& tokenizer, bool split_identifiers) {
+    const std::string_view words =
+        split_identifiers ? "rk_identifiers unicode61 remove_diacritics 2"
+                          : "unicode61 remove_diacritics 2";
+    if (tokenizer == "porter") return fmt::format("porter {}", words);
+    if (tokenizer == "unicode") return std::string(words);
     if (tokenizer == "trigram") return "trigram";
     if (tokenizer.starts_with("snowball:")) {
         const std::string language = tokenizer.substr(9);
         const auto known = text::snowball_languages();
         if (std::find(known.begin(), known.end(), language) != known.end()) {
-            return fmt::format("rk_snowball {} remove_diacritics 2", language);
+            return fmt::format("rk_snowball {} {}", language,
+                               split_identifiers ? "rk_identifiers unicode61 remove_diacritics 2"
+                                                 : "remove_diacritics 2");
         }
         throw UsageError(fmt::format("no Snowball stemmer for '{}' (there are: {})", language,
                                      fmt::join(known, ", ")));
@@ -120,7 +131,7 @@ std::string fts_tokenize_arg(const std::string& tokenizer) {
 }
 
 void check_settings(const Settings& s) {
-    (void)fts_tokenize_arg(s.tokenizer);
+    (void)fts_tokenize_arg(s.tokenizer, s.split_identifiers);
     (void)make_embedder(s.embedder);
     if (s.chunk_size < 16 || s.chunk_size > 100000) {
         throw UsageError(fmt::format("chunk size {} is out of range 16..100000", s.chunk_size));
@@ -143,7 +154,7 @@ void create_schema(Database& db, const Settings& settings) {
     db.exec(fmt::format(
         "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, body, content='chunk_view', "
         "content_rowid='id', tokenize='{}')",
-        fts_tokenize_arg(settings.tokenizer)));
+        fts_tokenize_arg(settings.tokenizer, settings.split_identifiers)));
     set_fts_options(db);
     const auto embedder = make_embedder(settings.embedder);
     put_setting(db, "embedder", embedder ? embedder->spec() : settings.embedder);
@@ -176,7 +187,8 @@ void migrate(Database& db) {
             db.exec(lexical::kPostingTables);
             const auto tokenizer =
                 db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
-            text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter")));
+            text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter"),
+                                                              fts_splits_identifiers(db)));
             lexical::rebuild_postings(db, tok);
             db.exec("PRAGMA user_version = 2");
             tx.commit();
@@ -233,7 +245,8 @@ void migrate(Database& db) {
             db.exec(lexical::kPostingTables);
             const auto tokenizer =
                 db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
-            text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter")));
+            text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter"),
+                                                              fts_splits_identifiers(db)));
             lexical::rebuild_postings(db, tok);
             set_fts_options(db);
             db.exec("PRAGMA user_version = 5");
@@ -265,12 +278,14 @@ Settings load_settings(Database& db) {
         }
     }
     if (!any) throw IndexError("index has no settings", db.file().string());
+    s.split_identifiers = fts_splits_identifiers(db);
     // The full-text table was built with the tokenizer of its creation; a settings row that
     // says otherwise would make queries tokenize differently from the index.
     const auto fts = db.query_text("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'");
     if (!fts) throw IndexError("index has no full-text table", db.file().string());
     try {
-        if (fts->find(fmt::format("tokenize='{}'", fts_tokenize_arg(s.tokenizer))) ==
+        if (fts->find(fmt::format("tokenize='{}'",
+                                  fts_tokenize_arg(s.tokenizer, s.split_identifiers))) ==
             std::string::npos) {
             throw IndexError(
                 fmt::format("setting tokenizer={} disagrees with the full-text table", s.tokenizer),

@@ -3,6 +3,7 @@
 #include <libstemmer.h>
 #include <sqlite3.h>
 
+#include <cstring>
 #include <memory>
 
 #include "text/fts5_api.hpp"
@@ -37,10 +38,15 @@ int create(void* user, const char** args, int n_args, Fts5Tokenizer** out) {
     auto s = std::make_unique<Snowball>();
     s->stemmer = sb_stemmer_new(args[0], "UTF_8");
     if (s->stemmer == nullptr) return SQLITE_ERROR;
+    // "LANGUAGE rk_identifiers unicode61 ARGS" stems the tokens of rk_identifiers;
+    // "LANGUAGE ARGS" those of unicode61 (an index made before identifiers were split).
+    const bool identifiers = n_args >= 2 && std::strcmp(args[1], "rk_identifiers") == 0;
     void* inner_user = nullptr;
-    int rc = api->xFindTokenizer(api, "unicode61", &inner_user, &s->inner_api);
+    int rc = api->xFindTokenizer(api, identifiers ? "rk_identifiers" : "unicode61", &inner_user,
+                                 &s->inner_api);
     if (rc != SQLITE_OK) return rc;
-    rc = s->inner_api.xCreate(inner_user, args + 1, n_args - 1, &s->inner);
+    const int skip = identifiers ? 2 : 1;
+    rc = s->inner_api.xCreate(inner_user, args + skip, n_args - skip, &s->inner);
     if (rc != SQLITE_OK) return rc;
     *out = reinterpret_cast<Fts5Tokenizer*>(s.release());
     return SQLITE_OK;

@@ -1,5 +1,6 @@
-// The `rk_snowball LANGUAGE` FTS5 tokenizer: unicode61's tokens (case-folded, diacritics
-// removed) stemmed by libstemmer's Snowball stemmer for LANGUAGE.
+// The `rk_snowball LANGUAGE [rk_identifiers] ARGS...` FTS5 tokenizer: unicode61's tokens
+// (case-folded, diacritics removed; with rk_identifiers, camelCase words' parts too) stemmed by
+// libstemmer's Snowball stemmer for LANGUAGE.
 #pragma once
 
 #include <sqlite3.h>
