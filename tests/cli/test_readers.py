@@ -212,6 +212,40 @@ class Readers(RkTestCase):
         self.assertEqual(self.get_json("j1")["text"], "json puffins")
         self.assertEqual(self.get_json(two)["text"], "first part second")
 
+    def test_man_pages_read_as_a_terminal_shows_them(self):
+        page = (".\\\" generated page\n"
+                ".ie n .ds Aq '\n.el .ds Aq \\(aq\n"
+                ".TH SKUA 8 2026-01-01 \"skua 1.0\"\n"
+                ".SH NAME\nskua \\- chase gulls\n"
+                ".SH SYNOPSIS\n.B skua\n.RI [ options ] \" \" file\n"
+                ".SH OPTIONS\n.TP\n.BR \\-f \", \" \\-\\-fast\n"
+                "Chase \\fIfaster\\fP: it\\*(Aqs a \\(lqkleptoparasite\\(rq.\n")
+        roff = self.write("man/skua.8", page)
+        gz = self.write("man/jaeger.1.gz", gzip.compress(
+            b".TH JAEGER 1\n.SH NAME\njaeger \\- pursue terns\n.SH DESCRIPTION\n"
+            b"Long \\fBtail\\fR streamers.\n"))
+        # A name ending in a digit that holds no requests is not a man page.
+        log = self.write("man/app.log.1", "started at noon\n.TH is not a request here\n")
+        self.ingest_json(roff, gz, log)
+        doc = self.get_json(roff)
+        self.assertEqual(doc["title"], "skua - chase gulls")
+        self.assertEqual(doc["meta"], {"section": "8"})
+        self.assertEqual(doc["text"],
+                         "NAME\n\nskua - chase gulls\n\nSYNOPSIS\n\nskua [options] file\n\n"
+                         "OPTIONS\n\n-f, --fast\n"
+                         "Chase faster: it's a \u201ckleptoparasite\u201d.")
+        self.assertEqual([c["heading"] for c in doc["chunk_list"]],
+                         ["NAME", "SYNOPSIS", "OPTIONS"])
+        self.assertEqual(self.get_json(gz)["title"], "jaeger - pursue terns")
+        self.assertEqual(self.get_json(log)["text"], "started at noon\n.TH is not a request here\n")
+        hits = self.ok("query", "--mode", "bm25", "--format", "json", "kleptoparasite").json()
+        snippet = hits["results"][0]["snippet"]
+        self.assertIn("kleptoparasite", snippet)
+        self.assertNotRegex(snippet, r"\\|^\.|\n\.")
+        hits = self.ok("query", "--mode", "bm25", "--format", "json", "--where", "section=1",
+                       "streamers").json()
+        self.assertEqual([h["id"] for h in hits["results"]], [gz])
+
     def test_json_array_default_fields(self):
         p = self.write("docs.json", json.dumps([
             {"_id": "j1", "title": "First", "text": "first json record"},

@@ -1,7 +1,9 @@
 #include "ingest/readers.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
+
 
 namespace rk::inputs {
 
@@ -145,6 +147,32 @@ class PdfReader final : public Reader {
     Parsed read(std::string& text) const override { return read_pdf(text); }
 };
 
+class RoffReader final : public Reader {
+  public:
+    [[nodiscard]] std::string_view name() const override { return "man"; }
+    [[nodiscard]] bool claims(std::string_view filename, std::string_view head) const override {
+        // "ls.1", "printf.3p", "ssl.1ssl", "tclsh.n", "page.man": a manual section's name.
+        const auto slash = filename.find_last_of('/');
+        const auto dot = filename.rfind('.');
+        const bool has_ext = dot != std::string_view::npos &&
+                             (slash == std::string_view::npos || dot > slash) &&
+                             dot + 1 < filename.size();
+        const std::string_view ext = has_ext ? filename.substr(dot + 1) : std::string_view{};
+        const bool section =
+            (!ext.empty() && ((ext[0] >= '1' && ext[0] <= '9') || ext == "n" || ext == "l")) &&
+            ext.size() <= 6 && std::all_of(ext.begin(), ext.end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) != 0;
+            });
+        const bool named = section || ends_with_ci(filename, ".man") ||
+                           ends_with_ci(filename, ".mdoc") || ends_with_ci(filename, ".roff");
+        // Content alone decides only for names that say nothing else.
+        const bool plain = !has_ext || ends_with_ci(filename, ".txt");
+        if (!named && !plain) return false;
+        return looks_like_roff(head.substr(0, 1 << 16), named);
+    }
+    Parsed read(std::string& text) const override { return read_roff(text); }
+};
+
 class TextReader final : public Reader {
   public:
     [[nodiscard]] std::string_view name() const override { return "text"; }
@@ -173,8 +201,9 @@ const Reader& reader_for(std::string_view filename, std::string_view head) {
     static const PdfReader pdf;
     static const MarkdownReader markdown;
     static const HtmlReader html;
+    static const RoffReader roff;
     static const TextReader text;  // claims everything: last
-    static const Reader* const kReaders[] = {&pdf, &markdown, &html, &text};
+    static const Reader* const kReaders[] = {&pdf, &markdown, &html, &roff, &text};
     for (const Reader* r : kReaders) {
         if (r->claims(filename, head)) return *r;
     }

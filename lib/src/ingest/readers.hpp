@@ -58,7 +58,7 @@ class Reader {
 
 // The reader of a file named `filename` (empty for standard input) whose first bytes are
 // `head`: PDF by name (.pdf) or by its "%PDF-" header; Markdown by name; HTML by name (.html,
-// .htm, .xhtml) or by its first tag; else text.
+// .htm, .xhtml) or by its first tag; a man page by its requests (looks_like_roff); else text.
 const Reader& reader_for(std::string_view filename, std::string_view head);
 
 // Plain text: paragraphs separated by blank lines. No title.
@@ -81,6 +81,18 @@ Parsed read_html(std::string& text);
 // its first line. Throws InputError for an encrypted or unreadable file. Replaces `data` (the
 // file's bytes) with the text.
 Parsed read_pdf(std::string& data);
+
+// A man page, man(7) or mdoc(7), with its tbl(1) tables: the text a reader sees, less the
+// layout (escapes, fonts and requests interpreted; conditions judged as nroff would), its
+// paragraphs as segments under its sections (.SH and .SS as heading paths). The title is the
+// NAME section's line ("ls - list directory contents"), else .TH's name and section; the
+// section becomes metadata ("section"). Replaces `text` with the page's text.
+Parsed read_roff(std::string& text);
+
+// Whether `head` starts as a man page does: comments and requests up to a .TH or .Dd, or,
+// when `named_as_page` (the file's name ends in a manual section, ".1", ".3pm", ".man"), any
+// request before the first line of text.
+bool looks_like_roff(std::string_view head, bool named_as_page);
 
 // "Guide > Install" for a stack of (level, heading) pairs.
 std::string heading_path(const std::vector<std::pair<int, std::string>>& stack);

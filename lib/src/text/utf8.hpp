@@ -15,6 +15,9 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept;
 // Byte offset of the first ill-formed sequence, or nullopt if `s` is valid UTF-8.
 std::optional<std::size_t> utf8_first_invalid(std::string_view s) noexcept;
 
+// Appends code point `c` in UTF-8; surrogates and values beyond U+10FFFF append U+FFFD.
+void append_utf8(std::string& out, char32_t c);
+
 // Replaces each ill-formed sequence with U+FFFD. Returns the number of replacements.
 std::size_t utf8_repair(std::string& s);
 
