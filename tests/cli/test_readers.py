@@ -246,6 +246,39 @@ class Readers(RkTestCase):
                        "streamers").json()
         self.assertEqual([h["id"] for h in hits["results"]], [gz])
 
+    def test_source_code_cut_at_definitions_and_found_by_identifier_parts(self):
+        c = self.write("src/birds.c",
+                       "#include <stdio.h>\n\n"
+                       "/* Reads the albatross settings. */\n"
+                       "static int parseConfig(const char *path)\n{\n"
+                       "    return path != 0; /* } */\n}\n\n"
+                       "int load_settings(void)\n{\n    return parseConfig(\"x\");\n}\n")
+        py = self.write("src/tool.py",
+                        "import os\n\n\n@cache\ndef fetchRemoteIndex(url):\n"
+                        "    return url  # petrels\n\n\nclass HTTPServer:\n    pass\n")
+        script = self.write("bin/deploy", "#!/bin/sh\nship() {\n  echo gannets\n}\n")
+        self.ingest_json(c, py, script)
+        doc = self.get_json(c)
+        self.assertEqual(doc["meta"], {"language": "c"})
+        with open(c, encoding="utf-8") as f:
+            self.assertEqual(doc["text"], f.read())  # code is kept as it is
+        self.assertEqual([ch["heading"] for ch in doc["chunk_list"]],
+                         ["", "parseConfig", "load_settings"])
+        self.assertEqual([ch["heading"] for ch in self.get_json(py)["chunk_list"]],
+                         ["", "fetchRemoteIndex", "HTTPServer"])
+        self.assertEqual(self.get_json(script)["meta"], {"language": "shell"})
+        # Names are found by their parts, whichever way they are written.
+        for query, hit, heading in [("config", c, "parseConfig"), ("parse_config", c, "parseConfig"),
+                                    ("loadSettings", c, "load_settings"),
+                                    ("remote index", py, "fetchRemoteIndex"),
+                                    ("server", py, "HTTPServer")]:
+            hits = self.ok("query", "--mode", "bm25", "--chunks", "--format", "json", query).json()
+            self.assertEqual(hits["results"][0]["id"], hit, query)
+            self.assertEqual(hits["results"][0]["heading"], heading, query)
+        for word, path in [("albatross", c), ("petrels", py), ("gannets", script)]:
+            hits = self.ok("query", "--mode", "bm25", "--format", "json", word).json()
+            self.assertEqual([h["id"] for h in hits["results"]], [path], word)
+
     def test_json_array_default_fields(self):
         p = self.write("docs.json", json.dumps([
             {"_id": "j1", "title": "First", "text": "first json record"},

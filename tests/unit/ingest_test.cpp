@@ -39,7 +39,8 @@ TEST_CASE("readers are chosen by file name, then by content", "[readers]") {
     CHECK(reader_for("a/README.md", "").name() == "markdown");
     CHECK(reader_for("notes.MARKDOWN", "<html>").name() == "markdown");
     CHECK(reader_for("x.txt", "plain").name() == "text");
-    CHECK(reader_for("Makefile", "all:").name() == "text");
+    CHECK(reader_for("Makefile", "all:").name() == "code");
+    CHECK(reader_for("Procfile", "web: run").name() == "text");
     CHECK(reader_for("page.HTM", "").name() == "html");
     CHECK(reader_for("page.xhtml", "<?xml version=\"1.0\"?>").name() == "html");
     // No telling name: the first tag decides.
@@ -48,7 +49,7 @@ TEST_CASE("readers are chosen by file name, then by content", "[readers]") {
     CHECK(reader_for("page.txt", "<html>").name() == "html");
     CHECK(reader_for("", "<p>not a page</p>").name() == "text");
     // A name that says something else wins over content.
-    CHECK(reader_for("template.c", "<html>").name() == "text");
+    CHECK(reader_for("template.c", "<html>").name() == "code");
 }
 
 namespace {

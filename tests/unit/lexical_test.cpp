@@ -173,8 +173,8 @@ TEST_CASE("camelCase words split where a reader of code sees words", "[lexical]"
     CHECK(identifier_splits("HTTPServer") == V{4});
     CHECK(identifier_splits("utf8Decode") == V{4});
     // One-letter parts, all one case, and words that are not ASCII stay whole.
-    for (const char* whole : {"mRNA", "iPhone", "PhD", "IgG", "config", "CONFIG", "x", "",
-                              "base64", "caf\xC3\xA9Noir", "parse_config"}) {
+    for (const char* whole : {"mRNA", "iPhone", "PhD", "IgG", "config", "CONFIG", "x", "", "base64",
+                              "caf\xC3\xA9Noir", "parse_config"}) {
         CHECK(identifier_splits(whole).empty());
     }
 }
@@ -197,8 +197,8 @@ TEST_CASE("documents hold camelCase words whole and in parts; queries ask for th
     CHECK(tokens("parse_config", P::query) == V{"pars", "config"});
     CHECK(tokens("parseconfig mRNA", P::query) == V{"parseconfig", "mrna"});
     // A Snowball index splits them too.
-    rk::text::Tokenizer snowball(db.handle(),
-                                 "rk_snowball english rk_identifiers unicode61 remove_diacritics 2");
+    rk::text::Tokenizer snowball(
+        db.handle(), "rk_snowball english rk_identifiers unicode61 remove_diacritics 2");
     std::vector<std::string> stems;
     snowball.tokenize("loadSettings", P::document,
                       [&](std::string_view t) { stems.emplace_back(t); });

@@ -44,7 +44,7 @@ TEST_CASE("man pages are claimed by name and requests, not by name alone", "[rof
     CHECK(reader_for("app.log.1", "2026-01-01 started\n.TH\n").name() == "text");
     CHECK(reader_for("notes", ".hidden file list\n.TH x\n").name() == "text");
     CHECK(reader_for("README.md", ".TH LS 1\n").name() == "markdown");
-    CHECK(reader_for("main.c", ".TH LS 1\n").name() == "text");
+    CHECK(reader_for("main.c", ".TH LS 1\n").name() == "code");
     CHECK(reader_for("notes.log", ".TH LS 1\n").name() == "text");
 }
 

@@ -734,8 +734,8 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
         index.impl().has_vectors() ? &index.impl().embedder() : nullptr;
     std::vector<Preparer> preparers;
     preparers.reserve(jobs);
-    const std::string tokenizer = store::fts_tokenize_arg(
-        index.settings().tokenizer, index.settings().split_identifiers);
+    const std::string tokenizer =
+        store::fts_tokenize_arg(index.settings().tokenizer, index.settings().split_identifiers);
     for (unsigned i = 0; i < jobs; ++i) {
         preparers.emplace_back(options, index.settings(), known,
                                text::Tokenizer(db.handle(), tokenizer), embedder);

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <optional>
 
+#include "ingest/code.hpp"
 
 namespace rk::inputs {
 
@@ -173,6 +175,20 @@ class RoffReader final : public Reader {
     Parsed read(std::string& text) const override { return read_roff(text); }
 };
 
+// One per language: the reader that claims a file knows its language.
+class CodeReader final : public Reader {
+  public:
+    explicit CodeReader(const Language& language) : language_(language) {}
+    [[nodiscard]] std::string_view name() const override { return "code"; }
+    [[nodiscard]] bool claims(std::string_view filename, std::string_view head) const override {
+        return language_for(filename, head) == &language_;
+    }
+    Parsed read(std::string& text) const override { return read_code(text, language_); }
+
+  private:
+    const Language& language_;
+};
+
 class TextReader final : public Reader {
   public:
     [[nodiscard]] std::string_view name() const override { return "text"; }
@@ -204,7 +220,17 @@ const Reader& reader_for(std::string_view filename, std::string_view head) {
     static const RoffReader roff;
     static const TextReader text;  // claims everything: last
     static const Reader* const kReaders[] = {&pdf, &markdown, &html, &roff, &text};
+    static const std::deque<CodeReader> code = [] {
+        std::deque<CodeReader> readers;
+        for (const Language& l : languages()) readers.emplace_back(l);
+        return readers;
+    }();
     for (const Reader* r : kReaders) {
+        if (r == &text) {
+            if (const Language* l = language_for(filename, head)) {
+                return code[static_cast<std::size_t>(l - languages().data())];
+            }
+        }
         if (r->claims(filename, head)) return *r;
     }
     return text;

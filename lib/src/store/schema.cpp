@@ -108,9 +108,9 @@ IndexError upgrade_error(const Database& db, std::int64_t from, const Error& e) 
 }  // namespace
 
 std::string fts_tokenize_arg(const std::string& tokenizer, bool split_identifiers) {
-    const std::string_view words =
-        split_identifiers ? "rk_identifiers unicode61 remove_diacritics 2"
-                          : "unicode61 remove_diacritics 2";
+    const std::string_view words = split_identifiers
+                                       ? "rk_identifiers unicode61 remove_diacritics 2"
+                                       : "unicode61 remove_diacritics 2";
     if (tokenizer == "porter") return fmt::format("porter {}", words);
     if (tokenizer == "unicode") return std::string(words);
     if (tokenizer == "trigram") return "trigram";
@@ -284,8 +284,8 @@ Settings load_settings(Database& db) {
     const auto fts = db.query_text("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'");
     if (!fts) throw IndexError("index has no full-text table", db.file().string());
     try {
-        if (fts->find(fmt::format("tokenize='{}'",
-                                  fts_tokenize_arg(s.tokenizer, s.split_identifiers))) ==
+        if (fts->find(
+                fmt::format("tokenize='{}'", fts_tokenize_arg(s.tokenizer, s.split_identifiers))) ==
             std::string::npos) {
             throw IndexError(
                 fmt::format("setting tokenizer={} disagrees with the full-text table", s.tokenizer),

@@ -9,9 +9,15 @@ namespace rk::text {
 
 namespace {
 
-bool lower(char c) { return c >= 'a' && c <= 'z'; }
-bool upper(char c) { return c >= 'A' && c <= 'Z'; }
-bool digit(char c) { return c >= '0' && c <= '9'; }
+bool lower(char c) {
+    return c >= 'a' && c <= 'z';
+}
+bool upper(char c) {
+    return c >= 'A' && c <= 'Z';
+}
+bool digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 struct Identifiers {
     fts5_tokenizer inner_api{};
@@ -77,7 +83,9 @@ int create(void* user, const char** args, int n_args, Fts5Tokenizer** out) {
     return SQLITE_OK;
 }
 
-void destroy(Fts5Tokenizer* t) { delete reinterpret_cast<Identifiers*>(t); }
+void destroy(Fts5Tokenizer* t) {
+    delete reinterpret_cast<Identifiers*>(t);
+}
 
 int tokenize(Fts5Tokenizer* t, void* ctx, int flags, const char* text, int n, TokenCallback token) {
     auto* s = reinterpret_cast<Identifiers*>(t);
