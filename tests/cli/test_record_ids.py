@@ -1,7 +1,8 @@
-"""rk ingest and record ids: one id met twice in a run (the later record replaces the
-earlier)."""
+"""rk ingest and record ids: one id met twice in a run (the later record replaces the earlier),
+and records whose id is null or blank (named by their content hash, with a warning)."""
 
 import json
+import re
 
 from rkcli import RkTestCase
 
@@ -203,3 +204,42 @@ class DuplicateIds(RkTestCase):
         self.assertEqual(self.ids(), ["x", "y"])
         self.assertEqual(self.ok("get", "x").out, "from b\n")
 
+
+class BlankIds(RkTestCase):
+    def test_null_empty_and_blank_ids_warn(self):
+        recs = self.write("r.jsonl", "".join(json.dumps(r) + "\n" for r in [
+            {"_id": "", "text": "empty id"},
+            {"_id": None, "text": "null id"},
+            {"_id": " \t", "text": "blank id"},
+            {"text": "no id at all"},
+        ]))
+        r = self.rk("ingest", "--json", recs)
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(r.json()["added"], 4, r)
+        warned = [line for line in r.err.splitlines() if line.startswith("rk: warning:")]
+        self.assertEqual(len(warned), 3, r)
+        for line_no, w in zip((1, 2, 3), warned):
+            self.assertIn(f"r.jsonl:{line_no}:", w)
+            self.assertIn("'_id'", w)
+            self.assertIn("content hash", w)
+        ids = self.ids()
+        self.assertEqual(len(ids), 4)
+        for i in ids:
+            self.assertRegex(i, r"^[0-9a-f]{16}$")
+        # Each warning names the id the record got.
+        for w in warned:
+            self.assertIn(re.search(r"[0-9a-f]{16}", w).group(0), ids)
+        s = self.ingest_json(recs)
+        self.assertEqual(s["unchanged"], 4, s)
+        self.assertEqual(self.ids(), ids)
+
+    def test_json_file_and_own_id_field(self):
+        arr = self.write("arr.json", json.dumps([{"docno": None, "text": "a"},
+                                                 {"docno": "d2", "text": "b"}]))
+        r = self.rk("ingest", "--id-field", "docno", arr)
+        self.assertEqual(r.code, 0, r)
+        warned = [line for line in r.err.splitlines() if line.startswith("rk: warning:")]
+        self.assertEqual(len(warned), 1, r)
+        self.assertIn("arr.json[1]", warned[0])
+        self.assertIn("'docno'", warned[0])
+        self.assertIn("d2", self.ids())

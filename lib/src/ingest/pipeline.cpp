@@ -393,6 +393,12 @@ class Preparer {
         p.rec.hash = hash_hex({p.rec.collection, p.rec.title, p.rec.meta, p.rec.body});
         // A record without an id is named by its content, which is stable across runs.
         p.rec.ext_id = rec.id.empty() ? p.rec.hash.substr(0, 16) : std::move(rec.id);
+        if (rec.blank_id) {
+            // Most likely a mistake in the data, which the fallback would otherwise hide.
+            note(r, IngestNote::Level::warning, p.where,
+                 fmt::format("'{}' is null or blank; the id is the content hash {} instead",
+                             o_.id_field, p.rec.ext_id));
+        }
         finish(p, nullptr, r);
     }
 
