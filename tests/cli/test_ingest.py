@@ -391,8 +391,9 @@ class Incremental(RkTestCase):
         self.assertEqual(self.get_json(self.a)["collection"], "other")
 
     def test_duplicate_ids_rerun_unchanged(self):
-        # The same id twice in one JSONL file: the first record wins, the later one is
-        # skipped with a warning naming both places, and a rerun changes nothing.
+        # The same id twice in one JSONL file: the later record replaces the earlier one with
+        # a warning naming both places, and a rerun changes nothing (test_duplicate_ids.py
+        # has the rest).
         dup = self.write_jsonl("dup.jsonl", [{"_id": "x", "text": "first version"},
                                              {"_id": "x", "text": "second version"},
                                              {"_id": "y", "text": "other"}])
@@ -400,13 +401,13 @@ class Incremental(RkTestCase):
         self.assertEqual(r.code, 0, r)
         self.assertIn("dup.jsonl:2", r.err)
         self.assertIn("dup.jsonl:1", r.err)
-        self.assertEqual(r.json()["skipped"], 1)
-        self.assertEqual(self.ok("get", "x").out, "first version\n")
+        self.assertEqual((r.json()["added"], r.json()["skipped"]), (2, 0))
+        self.assertEqual(self.ok("get", "x").out, "second version\n")
         self.assertEqual(self.stats()["documents"], 2)
         before = self.ls()
         s = self.ingest_json(dup)
-        self.assertEqual((s["updated"], s["unchanged"], s["skipped"]), (0, 2, 1), s)
-        self.assertEqual(self.ok("get", "x").out, "first version\n")
+        self.assertEqual((s["updated"], s["unchanged"], s["skipped"]), (0, 2, 0), s)
+        self.assertEqual(self.ok("get", "x").out, "second version\n")
         self.assertEqual(self.ls(), before)
 
     def test_deleted_file_kept_without_prune(self):

@@ -240,6 +240,23 @@ TEST_CASE("records: fields, metadata, types", "[records]") {
                     rk::InputError);
 }
 
+TEST_CASE("records: a null, empty or blank id is no id, and says so", "[records]") {
+    RecordParser parser;
+    const RecordFields fields;
+    for (const char* json : {R"({"_id":null,"text":"t"})", R"({"_id":"","text":"t"})",
+                             R"({"_id":" \t\n","text":"t"})"}) {
+        const auto r = parser.parse_object(json, fields, {});
+        CHECK(r.id.empty());
+        CHECK(r.blank_id);
+    }
+    const auto missing = parser.parse_object(R"({"text":"t"})", fields, {});
+    CHECK(missing.id.empty());
+    CHECK_FALSE(missing.blank_id);
+    const auto zero = parser.parse_object(R"({"_id":0,"text":"t"})", fields, {});
+    CHECK(zero.id == "0");
+    CHECK_FALSE(zero.blank_id);
+}
+
 TEST_CASE("JSON documents: arrays of records or one record", "[records]") {
     RecordParser parser;
     std::vector<std::string> ids;

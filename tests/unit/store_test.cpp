@@ -154,6 +154,53 @@ TEST_CASE("JSONL: ids kept, bad lines reported, the rest ingested", "[ingest]") 
     CHECK(index.get("1")->info.title == "one");
 }
 
+TEST_CASE("JSONL: a later record with the same id replaces the earlier one", "[ingest]") {
+    TempDir tmp;
+    const auto line = [](const std::string& id, const std::string& text) {
+        return "{\"_id\":\"" + id + "\",\"text\":\"" + text + "\"}\n";
+    };
+    write(tmp.path / "v0.jsonl", line("x", "stored text"));
+    // Far enough apart that the earlier "x" is written before the later one arrives.
+    std::string filler;
+    for (int i = 0; filler.size() < (std::size_t{400} << 10); ++i) {
+        filler += line("f" + std::to_string(i), std::string(1000, 'a' + static_cast<char>(i % 26)));
+    }
+    write(tmp.path / "near.jsonl", line("x", "first edit") + line("x", "stored text"));
+    write(tmp.path / "far.jsonl", line("x", "first edit") + filler + line("x", "stored text"));
+    write(tmp.path / "edit.jsonl", line("x", "first edit") + line("x", "second edit"));
+    auto index = rk::Index::create(tmp.path / "idx", {});
+    rk::IngestOptions o;
+    o.paths = {(tmp.path / "v0.jsonl").string()};
+    REQUIRE(rk::ingest(index, o).added == 1);
+
+    for (const char* file : {"near.jsonl", "far.jsonl"}) {
+        // The later record is what the index held before: the document ends unchanged, though
+        // the earlier record replaced it meanwhile (far apart) or was never written (near).
+        INFO(file);
+        o.paths = {(tmp.path / file).string()};
+        std::vector<rk::IngestNote> notes;
+        rk::IngestCallbacks cb;
+        cb.note = [&](const rk::IngestNote& n) { notes.push_back(n); };
+        const auto r = rk::ingest(index, o, cb);
+        CHECK(r.updated == 0);
+        CHECK(r.unchanged == 1);
+        CHECK(r.skipped == 0);
+        REQUIRE(notes.size() == 1);
+        CHECK(notes[0].level == rk::IngestNote::Level::warning);
+        CHECK(notes[0].what.find(o.paths[0] + ":1") != std::string::npos);
+        CHECK(index.get("x")->text == "stored text");
+        CHECK(index.verify().ok);
+    }
+
+    o.paths = {(tmp.path / "edit.jsonl").string()};
+    auto r = rk::ingest(index, o);
+    CHECK((r.added == 0 && r.updated == 1 && r.unchanged == 0 && r.chunks == 1));
+    CHECK(index.get("x")->text == "second edit");
+    r = rk::ingest(index, o);
+    CHECK((r.updated == 0 && r.unchanged == 1 && r.chunks == 0));
+    CHECK(index.verify().ok);
+}
+
 TEST_CASE("rm by id, glob and collection", "[store]") {
     TempDir tmp;
     write(tmp.path / "c.jsonl",

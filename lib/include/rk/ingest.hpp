@@ -37,8 +37,11 @@ struct IngestOptions {
 };
 
 struct IngestReport {
+    // Each document counts once, by what the whole run did to it, also when the run met its
+    // id more than once (the later record replaces the earlier): added when the index did not
+    // hold it before, else updated or unchanged.
     std::int64_t added = 0, updated = 0, unchanged = 0, skipped = 0, failed = 0, pruned = 0;
-    std::int64_t chunks = 0;  // chunks written
+    std::int64_t chunks = 0;  // the chunks of the added and updated documents
     std::int64_t bytes = 0;   // input bytes read
     double seconds = 0;
 };
@@ -59,6 +62,8 @@ struct IngestCallbacks {
     std::function<void(const IngestProgress&)> progress;
     std::function<void(const IngestNote&)> note;
     // Each document's fate: "add", "update", "unchanged", "prune" (used by --dry-run listings).
+    // Called again for a document whose id comes again in a later round of the input (up to
+    // a megabyte each), with what the later record does.
     std::function<void(std::string_view action, std::string_view id)> item;
 };
 

@@ -71,11 +71,14 @@ struct WorkItem {
     std::uint64_t bytes = 0;
 };
 
-// A document ready to write. Its chunks are empty when it is unchanged since the last
-// ingest: then it is not written, and the worker did not cut it.
+// A document ready to write. It is not cut into chunks when it is unchanged since the last
+// ingest, as then it is normally not written. It is after all when an earlier record with its
+// id changed the document in this run; for that the worker keeps a reader's segments.
 struct Prepared {
     store::DocumentRecord rec;
     std::string where;
+    bool cut = false;
+    std::optional<std::vector<inputs::Segment>> segments;  // a reader's, when not cut
 };
 
 struct WorkResult {
@@ -137,17 +140,52 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
     return std::move(ss).str();
 }
 
+// Cuts a document into chunks and, unless in a dry run, counts their terms and embeds them.
+// One per thread: each worker's, and the writer's for a document that must be written after
+// all (see Prepared).
+class Cutter {
+  public:
+    Cutter(const IngestOptions& o, const Settings& s, text::Tokenizer& tokenizer,
+           const embed::BuiltinEmbedder* embedder)
+        : o_(o), s_(s), embedder_(embedder), counter_(tokenizer) {}
+
+    // `segments`: a reader's, or null for a record (which carries no structure of its own, so
+    // its text is cut at paragraphs).
+    void cut(Prepared& p, const std::vector<inputs::Segment>* segments) {
+        inputs::Parsed text;
+        if (segments == nullptr) {
+            text = inputs::read_text(p.rec.body);
+            segments = &text.segments;
+        }
+        p.rec.chunks = inputs::make_chunks(p.rec.body, *segments, s_.chunk_size, s_.chunk_overlap);
+        if (!o_.dry_run) {
+            for (auto& c : p.rec.chunks) {
+                c.terms = counter_.count(p.rec.title, c.heading, c.text);
+                if (embedder_ != nullptr) {
+                    c.vector = vector::embed_chunk(
+                        *embedder_, vector::embedding_text(p.rec.title, c.heading, c.text));
+                }
+            }
+        }
+        p.cut = true;
+    }
+
+  private:
+    const IngestOptions& o_;
+    const Settings& s_;
+    const embed::BuiltinEmbedder* embedder_;  // null for an index without vectors
+    lexical::TermCounter counter_;
+};
+
 // Parses, hashes and (unless unchanged since the last ingest) chunks. One per worker thread.
 class Preparer {
   public:
     Preparer(const IngestOptions& o, const Settings& s, const Known& known,
              text::Tokenizer tokenizer, const embed::BuiltinEmbedder* embedder)
         : o_(o),
-          s_(s),
           known_(known),
-          embedder_(embedder),
           tokenizer_(std::make_unique<text::Tokenizer>(std::move(tokenizer))),
-          counter_(*tokenizer_),
+          cutter_(o, s, *tokenizer_, embedder),
           fields_{o.id_field, o.title_field, o.text_field} {}
 
     void run(WorkItem& item, WorkResult& r) {
@@ -355,39 +393,29 @@ class Preparer {
         p.rec.hash = hash_hex({p.rec.collection, p.rec.title, p.rec.meta, p.rec.body});
         // A record without an id is named by its content, which is stable across runs.
         p.rec.ext_id = rec.id.empty() ? p.rec.hash.substr(0, 16) : std::move(rec.id);
+        if (rec.blank_id) {
+            // Most likely a mistake in the data, which the fallback would otherwise hide.
+            note(r, IngestNote::Level::warning, p.where,
+                 fmt::format("'{}' is null or blank; the id is the content hash {} instead",
+                             o_.id_field, p.rec.ext_id));
+        }
         finish(p, nullptr, r);
     }
 
-    void finish(Prepared& p, const inputs::Parsed* parsed, WorkResult& r) {
+    void finish(Prepared& p, inputs::Parsed* parsed, WorkResult& r) {
         const auto k = known_.find(p.rec.ext_id);
         if (k == known_.end() || k->second.hash != p.rec.hash) {
-            // Records carry no structure of their own: their text is cut at paragraphs.
-            inputs::Parsed text;
-            if (parsed == nullptr) {
-                text = inputs::read_text(p.rec.body);
-                parsed = &text;
-            }
-            p.rec.chunks =
-                inputs::make_chunks(p.rec.body, parsed->segments, s_.chunk_size, s_.chunk_overlap);
-            if (!o_.dry_run) {
-                for (auto& c : p.rec.chunks) {
-                    c.terms = counter_.count(p.rec.title, c.heading, c.text);
-                    if (embedder_ != nullptr) {
-                        c.vector = vector::embed_chunk(
-                            *embedder_, vector::embedding_text(p.rec.title, c.heading, c.text));
-                    }
-                }
-            }
+            cutter_.cut(p, parsed != nullptr ? &parsed->segments : nullptr);
+        } else if (parsed != nullptr) {
+            p.segments = std::move(parsed->segments);
         }
         r.docs.push_back(std::move(p));
     }
 
     const IngestOptions& o_;
-    const Settings& s_;
     const Known& known_;
-    const embed::BuiltinEmbedder* embedder_;      // null for an index without vectors
     std::unique_ptr<text::Tokenizer> tokenizer_;  // stays put when the Preparer moves
-    lexical::TermCounter counter_;
+    Cutter cutter_;
     inputs::RecordFields fields_;
     inputs::RecordParser parser_;
 };
@@ -551,25 +579,40 @@ std::vector<WorkResult> process(std::vector<WorkItem> items, std::vector<Prepare
 }
 
 // Decides each document's fate against what the index held and what this run wrote.
+//
+// When one run meets an id again, the later record replaces the earlier one. The report
+// counts each document once, by what the whole run did to it: added when the index did not
+// hold it before the run, else updated or unchanged by whether the record that ends up
+// stored differs from the one stored before; `chunks` counts the chunks of the added and
+// updated documents as they end up. So a rerun over the same input, duplicates and all,
+// reports every document unchanged.
 class Writer {
   public:
-    Writer(store::Database& db, text::Tokenizer& tokenizer, bool vectors, const IngestOptions& o,
-           const Known& known, const IngestCallbacks& cb, IngestReport& report,
-           vector::GraphBuilder* graph)
+    Writer(store::Database& db, text::Tokenizer& tokenizer, const Settings& settings,
+           const embed::BuiltinEmbedder* embedder, const IngestOptions& o, const Known& known,
+           const IngestCallbacks& cb, IngestReport& report, vector::GraphBuilder* graph)
         : db_(db),
           graph_(graph),
           tokenizer_(tokenizer),
-          vectors_(vectors),
+          vectors_(embedder != nullptr),
           o_(o),
           known_(known),
           cb_(cb),
-          report_(report) {}
+          report_(report),
+          cutter_(o, settings, tokenizer, embedder) {}
 
     // Writes one round, committing when the open transaction has grown enough.
     void write(std::vector<WorkResult>& results) {
         if (!o_.dry_run && !tx_) {
             tx_.emplace(db_);
             writer_.emplace(db_, tokenizer_, vectors_);
+        }
+        // Each id's last record in the round: an earlier one need not be written, as the later
+        // one replaces it anyway. So a rerun over records with duplicate ids writes nothing,
+        // unless a round ends between two of them.
+        std::unordered_map<std::string_view, const Prepared*> last;
+        for (const auto& r : results) {
+            for (const auto& p : r.docs) last[p.rec.ext_id] = &p;
         }
         for (auto& r : results) {
             uncommitted_ += r.bytes;
@@ -581,7 +624,9 @@ class Writer {
             for (auto& n : r.notes) {
                 if (cb_.note) cb_.note(n);
             }
-            for (auto& p : r.docs) write_one(p, writer_ ? &*writer_ : nullptr);
+            for (auto& p : r.docs) {
+                write_one(p, last.at(p.rec.ext_id) != &p, writer_ ? &*writer_ : nullptr);
+            }
         }
         if (uncommitted_ >= commit_bytes_) commit();
     }
@@ -648,43 +693,92 @@ class Writer {
     }
 
   private:
-    void write_one(Prepared& p, store::DocumentWriter* writer) {
+    enum class Action { none, add, update, unchanged };
+
+    // An id this run has met.
+    struct RunDocument {
+        std::string where;                  // where its last record was read
+        std::int64_t rowid = 0;             // its row, when it has one
+        std::optional<std::string> stored;  // the hash of what its row holds (or would, dry)
+        Action counted = Action::none;      // how the report counts it
+        std::int64_t chunks = 0;            // its part of the report's chunks
+    };
+
+    // `superseded`: a later record in this round has the same id.
+    void write_one(Prepared& p, bool superseded, store::DocumentWriter* writer) {
         const std::string& id = p.rec.ext_id;
-        std::int64_t rowid = 0;
-        const std::string* old_hash = nullptr;
-        if (auto w = run_.find(id); w != run_.end()) {
-            // The first record with an id wins, so that a rerun finds it unchanged.
-            ++report_.skipped;
+        const auto before = known_.find(id);
+        auto [at, first] = run_.try_emplace(id);
+        RunDocument& d = at->second;
+        if (first) {
+            if (before != known_.end()) {
+                d.rowid = before->second.rowid;
+                d.stored = before->second.hash;
+            }
+        } else {
             if (cb_.note) {
                 cb_.note({IngestNote::Level::warning, p.where,
-                          fmt::format("duplicate id '{}' (first at {}); this record is skipped", id,
-                                      w->second)});
+                          fmt::format("duplicate id '{}' (also at {}); the later record "
+                                      "replaces it",
+                                      id, d.where)});
             }
-            return;
+            tally(d.counted, d.chunks, -1);
+            d.counted = Action::none;
+            d.chunks = 0;
         }
-        if (auto k = known_.find(id); k != known_.end()) {
-            rowid = k->second.rowid;
-            old_hash = &k->second.hash;
-        }
-        std::string_view action = "add";
-        if (old_hash != nullptr) action = *old_hash == p.rec.hash ? "unchanged" : "update";
-        if (writer != nullptr) {
-            if (action == "add") {
-                writer->insert(p.rec);
-            } else if (action == "update") {
-                writer->replace(rowid, p.rec);
+        d.where = p.where;
+        if (superseded) return;
+        const Action action = before == known_.end()              ? Action::add
+                              : before->second.hash == p.rec.hash ? Action::unchanged
+                                                                  : Action::update;
+        if (action != Action::unchanged) d.chunks = static_cast<std::int64_t>(p.rec.chunks.size());
+        if (d.stored != p.rec.hash) {
+            if (writer != nullptr) {
+                // Unchanged since before the run, so not cut by the worker, but an earlier
+                // record with its id has replaced it in this run.
+                if (!p.cut) cutter_.cut(p, p.segments ? &*p.segments : nullptr);
+                if (d.stored) {
+                    writer->replace(d.rowid, p.rec);
+                } else {
+                    d.rowid = writer->insert(p.rec);
+                }
             }
+            d.stored = p.rec.hash;
         }
-        if (action == "add") {
-            ++report_.added;
-        } else if (action == "update") {
-            ++report_.updated;
-        } else {
-            ++report_.unchanged;
+        d.counted = action;
+        tally(action, d.chunks, 1);
+        if (cb_.item) cb_.item(name(action), id);
+    }
+
+    void tally(Action a, std::int64_t chunks, std::int64_t n) {
+        switch (a) {
+            case Action::none:
+                return;
+            case Action::add:
+                report_.added += n;
+                break;
+            case Action::update:
+                report_.updated += n;
+                break;
+            case Action::unchanged:
+                report_.unchanged += n;
+                break;
         }
-        if (action != "unchanged") report_.chunks += static_cast<std::int64_t>(p.rec.chunks.size());
-        if (cb_.item) cb_.item(action, id);
-        run_.emplace(id, p.where);
+        report_.chunks += n * chunks;
+    }
+
+    static std::string_view name(Action a) {
+        switch (a) {
+            case Action::add:
+                return "add";
+            case Action::update:
+                return "update";
+            case Action::unchanged:
+                return "unchanged";
+            case Action::none:
+                break;
+        }
+        return "none";
     }
 
     store::Database& db_;
@@ -695,12 +789,13 @@ class Writer {
     const Known& known_;
     const IngestCallbacks& cb_;
     IngestReport& report_;
-    std::unordered_map<std::string, std::string> run_;  // id -> where it was read, this run
+    std::unordered_map<std::string, RunDocument> run_;
     std::unordered_set<std::string> seen_sources_, failed_sources_;
     std::optional<store::Transaction> tx_;
     std::optional<store::DocumentWriter> writer_;
     std::size_t uncommitted_ = 0;
     std::size_t commit_bytes_ = commit_bytes();
+    Cutter cutter_;  // the writing thread's own
 };
 
 }  // namespace
@@ -748,7 +843,7 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
         graph.emplace(db.file(), index.dir() / "vectors.hnsw",
                       static_cast<std::size_t>(embedder->dimension()), vector::GraphParams{});
     }
-    Writer writer(db, writer_tokenizer, embedder != nullptr, options, known, cb, report,
+    Writer writer(db, writer_tokenizer, index.settings(), embedder, options, known, cb, report,
                   graph ? &*graph : nullptr);
     RoundMaker rounds(walk.files, options);
     auto fail = [&](const IngestNote& n) {

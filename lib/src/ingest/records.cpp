@@ -57,6 +57,8 @@ Record to_record(const simdjson::dom::element& el, const RecordFields& fields,
         const std::string_view key = field.key;
         if (key == fields.id) {
             r.id = scalar_text(field.value, key, true);
+            r.blank_id = r.id.find_first_not_of(" \t\r\n\f\v") == std::string::npos;
+            if (r.blank_id) r.id.clear();
         } else if (key == fields.title) {
             r.title = scalar_text(field.value, key, false);
         } else if (key == fields.text) {

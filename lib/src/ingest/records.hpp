@@ -17,6 +17,9 @@ struct RecordFields {
 
 struct Record {
     std::string id;  // empty when the record has none
+    // The id field was there but null, empty or only whitespace: then `id` is empty too, and
+    // the record is named by its content as one without an id, but the user hears of it.
+    bool blank_id = false;
     std::string title, text;
     std::string meta;  // the record's other fields and the user's --meta, as a JSON object
 };
