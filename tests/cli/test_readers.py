@@ -6,12 +6,14 @@ import random
 import re
 import subprocess
 import unittest
+import zlib
 
 from rkcli import RkTestCase, word_boundary_ok
 
 
-def make_pdf(pages, title=None):
-    """A PDF of `pages`, each a list of paragraphs, each a list of lines (Helvetica 12)."""
+def make_pdf(pages, title=None, compress=False):
+    """A PDF of `pages`, each a list of paragraphs, each a list of lines (Helvetica 12); with
+    `compress`, each page's content stream is deflated (/FlateDecode), as most PDFs are."""
     objs = []
     def add(body):
         objs.append(body)
@@ -31,7 +33,12 @@ def make_pdf(pages, title=None):
                 ops.append(b"(" + esc.encode("latin-1") + b") Tj")
         ops.append(b"ET")
         stream = b"\n".join(ops)
-        content = add(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+        flate = b""
+        if compress:
+            stream = zlib.compress(stream)
+            flate = b" /Filter /FlateDecode"
+        content = add(b"<< /Length %d%s >>\nstream\n" % (len(stream), flate) + stream
+                      + b"\nendstream")
         kids.append(add(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
                         b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (pages_id, content, font)))
     objs[pages_id - 1] = (b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % k for k in kids)

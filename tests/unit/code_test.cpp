@@ -179,6 +179,9 @@ TEST_CASE("code: definition names from headers", "[code]") {
     CHECK(definition_name("std::vector<int> make_list(int n)", true) == "make_list");
     CHECK(definition_name("Foo::~Foo()", true) == "Foo::~Foo");
     CHECK(definition_name("namespace a::b", true).empty());
+    CHECK(definition_name("TEST_CASE(\"globs\", \"[glob]\") {", true) ==
+          "TEST_CASE(\"globs\", \"[glob]\")");
+    CHECK(definition_name("TEST(Parser, HandlesEmpty) {", true) == "TEST(Parser, HandlesEmpty)");
     CHECK(definition_name("", true).empty());
 }
 

@@ -109,6 +109,16 @@ std::string definition_name(std::string_view header, bool calls_define) {
         const std::string_view name = name_before(v, paren);
         if (!name.empty() && !control_word(name) &&
             !std::isdigit(static_cast<unsigned char>(name.front()))) {
+            // A macro in capitals (TEST_CASE("parses"), TEST(Suite, Name)) is named by its
+            // arguments too, which say what it defines.
+            const bool macro = std::none_of(name.begin(), name.end(), [](char c) {
+                return std::islower(static_cast<unsigned char>(c)) != 0;
+            });
+            const std::size_t close = v.find(')', paren);
+            if (macro && close != std::string_view::npos) {
+                const auto start = static_cast<std::size_t>(name.data() - v.data());
+                return collapse(v.substr(start, close + 1 - start), 80);
+            }
             // "class Foo(Base)", "struct Point(i32)" name the type the same way.
             return std::string(name);
         }
