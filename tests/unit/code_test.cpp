@@ -68,18 +68,19 @@ TEST_CASE("code: C cut at its functions, comments above them kept with them", "[
         "    return 0;\n"
         "}\n"
         "\n"
-        "struct point { int x, y; };\n"
-        "struct point *make_point(void) { return 0; }\n"
-        "int main(void) { return parse_config(\"x\"); }\n";
+        "struct point {\n    int x, y;\n};\n"
+        "struct point *make_point(void) {\n    return 0;\n}\n"
+        "int add(int a, int b);\n"
+        "int sub(int a, int b);\n"
+        "enum { RED };\n"
+        "int main(void) {\n    return parse_config(\"x\");\n}\n";
+    // Declarations of one line are packed together, without a heading.
     CHECK(sections("config.c", c) == Sections{{"", "/* Config loading. */"},
                                               {"parse_config", "// Reads the file at path."},
-                                              {"point", "struct point { int x, y; };"},
-                                              {"make_point",
-                                               "struct point *make_point(void) { "
-                                               "return 0; }"},
-                                              {"main",
-                                               "int main(void) { return "
-                                               "parse_config(\"x\"); }"}});
+                                              {"point", "struct point {"},
+                                              {"make_point", "struct point *make_point(void) {"},
+                                              {"", "int add(int a, int b);"},
+                                              {"main", "int main(void) {"}});
 }
 
 TEST_CASE("code: C++ namespaces are transparent; classes, templates, methods", "[code]") {
@@ -87,7 +88,7 @@ TEST_CASE("code: C++ namespaces are transparent; classes, templates, methods", "
         "namespace app::core {\n"
         "\n"
         "template <class T>\n"
-        "T clamp(T v) { return v; }\n"
+        "T clamp(T v) {\n    return v;\n}\n"
         "\n"
         "class Server : public Base {\n"
         "  public:\n"
@@ -106,9 +107,10 @@ TEST_CASE("code: C++ namespaces are transparent; classes, templates, methods", "
 }
 
 TEST_CASE("code: Go, Rust, JavaScript and TypeScript definitions are named", "[code]") {
-    CHECK(sections("s.go",
-                   "package main\n\nimport \"fmt\"\n\ntype Server struct {\n\tname string\n}\n\n"
-                   "func (s *Server) Start() error {\n\treturn nil\n}\n\nfunc main() {\n}\n") ==
+    CHECK(sections(
+              "s.go",
+              "package main\n\nimport \"fmt\"\n\ntype Server struct {\n\tname string\n}\n\n"
+              "func (s *Server) Start() error {\n\treturn nil\n}\n\nfunc main() {\n\trun()\n}\n") ==
           Sections{{"", "package main"},
                    {"Server", "type Server struct {"},
                    {"Start", "func (s *Server) Start() error {"},
@@ -124,11 +126,12 @@ TEST_CASE("code: Go, Rust, JavaScript and TypeScript definitions are named", "[c
     CHECK(sections("a.ts",
                    "import x from 'y';\n\nexport const loadConfig = async (path: string) => {\n"
                    "  return `template ${path} {`;\n};\n\n"
-                   "export default class Store {\n}\n\nfunction helper() {}\n") ==
+                   "export default class Store {\n  x = 1;\n}\n\n"
+                   "function helper() {\n  return 1;\n}\n") ==
           Sections{{"", "import x from 'y';"},
                    {"loadConfig", "export const loadConfig = async (path: string) => {"},
                    {"Store", "export default class Store {"},
-                   {"helper", "function helper() {}"}});
+                   {"helper", "function helper() {"}});
 }
 
 TEST_CASE("code: Python by indentation; decorators, docstrings, top-level code", "[code]") {

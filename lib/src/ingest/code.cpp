@@ -149,6 +149,8 @@ std::string definition_name(std::string_view header, bool calls_define) {
 
 namespace {
 
+constexpr std::ptrdiff_t kMinDefinitionLines = 2;  // code lines of a definition that is a section
+
 // Where each line of the file starts, and the lexer's view of it.
 struct Line {
     std::size_t start, end;  // byte range, without the newline
@@ -451,10 +453,16 @@ Parsed read_code(std::string_view text, const Language& lang) {
             if (lang.syntax != Syntax::braces && parens <= 0) break;
         }
         header = header.substr(0, header.find('{'));
-        const std::string name =
-            u == 0 && units[u].last == 0 && first == 0 && !lines.empty() && !lines[0].code
-                ? std::string()
-                : definition_name(header, lang.calls_define);
+        // A definition of one line (a prototype, a constant, an empty type) is packed
+        // with its neighbours, as a header file's many declarations would otherwise each be
+        // a chunk of a few words.
+        const auto code_lines = std::count_if(lines.begin() + static_cast<std::ptrdiff_t>(h),
+                                              lines.begin() + static_cast<std::ptrdiff_t>(end_line),
+                                              [](const Line& l) { return l.code; });
+        const bool opening = u == 0 && units[u].last == 0 && first == 0 && !lines[0].code;
+        const std::string name = opening || code_lines < kMinDefinitionLines
+                                     ? std::string()
+                                     : definition_name(header, lang.calls_define);
         bool section_start = !name.empty() || after_definition;
         after_definition = !name.empty();
         // Paragraphs (blank-line separated) of the unit, under its name.
