@@ -1,11 +1,14 @@
 """Format readers (text, Markdown, JSON, JSONL, BEIR), skipped inputs, and chunking."""
 
 import gzip
+import html
+import io
 import json
 import random
 import re
 import subprocess
 import unittest
+import zipfile
 import zlib
 
 from rkcli import RkTestCase, word_boundary_ok
@@ -59,6 +62,60 @@ def make_pdf(pages, title=None, compress=False):
         trailer += b" /Info %d 0 R" % info
     out += b"trailer\n" + trailer + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
+
+
+def make_docx(paragraphs, title=None):
+    """A DOCX of (style, text) paragraphs (style "" for body text, "Heading1", "Title"...)."""
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    body = []
+    for style, text in paragraphs:
+        ppr = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
+        runs = "".join(f"<w:r><w:t xml:space=\"preserve\">{html.escape(part)}</w:t></w:r>"
+                       + ("<w:r><w:tab/></w:r>" if i + 1 < len(text.split("\t")) else "")
+                       for i, part in enumerate(text.split("\t")))
+        body.append(f"<w:p>{ppr}{runs}</w:p>")
+    # A field code and deleted text: not the document's words.
+    body.append('<w:p><w:r><w:instrText>HYPERLINK fieldcodeword</w:instrText></w:r>'
+                '<w:del><w:r><w:delText>deletedword</w:delText></w:r></w:del></w:p>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.'
+                   'openxmlformats.org/package/2006/content-types"/>')
+        z.writestr("word/document.xml", f'<?xml version="1.0" encoding="UTF-8"?><w:document {w}>'
+                   f'<w:body>{"".join(body)}</w:body></w:document>')
+        if title:
+            z.writestr("docProps/core.xml", '<?xml version="1.0"?><cp:coreProperties '
+                       'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/'
+                       'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                       f"<dc:title>{html.escape(title)}</dc:title><dc:creator>Ann Author"
+                       "</dc:creator></cp:coreProperties>")
+    return out.getvalue()
+
+
+def make_epub(chapters, title):
+    """An EPUB of (file name, XHTML body) chapters, in that reading order."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("mimetype", "application/epub+zip")  # first, stored, as EPUB requires
+        z.writestr("META-INF/container.xml", '<?xml version="1.0"?><container version="1.0" '
+                   'xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles>'
+                   '<rootfile full-path="OEBPS/content.opf" media-type="application/oebps-'
+                   'package+xml"/></rootfiles></container>')
+        items = "".join(f'<item id="c{i}" href="{name}" media-type="application/xhtml+xml"/>'
+                        for i, (name, _) in enumerate(chapters))
+        # The spine, not the manifest, gives the reading order.
+        spine = "".join(f'<itemref idref="c{i}"/>' for i in reversed(range(len(chapters))))
+        z.writestr("OEBPS/content.opf", '<?xml version="1.0"?><package xmlns="http://www.idpf.'
+                   'org/2007/opf" version="3.0"><metadata xmlns:dc="http://purl.org/dc/elements/'
+                   f'1.1/"><dc:title>{title}</dc:title><dc:language>en</dc:language></metadata>'
+                   f"<manifest>{items}</manifest><spine>{spine}</spine></package>",
+                   compress_type=zipfile.ZIP_DEFLATED)
+        for name, body in chapters:
+            z.writestr("OEBPS/" + name.replace("%20", " "),
+                       '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head>'
+                       f"<title>t</title></head><body>{body}</body></html>",
+                       compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
 
 
 class Readers(RkTestCase):
@@ -285,6 +342,53 @@ class Readers(RkTestCase):
         for word, path in [("albatross", c), ("petrels", py), ("gannets", script)]:
             hits = self.ok("query", "--mode", "bm25", "--format", "json", word).json()
             self.assertEqual([h["id"] for h in hits["results"]], [path], word)
+
+    def test_docx_odt_and_epub_read_as_their_text(self):
+        docx = self.write("docs/report.docx", make_docx(
+            [("Title", "Seabird Report"), ("Heading1", "Colonies"),
+             ("", "Puffins\tnest in burrows."), ("Heading2", "Counts"), ("", "Gannets dive.")],
+            title="Seabird Report 2026"))
+        # Chapters in spine order (the manifest lists them the other way round).
+        epub = self.write("books/birds.epub", make_epub(
+            [("one.xhtml", "<h1>Terns</h1><p>Arctic terns migrate.</p>"),
+             ("two%20b.xhtml", "<h1>Skuas</h1><p>Skuas steal <b>fish</b>.</p>")],
+            title="Sea Birds"))
+        # ODT: content.xml with a heading, paragraphs, a space run and an annotation.
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            z.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+            t = 'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+            o = 'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+            z.writestr("content.xml", f'<?xml version="1.0"?><office:document-content {o} {t}>'
+                       '<office:body><office:text><text:h text:outline-level="1">Petrels</text:h>'
+                       '<text:p>Storm<text:s/>petrels walk on water.<office:annotation><text:p>'
+                       'reviewernote</text:p></office:annotation></text:p></office:text>'
+                       '</office:body></office:document-content>')
+        odt = self.write("notes.odt", out.getvalue())
+        broken = self.write("broken.docx", b"PK\x03\x04 not really a zip")
+        r = self.rk("ingest", "--json", docx, epub, odt, broken)
+        self.assertEqual(r.code, 2, r)
+        self.assertEqual((r.json()["added"], r.json()["failed"]), (3, 1))
+        self.assertIn("broken.docx: not a valid DOCX", r.err)
+        d = self.get_json(docx)
+        self.assertEqual(d["title"], "Seabird Report 2026")
+        self.assertEqual(d["meta"], {"author": "Ann Author"})
+        self.assertEqual(d["text"], "Seabird Report\n\nColonies\n\nPuffins nest in burrows."
+                                    "\n\nCounts\n\nGannets dive.")
+        self.assertEqual([c["heading"] for c in d["chunk_list"]],
+                         ["Seabird Report", "Seabird Report > Colonies",
+                          "Seabird Report > Colonies > Counts"])
+        e = self.get_json(epub)
+        self.assertEqual((e["title"], e["meta"]), ("Sea Birds", {"lang": "en"}))
+        self.assertEqual(e["text"], "Skuas\n\nSkuas steal fish.\n\nTerns\n\nArctic terns migrate.")
+        o = self.get_json(odt)
+        self.assertEqual((o["title"], o["text"]), ("Petrels", "Petrels\n\nStorm petrels walk on water."))
+        for gone in ("fieldcodeword", "deletedword", "reviewernote"):
+            self.assertEqual(self.rk("query", "--mode", "bm25", gone).code, 1, gone)
+        # By content too: an EPUB or ODT under a name that says nothing.
+        self.write("incoming/upload", make_epub([("c.xhtml", "<p>Fulmars glide.</p>")], "Fulmars"))
+        self.ingest_json(self.path("incoming/upload"))
+        self.assertEqual(self.get_json(self.path("incoming/upload"))["title"], "Fulmars")
 
     def test_json_array_default_fields(self):
         p = self.write("docs.json", json.dumps([

@@ -48,6 +48,13 @@ TEST_CASE("readers are chosen by file name, then by content", "[readers]") {
     CHECK(reader_for("", "<HTML lang=en>").name() == "html");
     CHECK(reader_for("page.txt", "<html>").name() == "html");
     CHECK(reader_for("", "<p>not a page</p>").name() == "text");
+    CHECK(reader_for("Report.DOCX", "").name() == "docx");
+    CHECK(reader_for("book.epub", "").name() == "epub");
+    CHECK(reader_for("upload", std::string("PK\x03\x04", 4) + std::string(26, 'x') +
+                                   "mimetypeapplication/epub+zip")
+              .name() == "epub");
+    CHECK(reader_for("upload", "PK\x03\x04 short").name() == "text");
+    CHECK(reader_for("upload", "PK").name() == "text");
     // A name that says something else wins over content.
     CHECK(reader_for("template.c", "<html>").name() == "code");
 }

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <deque>
+#include <initializer_list>
 #include <optional>
+#include <vector>
 
 #include "ingest/code.hpp"
 
@@ -149,6 +151,33 @@ class PdfReader final : public Reader {
     Parsed read(std::string& text) const override { return read_pdf(text); }
 };
 
+// DOCX, ODT and EPUB: zip archives, claimed by name, or by the mimetype entry that ODT and
+// EPUB store first and uncompressed so that it can be read at a fixed offset.
+class ZipXmlReader final : public Reader {
+  public:
+    using Read = Parsed (*)(std::string&);
+    ZipXmlReader(std::string_view name, std::initializer_list<std::string_view> extensions,
+                 std::string_view mimetype, Read reader)
+        : name_(name), extensions_(extensions), mimetype_(mimetype), read_(reader) {}
+    [[nodiscard]] std::string_view name() const override { return name_; }
+    [[nodiscard]] bool claims(std::string_view filename, std::string_view head) const override {
+        for (const auto ext : extensions_) {
+            if (ends_with_ci(filename, ext)) return true;
+        }
+        return !mimetype_.empty() && head.size() >= 38 + mimetype_.size() &&
+               head.starts_with("PK\x03\x04") && head.substr(30, 8) == "mimetype" &&
+               head.substr(38).starts_with(mimetype_);
+    }
+    [[nodiscard]] bool reads_bytes() const override { return true; }
+    Parsed read(std::string& text) const override { return read_(text); }
+
+  private:
+    std::string_view name_;
+    std::vector<std::string_view> extensions_;
+    std::string_view mimetype_;
+    Read read_;
+};
+
 class RoffReader final : public Reader {
   public:
     [[nodiscard]] std::string_view name() const override { return "man"; }
@@ -217,9 +246,14 @@ const Reader& reader_for(std::string_view filename, std::string_view head) {
     static const PdfReader pdf;
     static const MarkdownReader markdown;
     static const HtmlReader html;
+    static const ZipXmlReader docx("docx", {".docx", ".docm", ".dotx"}, "", read_docx);
+    static const ZipXmlReader odt("odt", {".odt", ".ott"},
+                                  "application/vnd.oasis.opendocument.text", read_odt);
+    static const ZipXmlReader epub("epub", {".epub"}, "application/epub+zip", read_epub);
     static const RoffReader roff;
     static const TextReader text;  // claims everything: last
-    static const Reader* const kReaders[] = {&pdf, &markdown, &html, &roff, &text};
+    static const Reader* const kReaders[] = {&pdf, &markdown, &html, &docx,
+                                             &odt, &epub,     &roff, &text};
     static const std::deque<CodeReader> code = [] {
         std::deque<CodeReader> readers;
         for (const Language& l : languages()) readers.emplace_back(l);

@@ -58,7 +58,9 @@ class Reader {
 
 // The reader of a file named `filename` (empty for standard input) whose first bytes are
 // `head`: PDF by name (.pdf) or by its "%PDF-" header; Markdown by name; HTML by name (.html,
-// .htm, .xhtml) or by its first tag; a man page by its requests (looks_like_roff); else text.
+// .htm, .xhtml) or by its first tag; DOCX, ODT and EPUB by name, the last two also by their
+// zip's first entry (mimetype); a man page by its requests (looks_like_roff); source code by
+// name or #! (language_for); else text.
 const Reader& reader_for(std::string_view filename, std::string_view head);
 
 // Plain text: paragraphs separated by blank lines. No title.
@@ -81,6 +83,17 @@ Parsed read_html(std::string& text);
 // its first line. Throws InputError for an encrypted or unreadable file. Replaces `data` (the
 // file's bytes) with the text.
 Parsed read_pdf(std::string& data);
+
+// Office Open XML word processing (.docx), OpenDocument text (.odt) and EPUB: zip archives of
+// XML. Paragraphs are segments; docx's Title and Heading1-9 styles, odt's headings and the
+// h1-h6 of an EPUB's chapters (read in spine order, each as HTML) are heading paths. The
+// title and author, language, subject and keywords come from the document's Dublin Core
+// metadata (docProps/core.xml, meta.xml, the EPUB package), else the first heading. Throws
+// InputError for what is not such an archive, lacks its main part, holds malformed XML or an
+// entry over 256 MiB. Replaces `data` (the file's bytes) with the text.
+Parsed read_docx(std::string& data);
+Parsed read_odt(std::string& data);
+Parsed read_epub(std::string& data);
 
 // A man page, man(7) or mdoc(7), with its tbl(1) tables: the text a reader sees, less the
 // layout (escapes, fonts and requests interpreted; conditions judged as nroff would), its
