@@ -251,8 +251,14 @@ void add_ingest(CLI::App& app, Context& ctx) {
     cmd->add_option("-j,--jobs", f->o.jobs, "Worker threads (0: one per core)")->type_name("N");
     cmd->add_flag("--json", f->json, "Print the summary as JSON on stdout");
     cmd->footer(
+        "Formats, by name or first bytes: text, Markdown, HTML, PDF, DOCX, ODT, EPUB, man pages,\n"
+        "source code (cut at definitions), JSON and JSONL records, any of them gzipped (.gz).\n"
+        "Walks skip what .gitignore, .ignore and .rkignore ignore (--no-ignore). See "
+        "rk-ingest(1).\n"
+        "\n"
         "Examples:\n"
         "  rk ingest -r ~/notes --include '*.md'\n"
+        "  rk ingest -r .                     # a checkout, as git sees it\n"
         "  rk ingest corpus.jsonl --collection scifact\n"
         "  git ls-files '*.md' | rk ingest --stdin-paths\n"
         "  echo 'a note' | rk ingest -");
