@@ -117,7 +117,7 @@ std::string definition_name(std::string_view header, bool calls_define) {
             const std::size_t close = v.find(')', paren);
             if (macro && close != std::string_view::npos) {
                 const auto start = static_cast<std::size_t>(name.data() - v.data());
-                return collapse(v.substr(start, close + 1 - start), 80);
+                return collapse(v.substr(start, close + 1 - start), 160);
             }
             // "class Foo(Base)", "struct Point(i32)" name the type the same way.
             return std::string(name);
