@@ -1,6 +1,7 @@
 """rk query: formats parsed back, filters, exclusions, batches, exit codes, hostile input."""
 
 import json
+import os
 
 from rkcli import RkTestCase
 
@@ -112,3 +113,49 @@ class Query(RkTestCase):
                 r = self.rk("query", "--", arg)
                 self.assertIn(r.code, (0, 1), r)
                 self.assertNotIn("error", r.err)
+
+
+class Scripts(RkTestCase):
+    """Words are found however their script writes them: inside unspaced Chinese and
+    Japanese sentences, in either Unicode normal form, in either case."""
+
+    def setUp(self):
+        super().setUp()
+        docs = {
+            "tokyo.txt": "東京は日本の首都です。",        # Tokyo is Japan's capital.
+            "osaka.txt": "大阪は食べ物で有名です。",      # Osaka is famous for food.
+            "beijing.txt": "北京是中国的首都。",          # Beijing is China's capital.
+            "seoul.txt": "서울은 한국의 수도입니다.",
+            "nfc.txt": "Caf\u00e9 cr\u00e8me and gro\u00dfe \u00dcbung.",
+            "nfd.txt": "Cafe\u0301 cre\u0300me notes.",
+        }
+        self.paths = {name: self.write("docs/" + name, text) for name, text in docs.items()}
+        self.ingest_json("-r", self.path("docs"))
+
+    def hits(self, query, mode="bm25"):
+        r = self.rk("query", "--mode", mode, "--format", "json", "-k", "10", query)
+        self.assertIn(r.code, (0, 1), r)
+        return [(os.path.basename(h["id"]), round(h["score"], 9))
+                for h in (r.json()["results"] if r.code == 0 else [])]
+
+    def test_a_word_inside_an_unspaced_sentence_is_found(self):
+        self.assertEqual([h[0] for h in self.hits("日本")], ["tokyo.txt"])
+        self.assertEqual(sorted(h[0] for h in self.hits("首都")), ["beijing.txt", "tokyo.txt"])
+        self.assertEqual([h[0] for h in self.hits("食べ物")], ["osaka.txt"])
+        self.assertEqual([h[0] for h in self.hits("수도")], ["seoul.txt"])
+        # One character is a word too.
+        self.assertEqual(sorted(h[0] for h in self.hits("京")), ["beijing.txt", "tokyo.txt"])
+
+    def test_a_partly_absent_query_returns_the_partial_match(self):
+        self.assertEqual([h[0] for h in self.hits("東京 ロンドン")], ["tokyo.txt"])
+
+    def test_normal_forms_and_case_rank_identically(self):
+        nfc, nfd = "caf\u00e9 cr\u00e8me", "cafe\u0301 cre\u0300me"
+        expected = self.hits(nfc)
+        self.assertEqual(sorted(h[0] for h in expected), ["nfc.txt", "nfd.txt"])
+        for spelling in (nfd, nfc.upper(), "CAF\u00c9 CR\u00c8ME"):
+            self.assertEqual(self.hits(spelling), expected, spelling)
+        big = self.hits("gro\u00dfe")
+        self.assertEqual([h[0] for h in big], ["nfc.txt"])
+        self.assertEqual(self.hits("GROSSE"), big)
+        self.assertEqual(self.hits("\u00fcbung"), self.hits("\u00dcBUNG"))

@@ -10,8 +10,8 @@
 #include "rk/search.hpp"
 #include "store/sqlite.hpp"
 #include "temp_dir.hpp"
-#include "text/identifiers.hpp"
 #include "text/tokenizer.hpp"
+#include "text/words.hpp"
 
 namespace fs = std::filesystem;
 using rk::lexical::Posting;
@@ -183,7 +183,7 @@ TEST_CASE("documents hold camelCase words whole and in parts; queries ask for th
           "[lexical]") {
     TempDir tmp;
     rk::store::Database db(tmp.path / "x.db", rk::store::Database::Open::create);
-    rk::text::Tokenizer tok(db.handle(), "porter rk_identifiers unicode61 remove_diacritics 2");
+    rk::text::Tokenizer tok(db.handle(), "porter rk_words unicode61 remove_diacritics 2");
     const auto tokens = [&](std::string_view text, rk::text::Tokenizer::Purpose purpose) {
         std::vector<std::string> out;
         tok.tokenize(text, purpose, [&](std::string_view t) { out.emplace_back(t); });
@@ -197,12 +197,47 @@ TEST_CASE("documents hold camelCase words whole and in parts; queries ask for th
     CHECK(tokens("parse_config", P::query) == V{"pars", "config"});
     CHECK(tokens("parseconfig mRNA", P::query) == V{"parseconfig", "mrna"});
     // A Snowball index splits them too.
-    rk::text::Tokenizer snowball(
-        db.handle(), "rk_snowball english rk_identifiers unicode61 remove_diacritics 2");
+    rk::text::Tokenizer snowball(db.handle(),
+                                 "rk_snowball english rk_words unicode61 remove_diacritics 2");
     std::vector<std::string> stems;
     snowball.tokenize("loadSettings", P::document,
                       [&](std::string_view t) { stems.emplace_back(t); });
     CHECK(stems == V{"loadset", "load", "set"});
+}
+
+TEST_CASE("unspaced scripts are cut into pairs; other words are NFKC-casefolded", "[lexical]") {
+    TempDir tmp;
+    rk::store::Database db(tmp.path / "x.db", rk::store::Database::Open::create);
+    rk::text::Tokenizer tok(db.handle(), "porter rk_words unicode61 remove_diacritics 2");
+    const auto tokens = [&](std::string_view text, rk::text::Tokenizer::Purpose purpose) {
+        std::vector<std::string> out;
+        tok.tokenize(text, purpose, [&](std::string_view t) { out.emplace_back(t); });
+        return out;
+    };
+    using P = rk::text::Tokenizer::Purpose;
+    using V = std::vector<std::string>;
+    // 東京都 (Tokyo Metropolis): each character, and each pair, in a document.
+    CHECK(tokens("\xE6\x9D\xB1\xE4\xBA\xAC\xE9\x83\xBD", P::document) ==
+          V{"\xE6\x9D\xB1", "\xE6\x9D\xB1\xE4\xBA\xAC", "\xE4\xBA\xAC", "\xE4\xBA\xAC\xE9\x83\xBD",
+            "\xE9\x83\xBD"});
+    // A query asks for the pairs, or the one character.
+    CHECK(tokens("\xE6\x9D\xB1\xE4\xBA\xAC\xE9\x83\xBD", P::query) ==
+          V{"\xE6\x9D\xB1\xE4\xBA\xAC", "\xE4\xBA\xAC\xE9\x83\xBD"});
+    CHECK(tokens("\xE6\x9D\xB1", P::query) == V{"\xE6\x9D\xB1"});
+    // Latin words next to them are words of their own.
+    CHECK(tokens("iPhone\xE3\x81\xA8Mac", P::query) == V{"iphon", "\xE3\x81\xA8", "mac"});
+    // große, GROSSE and GRÖSSE; the ligature fi; fullwidth ＡＢＣ.
+    CHECK(tokens("gro\xC3\x9F"
+                 "e GROSSE GR\xC3\x96SSE",
+                 P::document) == V{"gross", "gross", "gross"});
+    CHECK(tokens("\xEF\xAC\x81le \xEF\xBC\xA1\xEF\xBC\xA2\xEF\xBC\xA3", P::query) ==
+          V{"file", "abc"});
+    CHECK(rk::text::unspaced_script(U'\u4E2D'));
+    CHECK(rk::text::unspaced_script(U'\uAC00'));
+    CHECK_FALSE(rk::text::unspaced_script(U'a'));
+    CHECK(rk::text::nfkc_casefold("Stra\xC3\x9F"
+                                  "e") == "strasse");
+    CHECK(rk::text::nfkc_casefold("plain") == "plain");
 }
 
 TEST_CASE("an index made before identifiers were split keeps its tokens", "[lexical]") {
@@ -210,14 +245,14 @@ TEST_CASE("an index made before identifiers were split keeps its tokens", "[lexi
     for (const bool split : {true, false}) {
         rk::Settings s;
         s.embedder = "none";
-        s.split_identifiers = split;
+        s.split_words = split;
         const auto dir = tmp.path / (split ? "new" : "old");
         {
             auto index = rk::Index::create(dir, s);
             ingest(index, {{"a", "call parseConfig here"}, {"b", "parse the config file"}});
         }
         const auto index = rk::Index::open(dir, rk::Index::Mode::read);
-        CHECK(index.settings().split_identifiers == split);
+        CHECK(index.settings().split_words == split);
         CHECK(ranking(index, "parseconfig").size() == 1);
         CHECK(ranking(index, "config").size() == (split ? 2U : 1U));
         CHECK(ranking(index, "parseConfig").size() == (split ? 2U : 1U));

@@ -17,10 +17,12 @@ struct Settings {
     std::string embedder = "builtin";
     // "porter" (English stemming, the default), "unicode" (no stemming) or "trigram".
     std::string tokenizer = "porter";
-    // Whether a camelCase or PascalCase word is also indexed and searched as its parts
-    // ("parseConfig" found by "config"). Always so for a new index; false for one made before
-    // rk split them, which keeps its tokens. Not used by "trigram".
-    bool split_identifiers = true;
+    // Whether words go through rk's own layer after unicode61's splitting: a camelCase word
+    // is also indexed and searched as its parts ("parseConfig" found by "config"), a run of
+    // Chinese, Japanese or Korean characters as its overlapping pairs, and other non-ASCII
+    // words NFKC-casefolded ("GROSSE" finds "große"). Always so for a new index; false for one
+    // made before rk had the layer, which keeps its tokens. Not used by "trigram".
+    bool split_words = true;
     // Chunk size and overlap, counted in tokens (whitespace-separated words). 512/64 ranked
     // best or tied among 128..1024 on the shared datasets with BM25 (see rk-ingest(1)).
     int chunk_size = 512;

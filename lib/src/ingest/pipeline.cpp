@@ -830,7 +830,7 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
     std::vector<Preparer> preparers;
     preparers.reserve(jobs);
     const std::string tokenizer =
-        store::fts_tokenize_arg(index.settings().tokenizer, index.settings().split_identifiers);
+        store::fts_tokenize_arg(index.settings().tokenizer, index.settings().split_words);
     for (unsigned i = 0; i < jobs; ++i) {
         preparers.emplace_back(options, index.settings(), known,
                                text::Tokenizer(db.handle(), tokenizer), embedder);

@@ -112,7 +112,7 @@ IndexLocation resolve_index(const std::optional<fs::path>& flag, const fs::path&
 text::Tokenizer& Index::Impl::query_tokenizer() const {
     if (!tokenizer_) {
         tokenizer_ = std::make_unique<text::Tokenizer>(
-            db->handle(), store::fts_tokenize_arg(settings.tokenizer, settings.split_identifiers));
+            db->handle(), store::fts_tokenize_arg(settings.tokenizer, settings.split_words));
     }
     return *tokenizer_;
 }

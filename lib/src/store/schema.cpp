@@ -92,10 +92,10 @@ int parse_int_setting(const std::string& key, const std::string& value, const Da
                      db.file().string());
 }
 
-// Whether the full-text table splits camelCase words (made by an rk that does).
-bool fts_splits_identifiers(Database& db) {
+// Whether the full-text table's tokenizer has rk's word layer (made by an rk that has it).
+bool fts_splits_words(Database& db) {
     const auto fts = db.query_text("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'");
-    return fts && fts->find("rk_identifiers") != std::string::npos;
+    return fts && fts->find("rk_words") != std::string::npos;
 }
 
 IndexError upgrade_error(const Database& db, std::int64_t from, const Error& e) {
@@ -107,9 +107,9 @@ IndexError upgrade_error(const Database& db, std::int64_t from, const Error& e) 
 
 }  // namespace
 
-std::string fts_tokenize_arg(const std::string& tokenizer, bool split_identifiers) {
-    const std::string_view words = split_identifiers
-                                       ? "rk_identifiers unicode61 remove_diacritics 2"
+std::string fts_tokenize_arg(const std::string& tokenizer, bool split_words) {
+    const std::string_view words = split_words
+                                       ? "rk_words unicode61 remove_diacritics 2"
                                        : "unicode61 remove_diacritics 2";
     if (tokenizer == "porter") return fmt::format("porter {}", words);
     if (tokenizer == "unicode") return std::string(words);
@@ -119,7 +119,7 @@ std::string fts_tokenize_arg(const std::string& tokenizer, bool split_identifier
         const auto known = text::snowball_languages();
         if (std::find(known.begin(), known.end(), language) != known.end()) {
             return fmt::format("rk_snowball {} {}", language,
-                               split_identifiers ? "rk_identifiers unicode61 remove_diacritics 2"
+                               split_words ? "rk_words unicode61 remove_diacritics 2"
                                                  : "remove_diacritics 2");
         }
         throw UsageError(fmt::format("no Snowball stemmer for '{}' (there are: {})", language,
@@ -131,7 +131,7 @@ std::string fts_tokenize_arg(const std::string& tokenizer, bool split_identifier
 }
 
 void check_settings(const Settings& s) {
-    (void)fts_tokenize_arg(s.tokenizer, s.split_identifiers);
+    (void)fts_tokenize_arg(s.tokenizer, s.split_words);
     (void)make_embedder(s.embedder);
     if (s.chunk_size < 16 || s.chunk_size > 100000) {
         throw UsageError(fmt::format("chunk size {} is out of range 16..100000", s.chunk_size));
@@ -154,7 +154,7 @@ void create_schema(Database& db, const Settings& settings) {
     db.exec(fmt::format(
         "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, body, content='chunk_view', "
         "content_rowid='id', tokenize='{}')",
-        fts_tokenize_arg(settings.tokenizer, settings.split_identifiers)));
+        fts_tokenize_arg(settings.tokenizer, settings.split_words)));
     set_fts_options(db);
     const auto embedder = make_embedder(settings.embedder);
     put_setting(db, "embedder", embedder ? embedder->spec() : settings.embedder);
@@ -188,7 +188,7 @@ void migrate(Database& db) {
             const auto tokenizer =
                 db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
             text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter"),
-                                                              fts_splits_identifiers(db)));
+                                                              fts_splits_words(db)));
             lexical::rebuild_postings(db, tok);
             db.exec("PRAGMA user_version = 2");
             tx.commit();
@@ -246,7 +246,7 @@ void migrate(Database& db) {
             const auto tokenizer =
                 db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
             text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter"),
-                                                              fts_splits_identifiers(db)));
+                                                              fts_splits_words(db)));
             lexical::rebuild_postings(db, tok);
             set_fts_options(db);
             db.exec("PRAGMA user_version = 5");
@@ -278,14 +278,14 @@ Settings load_settings(Database& db) {
         }
     }
     if (!any) throw IndexError("index has no settings", db.file().string());
-    s.split_identifiers = fts_splits_identifiers(db);
+    s.split_words = fts_splits_words(db);
     // The full-text table was built with the tokenizer of its creation; a settings row that
     // says otherwise would make queries tokenize differently from the index.
     const auto fts = db.query_text("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'");
     if (!fts) throw IndexError("index has no full-text table", db.file().string());
     try {
         if (fts->find(
-                fmt::format("tokenize='{}'", fts_tokenize_arg(s.tokenizer, s.split_identifiers))) ==
+                fmt::format("tokenize='{}'", fts_tokenize_arg(s.tokenizer, s.split_words))) ==
             std::string::npos) {
             throw IndexError(
                 fmt::format("setting tokenizer={} disagrees with the full-text table", s.tokenizer),

@@ -9,10 +9,10 @@ namespace rk::store {
 // Bumped whenever the schema changes; each step has a migration in schema.cpp.
 inline constexpr int kSchemaVersion = 5;
 
-// The FTS5 `tokenize` argument for a tokenizer setting, with camelCase words split into their
-// parts too (rk_identifiers) unless `split_identifiers` is false (indexes made before rk split
-// them); throws UsageError if the tokenizer is unknown.
-std::string fts_tokenize_arg(const std::string& tokenizer, bool split_identifiers);
+// The FTS5 `tokenize` argument for a tokenizer setting, with rk's word layer (rk_words:
+// camelCase parts, CJK pairs, NFKC casefolding) unless `split_words` is false (indexes made
+// before it); throws UsageError if the tokenizer is unknown.
+std::string fts_tokenize_arg(const std::string& tokenizer, bool split_words);
 
 // Creates the schema at the current version in an empty database and records `settings`.
 void create_schema(Database& db, const Settings& settings);

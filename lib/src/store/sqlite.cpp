@@ -4,7 +4,7 @@
 
 #include "lexical/fts_functions.hpp"
 #include "rk/error.hpp"
-#include "text/identifiers.hpp"
+#include "text/words.hpp"
 #include "text/snowball.hpp"
 
 namespace rk::store {
@@ -33,7 +33,7 @@ Database::Database(const std::filesystem::path& file, Open how) : file_(file) {
     // Tokenizers and functions of our own must exist before any statement touches a table
     // that uses one.
     for (const auto& [code, what] :
-         {std::pair{text::register_identifiers(db_), "the identifier tokenizer"},
+         {std::pair{text::register_words(db_), "the identifier tokenizer"},
           std::pair{text::register_snowball(db_), "the snowball tokenizer"},
           std::pair{lexical::register_fts_functions(db_), "rk's FTS5 functions"}}) {
         if (code != SQLITE_OK) {

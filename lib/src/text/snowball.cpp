@@ -38,14 +38,14 @@ int create(void* user, const char** args, int n_args, Fts5Tokenizer** out) {
     auto s = std::make_unique<Snowball>();
     s->stemmer = sb_stemmer_new(args[0], "UTF_8");
     if (s->stemmer == nullptr) return SQLITE_ERROR;
-    // "LANGUAGE rk_identifiers unicode61 ARGS" stems the tokens of rk_identifiers;
-    // "LANGUAGE ARGS" those of unicode61 (an index made before identifiers were split).
-    const bool identifiers = n_args >= 2 && std::strcmp(args[1], "rk_identifiers") == 0;
+    // "LANGUAGE rk_words unicode61 ARGS" stems the tokens of rk_words;
+    // "LANGUAGE ARGS" those of unicode61 (an index made before rk_words existed).
+    const bool words = n_args >= 2 && std::strcmp(args[1], "rk_words") == 0;
     void* inner_user = nullptr;
-    int rc = api->xFindTokenizer(api, identifiers ? "rk_identifiers" : "unicode61", &inner_user,
+    int rc = api->xFindTokenizer(api, words ? "rk_words" : "unicode61", &inner_user,
                                  &s->inner_api);
     if (rc != SQLITE_OK) return rc;
-    const int skip = identifiers ? 2 : 1;
+    const int skip = words ? 2 : 1;
     rc = s->inner_api.xCreate(inner_user, args + skip, n_args - skip, &s->inner);
     if (rc != SQLITE_OK) return rc;
     *out = reinterpret_cast<Fts5Tokenizer*>(s.release());

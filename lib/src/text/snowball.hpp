@@ -1,5 +1,5 @@
-// The `rk_snowball LANGUAGE [rk_identifiers] ARGS...` FTS5 tokenizer: unicode61's tokens
-// (case-folded, diacritics removed; with rk_identifiers, camelCase words' parts too) stemmed by
+// The `rk_snowball LANGUAGE [rk_words] ARGS...` FTS5 tokenizer: unicode61's tokens
+// (case-folded, diacritics removed; with rk_words, through its word layer) stemmed by
 // libstemmer's Snowball stemmer for LANGUAGE.
 #pragma once
 
