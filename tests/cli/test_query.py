@@ -159,3 +159,28 @@ class Scripts(RkTestCase):
         self.assertEqual([h[0] for h in big], ["nfc.txt"])
         self.assertEqual(self.hits("GROSSE"), big)
         self.assertEqual(self.hits("\u00fcbung"), self.hits("\u00dcBUNG"))
+
+
+class PrefixesOverStems(RkTestCase):
+    """A prefix finds the words that start with it, also when the index holds their stems."""
+
+    def test_a_prefix_past_the_stem_finds_the_word(self):
+        for name, text in [("a", "connections between towns"), ("b", "universities and colleges"),
+                           ("c", "running fast"), ("d", "alternative plans"),
+                           ("e", "alter the plan"), ("g", "walked home")]:
+            self.write(f"p/{name}.txt", text + "\n")
+        self.ingest_json("-r", self.path("p"))
+
+        def found(q):
+            r = self.rk("query", "--mode", "bm25", "--format", "json", q)
+            self.assertIn(r.code, (0, 1), r)
+            return sorted(os.path.basename(h["id"])[0] for h in
+                          (r.json()["results"] if r.code == 0 else []))
+        self.assertEqual(found("connecti*"), ["a"])
+        self.assertEqual(found("Connecti*"), ["a"])
+        self.assertEqual(found("universit*"), ["b"])
+        self.assertEqual(found("runn*"), ["c"])
+        self.assertEqual(found("alternat*"), ["d"])  # not "alter", a stem it never makes
+        self.assertEqual(found("walk*"), ["g"])
+        self.assertEqual(found("alter*"), ["d", "e"])
+        self.assertEqual(found("zzz*"), [])

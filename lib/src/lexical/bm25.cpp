@@ -13,6 +13,7 @@
 #include "lexical/fts_functions.hpp"
 #include "lexical/postings.hpp"
 #include "rk/error.hpp"
+#include "text/words.hpp"
 
 namespace rk::lexical {
 
@@ -280,6 +281,41 @@ std::vector<Posting> fts_postings(store::Statement& st, const QueryTerm& term) {
     return out;
 }
 
+// The stems of words that start with `prefix` but that do not start with it themselves: a
+// stemming index holds "connections" as "connect" and "running" as "run", which the prefix
+// "connecti" or "runn" does not reach. Found by stemming the prefix with the endings English
+// words take (with the index's own tokenizer, so an index that does not stem finds none).
+std::vector<std::string> stems_under(text::Tokenizer& tokenizer, std::string_view prefix) {
+    // Each ending, and each of its tails, since the prefix may end inside it ("connecti").
+    static const std::vector<std::string> kEndings = [] {
+        std::vector<std::string> out{""};
+        for (const std::string_view e :
+             {"ing",  "ings",    "ion",    "ions", "ive",  "ives",  "ity", "ities", "ies",  "ally",
+              "ated", "ation",   "ations", "ness", "ment", "ments", "ers", "able",  "ence", "ance",
+              "ism",  "ization", "ical",   "ed",   "ly",   "es",    "e",   "s",     "y"}) {
+            for (std::size_t at = 0; at < e.size(); ++at) {
+                std::string tail(e.substr(at));
+                if (std::find(out.begin(), out.end(), tail) == out.end()) out.push_back(tail);
+            }
+        }
+        return out;
+    }();
+    const std::string folded = text::nfkc_casefold(prefix);
+    std::vector<std::string> out, tokens;
+    for (const auto& ending : kEndings) {
+        tokens.clear();
+        tokenizer.tokenize(folded + ending, text::Tokenizer::Purpose::document,
+                           [&](std::string_view t) { tokens.emplace_back(t); });
+        if (tokens.size() != 1) continue;
+        const std::string& stem = tokens.front();
+        if (stem.size() >= 2 && stem.size() < folded.size() && folded.starts_with(stem) &&
+            std::find(out.begin(), out.end(), stem) == out.end()) {
+            out.push_back(stem);
+        }
+    }
+    return out;
+}
+
 // Lucene's IDF: never negative, so a term in most chunks still counts a little, unlike FTS5's
 // bm25(), which flattens every such term to the same tiny weight.
 double idf(double chunks, double df) {
@@ -383,6 +419,10 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
         if (!term.prefix && (tokens.size() == 1 || !term.phrase)) {
             for (const auto& t : tokens) add_term(t);
         } else {
+            // "any word that starts with prefix", which FTS5 matches against the stems.
+            if (term.prefix && !term.phrase) {
+                for (const auto& stem : stems_under(tokenizer, term.text)) add_term(stem);
+            }
             if (fts == nullptr) {
                 fts = &db.cached(
                     "SELECT f.rowid, rk_field_tf(chunks_fts), c.lex_len FROM chunks_fts f "
