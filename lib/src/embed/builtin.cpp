@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "rk/error.hpp"
+#include "text/words.hpp"
 
 namespace rk::embed {
 
@@ -178,20 +179,33 @@ void walsh_hadamard(float* p, std::size_t n) {
     }
 }
 
-// Calls fn(word) for every word of `text` that is not a stop word, ASCII lower-cased, cut at
-// kMaxWord bytes and padded with a space either side: the words as grams() and
-// ExactQuery::cosine() must both see them.
+// Calls fn(word) for every word of `text` that is not a stop word, lower-cased (a word with
+// non-ASCII letters NFKC-casefolded, as the full-text index folds it: NFC and NFD, upper and
+// lower case are one word), cut at kMaxWord bytes and padded with a space either side: the
+// words as grams() and ExactQuery::cosine() must both see them.
 template <typename Fn>
 void for_each_word(std::string_view text, Fn&& fn) {
     std::array<char, kMaxWord + 2> word{};
+    std::string folded;
     std::size_t i = 0;
     while (i < text.size()) {
         while (i < text.size() && !word_byte(static_cast<unsigned char>(text[i]))) ++i;
+        const std::size_t start = i;
+        bool ascii = true;
+        while (i < text.size() && word_byte(static_cast<unsigned char>(text[i]))) {
+            ascii = ascii && static_cast<unsigned char>(text[i]) < 0x80;
+            ++i;
+        }
+        std::string_view w = text.substr(start, i - start);
+        if (!ascii) {
+            folded = text::nfkc_casefold(w);
+            w = folded;
+        }
         std::size_t n = 0;
         word[n++] = ' ';
-        while (i < text.size() && word_byte(static_cast<unsigned char>(text[i]))) {
-            const char c = text[i++];
-            if (n <= kMaxWord) word[n++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+        for (const char c : w) {
+            if (n > kMaxWord) break;
+            word[n++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
         }
         if (n == 1 || stop_word(std::string_view(word.data() + 1, n - 1))) continue;
         word[n++] = ' ';
