@@ -1,5 +1,6 @@
 // rk::ingest(): sources -> work items -> (worker threads) parsed, hashed, chunked documents
-// -> (this thread) one transaction per round of work. Rounds are written in input order, so
+// -> (this thread) written round by round, a transaction spanning rounds up to about
+// kCommitBytes of input (see work.hpp). Rounds are written in input order, so
 // an ingest is deterministic whatever the number of jobs; while one round is written the
 // workers already prepare the next.
 

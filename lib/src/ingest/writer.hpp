@@ -46,7 +46,7 @@ class Writer {
 
     void mark_failed_source(const std::string& s) { failed_sources_.insert(s); }
 
-    // Removes what --prune covers; returns the number of documents removed.
+    // Removes what --prune covers, counting each document removed in the report's `pruned`.
     void prune(const std::vector<std::filesystem::path>& roots);
 
   private:
