@@ -149,6 +149,16 @@ class Scripts(RkTestCase):
     def test_a_partly_absent_query_returns_the_partial_match(self):
         self.assertEqual([h[0] for h in self.hits("東京 ロンドン")], ["tokyo.txt"])
 
+    def test_quoted_runs_and_camel_case_phrases_match_in_place(self):
+        # A quoted run asks for its pairs next to each other, as the document holds them.
+        self.assertEqual([h[0] for h in self.hits('"日本の首都"')], ["tokyo.txt"])
+        self.assertEqual(self.hits('"首都日本"'), [])
+        self.assertEqual([h[0] for h in self.hits("首都 -東京")], ["beijing.txt"])
+        self.write("docs/code.txt", "then call parseConfig twice\n")
+        self.ingest_json(self.path("docs/code.txt"))
+        self.assertEqual([h[0] for h in self.hits('"call parseConfig twice"')], ["code.txt"])
+        self.assertEqual([h[0] for h in self.hits('"call parse config"')], ["code.txt"])
+
     def test_normal_forms_and_case_rank_identically(self):
         nfc, nfd = "caf\u00e9 cr\u00e8me", "cafe\u0301 cre\u0300me"
         for mode in ("bm25", "vector", "hybrid"):

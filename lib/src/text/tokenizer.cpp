@@ -17,10 +17,9 @@ struct Forward {
     void (*sink)(void*, std::string_view);
 };
 
-int forward(void* ctx, int flags, const char* token, int n, int /*start*/, int /*end*/) {
-    // Colocated tokens are synonyms at the same position; none of our tokenizers makes them,
-    // and counting them would inflate term frequencies.
-    if ((flags & FTS5_TOKEN_COLOCATED) != 0) return SQLITE_OK;
+int forward(void* ctx, int /*flags*/, const char* token, int n, int /*start*/, int /*end*/) {
+    // Colocated tokens (rk_words's whole camelCase words and single CJK characters, at the
+    // position of a part or a pair) are terms of their own for BM25: a query may ask for them.
     const auto* f = static_cast<Forward*>(ctx);
     f->sink(f->ctx, std::string_view(token, static_cast<std::size_t>(n)));
     return SQLITE_OK;

@@ -46,8 +46,11 @@ struct Forward {
     std::string part;
 };
 
-int emit(Forward* f, std::string_view token, int start, int end) {
-    return f->token(f->ctx, 0, token.data(), static_cast<int>(token.size()), start, end);
+// `colocated`: at the position of the token before, as FTS5 holds synonyms, so that phrases
+// see the same positions in a document as in a query.
+int emit(Forward* f, std::string_view token, int start, int end, bool colocated = false) {
+    return f->token(f->ctx, colocated ? FTS5_TOKEN_COLOCATED : 0, token.data(),
+                    static_cast<int>(token.size()), start, end);
 }
 
 // A token holding characters of an unspaced script: its runs of them as pairs of characters,
@@ -86,19 +89,23 @@ int split_unspaced(Forward* f, int start, int end) {
             const int rc = emit(f, nfkc_casefold(text(run_start, run_end)), run_start, run_end);
             if (rc != SQLITE_OK) return rc;
         } else {
-            // A document holds each character too, so that a query of one character (a word
-            // of its own, often, in Chinese) finds it; a longer query asks for pairs only.
+            // Each pair takes a position; a document also holds each character, at the
+            // position of the pair it starts, so that a query of one character (a word of its
+            // own, often, in Chinese) finds it while a quoted run still finds its pairs next
+            // to each other. A longer query asks for pairs only.
             for (std::size_t k = i; k < j; ++k) {
                 const int at = chars[k].at;
-                if (!f->query) {
-                    const int rc = emit(f, nfkc_casefold(text(at, at + chars[k].size)), at,
-                                        at + chars[k].size);
+                const int char_end = at + chars[k].size;
+                const bool last = k + 1 == j;
+                if (!last) {
+                    const int to = chars[k + 1].at + chars[k + 1].size;
+                    const int rc = emit(f, nfkc_casefold(text(at, to)), at, to);
                     if (rc != SQLITE_OK) return rc;
                 }
-                if (k + 1 == j) break;
-                const int to = chars[k + 1].at + chars[k + 1].size;
-                const int rc = emit(f, nfkc_casefold(text(at, to)), at, to);
-                if (rc != SQLITE_OK) return rc;
+                if (!f->query) {
+                    const int rc = emit(f, nfkc_casefold(text(at, char_end)), at, char_end, !last);
+                    if (rc != SQLITE_OK) return rc;
+                }
             }
         }
         i = j;
@@ -136,12 +143,10 @@ int split_token(void* ctx, int flags, const char* token, int n, int start, int e
     }
     std::vector<std::size_t> splits;
     if (spans) splits = identifier_splits(original);
-    // A query asks for the parts only, so that "parseConfig" also finds parse_config; a
-    // document holds the whole word too, so that "parseconfig" still finds it.
-    if (splits.empty() || !f->query) {
-        const int rc = f->token(f->ctx, flags, token, n, start, end);
-        if (rc != SQLITE_OK || splits.empty()) return rc;
-    }
+    if (splits.empty()) return f->token(f->ctx, flags, token, n, start, end);
+    // The parts take a position each. A query asks for the parts only, so that "parseConfig"
+    // also finds parse_config; a document holds the whole word too, at its first part's
+    // position, so that "parseconfig" still finds it and phrases see the same positions.
     splits.push_back(static_cast<std::size_t>(end - start));
     std::size_t from = 0;
     for (const std::size_t to : splits) {
@@ -149,8 +154,10 @@ int split_token(void* ctx, int flags, const char* token, int n, int start, int e
         for (char& c : f->part) {
             if (upper(c)) c = static_cast<char>(c - 'A' + 'a');
         }
-        const int rc =
-            emit(f, f->part, start + static_cast<int>(from), start + static_cast<int>(to));
+        int rc = emit(f, f->part, start + static_cast<int>(from), start + static_cast<int>(to));
+        if (rc == SQLITE_OK && from == 0 && !f->query) {
+            rc = f->token(f->ctx, FTS5_TOKEN_COLOCATED, token, n, start, end);
+        }
         if (rc != SQLITE_OK) return rc;
         from = to;
     }
