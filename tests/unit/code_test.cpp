@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ingest/readers.hpp"
+#include "text/utf8.hpp"
 
 using namespace rk::inputs;
 
@@ -199,6 +200,17 @@ TEST_CASE("code: unbalanced and hostile input still reads", "[code]") {
             CHECK(s.end <= bad.size());
         }
     }
+    // A comment left open over many lines: each line searches only itself (once quadratic).
+    std::string open_comment = "/*\n";
+    for (int i = 0; i < 200000; ++i) open_comment += "text of a comment\n";
+    CHECK(read_code(open_comment, *c).segments.size() >= 1);
+    // Headings are cut at a character's end.
+    std::string long_name = "int ";
+    for (int i = 0; i < 100; ++i) long_name += "\xC3\xA9";
+    long_name += "(void) {\n  return 0;\n}\n";
+    CHECK(definition_name(long_name, true).size() <= 160);
+    CHECK_FALSE(rk::text::utf8_first_invalid(
+        definition_name("TEST_CASE(\"" + std::string(200, 'x') + "\xC3\xA9\") {", true)));
     const Language* py = language_for("x.py", "");
     for (const std::string bad : {"'''never closed\ndef f(): pass", "(((\ndef f(): pass", ")))"}) {
         const Parsed p = read_code(bad, *py);

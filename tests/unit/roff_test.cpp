@@ -4,6 +4,7 @@
 
 #include "ingest/readers.hpp"
 #include "ingest/roff_text.hpp"
+#include "text/utf8.hpp"
 
 using namespace rk::inputs;
 
@@ -167,6 +168,29 @@ TEST_CASE("roff: hostile pages cost bounded time and memory", "[roff]") {
     CHECK(read(".if t \\{\nunclosed\n").text.empty());
     CHECK(read(".de X\nno end\n").text.empty());
     CHECK(read(".TS\nl.\na\tb\n").text == "a  b");
+    // Found by review: each of these once looped, overflowed the stack or took quadratic time.
+    CHECK(read(".tr \\[ab\nword\n").text == "word");
+    std::string table_block = ".TS\nl.\nT{\n";
+    for (int i = 0; i < 30000; ++i) table_block += ".if n ";
+    table_block += "deep\nT}\n.TE\n";
+    CHECK(read(table_block).text.size() < 100);
+    CHECK_NOTHROW(read(".if " + std::string(100000, '(') + "1 x\n"));
+    CHECK_NOTHROW(read(".nr x " + std::string(100000, '-') + "1\n"));
+    std::string widths = "text ";
+    for (int i = 0; i < 200000; ++i) widths += "\\w'";
+    CHECK(read(widths).text.starts_with("text"));
+    const auto translated = read(".tr a\\(em\n" + std::string(1 << 20, 'a') + "\n");
+    CHECK(translated.text.size() == 3 * (std::size_t{1} << 20));  // each a an em dash
+    std::string many_pairs = ".tr ";
+    for (int i = 0; i < 200000; ++i) many_pairs += "xy";
+    CHECK(read(many_pairs + "\n" + std::string(100000, 'x') + "\n").text ==
+          std::string(100000, 'y'));
+    // Names of escapes take whole characters: no stray bytes of a split one.
+    for (const char* s :
+         {"\\f\xE2\x82\xAC x", "\\(\xE2\x82\xACx y", "\\*\xC3\xA9 z", "\\n\xE2\x82\xAC w"}) {
+        const auto split = read(s);
+        CHECK(rk::text::utf8_first_invalid(split.text) == std::nullopt);
+    }
     // Escapes cut short at the end of the input.
     for (const char* tail : {"\\", "\\(", "\\[", "\\*(", "\\s", "\\s+", "\\h'", "\\f", "\\n(",
                              "\\C'", "\\[u12", "\\*[", "\\?"}) {

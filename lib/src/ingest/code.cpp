@@ -8,6 +8,8 @@
 #include <cctype>
 #include <span>
 
+#include "text/utf8.hpp"
+
 namespace rk::inputs {
 
 namespace {
@@ -32,6 +34,8 @@ std::string collapse(std::string_view s, std::size_t max) {
         out += space ? ' ' : c;
         if (out.size() >= max) break;
     }
+    // Cut at a character's end, never inside one.
+    while (!out.empty() && text::utf8_first_invalid(out)) out.pop_back();
     while (!out.empty() && out.back() == ' ') out.pop_back();
     return out;
 }
@@ -185,12 +189,14 @@ class BraceLexer {
                                std::isalpha(static_cast<unsigned char>(t_[first + 1])) != 0;
         while (i < l.end) {
             if (in_comment_) {
-                const std::size_t close = t_.find("*/", i);
-                if (close == std::string_view::npos || close >= l.end) {
+                // Within this line only: a comment left open would make every line search
+                // the rest of the file.
+                const std::size_t close = t_.substr(i, l.end - i).find("*/");
+                if (close == std::string_view::npos) {
                     i = l.end;
                 } else {
                     in_comment_ = false;
-                    i = close + 2;
+                    i += close + 2;
                 }
                 continue;
             }

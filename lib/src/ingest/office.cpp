@@ -11,6 +11,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "ingest/readers.hpp"
@@ -22,6 +24,8 @@ namespace {
 
 // An entry larger than this is refused: a few KB of zip can claim gigabytes.
 constexpr zip_uint64_t kMaxEntry = zip_uint64_t{256} << 20;
+// An EPUB's chapters together, likewise.
+constexpr std::size_t kMaxBook = std::size_t{1} << 30;
 
 class Zip {
   public:
@@ -351,23 +355,24 @@ Parsed read_epub(std::string& data) {
     if (package.empty()) throw InputError("not a valid EPUB: its container names no package");
     const std::string opf = zip.required(package);
     const std::string dir = package.substr(0, package.find_last_of('/') + 1);
-    std::vector<std::pair<std::string, std::string>> manifest;  // id -> href
+    std::unordered_map<std::string, std::string> manifest;  // id -> href
     std::vector<std::string> spine;
     {
         Xml x(std::string(opf), package);
         while (x.next()) {
             if (!x.start()) continue;
-            if (x.name() == "item") manifest.emplace_back(x.attribute("id"), x.attribute("href"));
+            if (x.name() == "item") manifest.emplace(x.attribute("id"), x.attribute("href"));
             if (x.name() == "itemref") spine.push_back(x.attribute("idref"));
         }
     }
     Parsed p;
     p.title = dublin_core(opf, package, p.meta);
     std::string out;
+    std::unordered_set<std::string> read;  // a chapter the spine lists again is read once
+    std::size_t total = 0;
     for (const auto& id : spine) {
-        const auto it = std::find_if(manifest.begin(), manifest.end(),
-                                     [&](const auto& m) { return m.first == id; });
-        if (it == manifest.end()) continue;
+        const auto it = manifest.find(id);
+        if (it == manifest.end() || !read.insert(id).second) continue;
         // Hrefs are relative to the package document, percent-encoded as URLs.
         std::string href;
         const auto hex = [](char h) {
@@ -390,6 +395,11 @@ Parsed read_epub(std::string& data) {
         }
         auto chapter = zip.entry(dir + href);
         if (!chapter) continue;
+        total += chapter->size();
+        if (total > kMaxBook) {
+            throw InputError(
+                fmt::format("not read: the EPUB's chapters hold more than {} MiB", kMaxBook >> 20));
+        }
         const Parsed c = read_html(*chapter);
         if (chapter->empty()) continue;
         if (!out.empty()) out += "\n\n";

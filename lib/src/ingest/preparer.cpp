@@ -241,7 +241,23 @@ void Preparer::text_document(WorkItem& item, std::string body, WorkResult& r) {
         note(r, IngestNote::Level::error, item.display, e.what());
         return;
     }
-    if (reader.reads_bytes()) repair(body, item.display, r);
+    if (reader.reads_bytes()) {
+        repair(body, item.display, r);
+    } else if (text::utf8_first_invalid(body)) {
+        // A reader of valid text made invalid text: its segments' offsets must hold, so each
+        // bad byte becomes one '?' rather than a U+FFFD of three.
+        note(r, IngestNote::Level::warning, item.display,
+             fmt::format("the {} reader made invalid UTF-8; bad bytes replaced with '?'",
+                         reader.name()));
+        text::utf8_mask(body);
+    }
+    for (auto& seg : parsed.segments) {
+        if (text::utf8_first_invalid(seg.heading)) text::utf8_mask(seg.heading);
+    }
+    if (text::utf8_first_invalid(parsed.title)) text::utf8_mask(parsed.title);
+    for (auto& [key, value] : parsed.meta) {
+        if (text::utf8_first_invalid(value)) text::utf8_mask(value);
+    }
     if (body.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
         ++r.skipped;
         note(r, IngestNote::Level::info, item.display,

@@ -4,10 +4,12 @@
 #include <array>
 #include <cctype>
 #include <optional>
+#include <unordered_map>
 
 #include "ingest/readers.hpp"
 #include "ingest/roff_mdoc.hpp"
 #include "ingest/roff_text.hpp"
+#include "text/utf8.hpp"
 
 namespace rk::inputs {
 
@@ -92,7 +94,7 @@ class Page {
         }
         const bool control = !l.empty() && (l[0] == '.' || l[0] == '\'');
         if (table_ != Table::none) {
-            table_line(l, control);
+            table_line(l, control, depth);
             return;
         }
         if (control) {
@@ -383,7 +385,7 @@ class Page {
 
     // One line inside .TS/.TE: the options and format lines are skipped; each row of data
     // becomes a line of its cells, and T{ ... T} blocks are text.
-    void table_line(std::string_view l, bool control) {
+    void table_line(std::string_view l, bool control, int depth) {
         const std::string_view t = trim(l);
         if (control) {
             const std::string_view name = trim(l.substr(1));
@@ -393,7 +395,7 @@ class Page {
             } else if (name.starts_with("T&")) {
                 table_ = Table::format;
             } else if (table_ == Table::block) {
-                request(l.substr(1), 0);
+                request(l.substr(1), depth);
             }
             return;
         }
@@ -455,37 +457,55 @@ class Page {
         }
     }
 
-    // .tr: pairs of characters, the first of each shown as the second.
+    // .tr: pairs of characters, the first of each shown as the second (a later pair for the
+    // same character wins, as in troff).
     void translations(std::string_view s) {
         std::vector<std::string> chars;
         for (std::size_t i = 0; i < s.size() && !is_blank(s[i]);) {
             std::size_t n = 1;
             if (s[i] == '\\' && i + 1 < s.size()) {
                 n = s[i + 1] == '(' ? 4 : 2;
-                if (s[i + 1] == '[') n = s.find(']', i) - i + 1;
+                if (s[i + 1] == '[') {
+                    const std::size_t close = s.find(']', i);
+                    n = close == std::string_view::npos ? s.size() - i : close - i + 1;
+                }
             } else {
                 while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) {
                     ++n;
                 }
             }
-            n = std::min(n, s.size() - i);
+            n = std::clamp<std::size_t>(n, 1, s.size() - i);
             chars.push_back(roff_.render(s.substr(i, n)));
             i += n;
         }
         for (std::size_t i = 0; i + 1 < chars.size(); i += 2) {
-            if (!chars[i].empty() && chars[i] != chars[i + 1]) {
-                tr_.emplace_back(chars[i], chars[i + 1]);
+            // Only one whole character is translated: anything else names no character.
+            const std::string& from = chars[i];
+            if (from.empty() || text::utf8_sequence_length(from, 0) != from.size()) continue;
+            if (from == chars[i + 1]) {
+                tr_.erase(from);
+            } else {
+                tr_[from] = chars[i + 1];
             }
         }
     }
 
+    // Applies .tr in one pass over `s`, character by character.
     void translate(std::string& s) const {
-        for (const auto& [from, to] : tr_) {
-            for (std::size_t at = s.find(from); at != std::string::npos;
-                 at = s.find(from, at + to.size())) {
-                s.replace(at, from.size(), to);
+        if (tr_.empty()) return;
+        std::string out;
+        out.reserve(s.size());
+        for (std::size_t i = 0; i < s.size();) {
+            const std::size_t n = std::max<std::size_t>(1, text::utf8_sequence_length(s, i));
+            const auto it = tr_.find(s.substr(i, n));
+            if (it == tr_.end()) {
+                out.append(s, i, n);
+            } else {
+                out += it->second;
             }
+            i += n;
         }
+        s = std::move(out);
     }
 
     std::string joined(const std::vector<std::string>& args, std::string_view sep) {
@@ -511,7 +531,7 @@ class Page {
     bool in_name_ = false;      // under NAME, whose first paragraph is the page's title
     Table table_ = Table::none;
     std::string tab_ = "\t";
-    std::vector<std::pair<std::string, std::string>> tr_;
+    std::unordered_map<std::string, std::string> tr_;  // .tr: character -> what shows
     std::string name_line_, page_title_, section_, mdoc_name_, link_;
     std::size_t link_at_ = 0;
 };

@@ -78,14 +78,21 @@ constexpr std::array kAccents = std::to_array<Accent>({
 });
 
 // Skips one delimited argument ('...') starting at s[i], escapes inside it included.
-void skip_delimited(std::string_view s, std::size_t& i);
+void skip_delimited(std::string_view s, std::size_t& i, int depth = 0);
+
+// The length of the character at s[i]: a whole UTF-8 sequence, so that a name never takes
+// part of one and leaves the rest as stray bytes; 1 for a byte that starts none.
+std::size_t char_length(std::string_view s, std::size_t i) {
+    return std::max<std::size_t>(1, text::utf8_sequence_length(s, i));
+}
 
 // Reads an escape's name argument at s[i]: "x", "(xy" or "[name]".
 std::string_view read_name(std::string_view s, std::size_t& i) {
     if (i >= s.size()) return {};
     if (s[i] == '(') {
         const std::size_t start = i + 1;
-        i = std::min(s.size(), i + 3);
+        i = start;
+        for (int k = 0; k < 2 && i < s.size(); ++k) i += char_length(s, i);
         return s.substr(start, i - start);
     }
     if (s[i] == '[') {
@@ -95,11 +102,13 @@ std::string_view read_name(std::string_view s, std::size_t& i) {
         i = std::min(s.size(), end + 1);
         return name;
     }
-    return s.substr(i++, 1);
+    const std::size_t start = i;
+    i += char_length(s, i);
+    return s.substr(start, i - start);
 }
 
 // Skips the escape whose letter is s[i - 1] (the backslash and letter already consumed).
-void skip_escape_argument(std::string_view s, std::size_t& i, char e) {
+void skip_escape_argument(std::string_view s, std::size_t& i, char e, int depth = 0) {
     switch (e) {
         case 'f':
         case 'F':
@@ -126,7 +135,7 @@ void skip_escape_argument(std::string_view s, std::size_t& i, char e) {
             if (i < s.size() && (s[i] == '(' || s[i] == '[')) {
                 (void)read_name(s, i);
             } else if (i < s.size() && s[i] == '\'') {
-                skip_delimited(s, i);
+                skip_delimited(s, i, depth);
             } else {
                 // One digit, or two when the first makes a size of 10-39.
                 if (i < s.size() && is_digit(s[i])) ++i;
@@ -151,21 +160,22 @@ void skip_escape_argument(std::string_view s, std::size_t& i, char e) {
         case 'H':
         case 'C':
         case 'N':
-            skip_delimited(s, i);
+            skip_delimited(s, i, depth);
             return;
         default:
             return;
     }
 }
 
-void skip_delimited(std::string_view s, std::size_t& i) {
+void skip_delimited(std::string_view s, std::size_t& i, int depth) {
     if (i >= s.size()) return;
     const char delim = s[i++];
     while (i < s.size() && s[i] != delim) {
         if (s[i] == '\\' && i + 1 < s.size()) {
             const char e = s[i + 1];
             i += 2;
-            skip_escape_argument(s, i, e);
+            // Escapes nested deeper than any page needs are passed over as two characters.
+            if (depth < kMaxDepth) skip_escape_argument(s, i, e, depth + 1);
         } else {
             ++i;
         }
@@ -453,8 +463,8 @@ bool Interpreter::condition(std::string_view& s) {
 
 // groff's numeric expressions: evaluated left to right, no precedence, parentheses; units are
 // read and ignored (only comparisons and truth matter here).
-double Interpreter::expression(std::string_view& s) {
-    double value = term(s);
+double Interpreter::expression(std::string_view& s, int depth) {
+    double value = term(s, depth);
     while (!s.empty() && !is_blank(s.front()) && s.front() != ')') {
         std::string_view op;
         for (const std::string_view o : {"<=", ">=", "==", "<>", "<?", ">?", "+", "-", "*", "/",
@@ -466,7 +476,7 @@ double Interpreter::expression(std::string_view& s) {
         }
         if (op.empty()) break;
         s.remove_prefix(op.size());
-        const double rhs = term(s);
+        const double rhs = term(s, depth);
         if (op == "+")
             value += rhs;
         else if (op == "-")
@@ -502,24 +512,25 @@ double Interpreter::expression(std::string_view& s) {
     return value;
 }
 
-double Interpreter::term(std::string_view& s) {
+double Interpreter::term(std::string_view& s, int depth) {
+    double sign = 1;
+    while (!s.empty() && (s.front() == '-' || s.front() == '+')) {
+        if (s.front() == '-') sign = -sign;
+        s.remove_prefix(1);
+    }
     if (s.empty()) return 0;
     const char c = s.front();
-    if (c == '-' || c == '+') {
-        s.remove_prefix(1);
-        const double v = term(s);
-        return c == '-' ? -v : v;
-    }
     if (c == '(') {
         s.remove_prefix(1);
-        const double v = expression(s);
+        // Parentheses nested deeper than any page needs are worth nothing.
+        const double v = depth < kMaxDepth ? sign * expression(s, depth + 1) : 0;
         if (!s.empty() && s.front() == ')') s.remove_prefix(1);
         return v;
     }
     if (c == '\\' && s.size() > 1) {
         if (s[1] == 'n') {
             s.remove_prefix(2);
-            return register_value(s);
+            return sign * register_value(s);
         }
         // Another escape in an expression (a width, say): skipped, worth nothing.
         std::size_t i = 2;
@@ -546,7 +557,7 @@ double Interpreter::term(std::string_view& s) {
     }
     if (i == 0) i = 1;  // not a number at all: skipped
     s.remove_prefix(std::min(i, s.size()));
-    return v;
+    return sign * v;
 }
 
 double Interpreter::register_value(std::string_view& s) {

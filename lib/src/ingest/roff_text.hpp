@@ -44,8 +44,8 @@ class Interpreter {
   private:
     bool render(std::string_view s, std::string& out, int depth);
     void special(std::string_view name, std::string& out) const;
-    double expression(std::string_view& s);
-    double term(std::string_view& s);
+    double expression(std::string_view& s, int depth = 0);
+    double term(std::string_view& s, int depth);
     double register_value(std::string_view& s);
 
     std::unordered_map<std::string, std::string> strings_;

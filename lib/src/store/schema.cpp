@@ -108,9 +108,8 @@ IndexError upgrade_error(const Database& db, std::int64_t from, const Error& e) 
 }  // namespace
 
 std::string fts_tokenize_arg(const std::string& tokenizer, bool split_words) {
-    const std::string_view words = split_words
-                                       ? "rk_words unicode61 remove_diacritics 2"
-                                       : "unicode61 remove_diacritics 2";
+    const std::string_view words =
+        split_words ? "rk_words unicode61 remove_diacritics 2" : "unicode61 remove_diacritics 2";
     if (tokenizer == "porter") return fmt::format("porter {}", words);
     if (tokenizer == "unicode") return std::string(words);
     if (tokenizer == "trigram") return "trigram";
@@ -118,9 +117,9 @@ std::string fts_tokenize_arg(const std::string& tokenizer, bool split_words) {
         const std::string language = tokenizer.substr(9);
         const auto known = text::snowball_languages();
         if (std::find(known.begin(), known.end(), language) != known.end()) {
-            return fmt::format("rk_snowball {} {}", language,
-                               split_words ? "rk_words unicode61 remove_diacritics 2"
-                                                 : "remove_diacritics 2");
+            return fmt::format(
+                "rk_snowball {} {}", language,
+                split_words ? "rk_words unicode61 remove_diacritics 2" : "remove_diacritics 2");
         }
         throw UsageError(fmt::format("no Snowball stemmer for '{}' (there are: {})", language,
                                      fmt::join(known, ", ")));
@@ -187,8 +186,8 @@ void migrate(Database& db) {
             db.exec(lexical::kPostingTables);
             const auto tokenizer =
                 db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
-            text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter"),
-                                                              fts_splits_words(db)));
+            text::Tokenizer tok(
+                db.handle(), fts_tokenize_arg(tokenizer.value_or("porter"), fts_splits_words(db)));
             lexical::rebuild_postings(db, tok);
             db.exec("PRAGMA user_version = 2");
             tx.commit();
@@ -245,8 +244,8 @@ void migrate(Database& db) {
             db.exec(lexical::kPostingTables);
             const auto tokenizer =
                 db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
-            text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter"),
-                                                              fts_splits_words(db)));
+            text::Tokenizer tok(
+                db.handle(), fts_tokenize_arg(tokenizer.value_or("porter"), fts_splits_words(db)));
             lexical::rebuild_postings(db, tok);
             set_fts_options(db);
             db.exec("PRAGMA user_version = 5");
@@ -284,8 +283,7 @@ Settings load_settings(Database& db) {
     const auto fts = db.query_text("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'");
     if (!fts) throw IndexError("index has no full-text table", db.file().string());
     try {
-        if (fts->find(
-                fmt::format("tokenize='{}'", fts_tokenize_arg(s.tokenizer, s.split_words))) ==
+        if (fts->find(fmt::format("tokenize='{}'", fts_tokenize_arg(s.tokenizer, s.split_words))) ==
             std::string::npos) {
             throw IndexError(
                 fmt::format("setting tokenizer={} disagrees with the full-text table", s.tokenizer),

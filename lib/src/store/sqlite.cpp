@@ -4,8 +4,8 @@
 
 #include "lexical/fts_functions.hpp"
 #include "rk/error.hpp"
-#include "text/words.hpp"
 #include "text/snowball.hpp"
+#include "text/words.hpp"
 
 namespace rk::store {
 

@@ -42,8 +42,7 @@ int create(void* user, const char** args, int n_args, Fts5Tokenizer** out) {
     // "LANGUAGE ARGS" those of unicode61 (an index made before rk_words existed).
     const bool words = n_args >= 2 && std::strcmp(args[1], "rk_words") == 0;
     void* inner_user = nullptr;
-    int rc = api->xFindTokenizer(api, words ? "rk_words" : "unicode61", &inner_user,
-                                 &s->inner_api);
+    int rc = api->xFindTokenizer(api, words ? "rk_words" : "unicode61", &inner_user, &s->inner_api);
     if (rc != SQLITE_OK) return rc;
     const int skip = words ? 2 : 1;
     rc = s->inner_api.xCreate(inner_user, args + skip, n_args - skip, &s->inner);

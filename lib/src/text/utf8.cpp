@@ -56,6 +56,17 @@ void append_utf8(std::string& out, char32_t c) {
     }
 }
 
+void utf8_mask(std::string& s) noexcept {
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t n = utf8_sequence_length(s, i);
+        if (n == 0) {
+            s[i++] = '?';
+        } else {
+            i += n;
+        }
+    }
+}
+
 std::optional<std::size_t> utf8_first_invalid(std::string_view s) noexcept {
     std::size_t i = 0;
     while (i < s.size()) {

@@ -18,6 +18,9 @@ std::optional<std::size_t> utf8_first_invalid(std::string_view s) noexcept;
 // Appends code point `c` in UTF-8; surrogates and values beyond U+10FFFF append U+FFFD.
 void append_utf8(std::string& out, char32_t c);
 
+// Replaces each byte of each ill-formed sequence with '?', keeping every offset into `s`.
+void utf8_mask(std::string& s) noexcept;
+
 // Replaces each ill-formed sequence with U+FFFD. Returns the number of replacements.
 std::size_t utf8_repair(std::string& s);
 
