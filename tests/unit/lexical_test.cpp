@@ -50,6 +50,14 @@ std::map<std::string, long long> ranking(const rk::Index& index, const std::stri
     return out;
 }
 
+// The tokens `tok` makes of `text`, in order.
+std::vector<std::string> tokens_of(rk::text::Tokenizer& tok, std::string_view text,
+                                   rk::text::Tokenizer::Purpose purpose) {
+    std::vector<std::string> out;
+    tok.tokenize(text, purpose, [&](std::string_view t) { out.emplace_back(t); });
+    return out;
+}
+
 }  // namespace
 
 TEST_CASE("posting lists round-trip in pages of blocks, and malformed ones are refused",
@@ -185,9 +193,7 @@ TEST_CASE("documents hold camelCase words whole and in parts; queries ask for th
     rk::store::Database db(tmp.path / "x.db", rk::store::Database::Open::create);
     rk::text::Tokenizer tok(db.handle(), "porter rk_words unicode61 remove_diacritics 2");
     const auto tokens = [&](std::string_view text, rk::text::Tokenizer::Purpose purpose) {
-        std::vector<std::string> out;
-        tok.tokenize(text, purpose, [&](std::string_view t) { out.emplace_back(t); });
-        return out;
+        return tokens_of(tok, text, purpose);
     };
     using P = rk::text::Tokenizer::Purpose;
     using V = std::vector<std::string>;
@@ -199,10 +205,7 @@ TEST_CASE("documents hold camelCase words whole and in parts; queries ask for th
     // A Snowball index splits them too.
     rk::text::Tokenizer snowball(db.handle(),
                                  "rk_snowball english rk_words unicode61 remove_diacritics 2");
-    std::vector<std::string> stems;
-    snowball.tokenize("loadSettings", P::document,
-                      [&](std::string_view t) { stems.emplace_back(t); });
-    CHECK(stems == V{"load", "loadset", "set"});
+    CHECK(tokens_of(snowball, "loadSettings", P::document) == V{"load", "loadset", "set"});
 }
 
 TEST_CASE("unspaced scripts are cut into pairs; other words are NFKC-casefolded", "[lexical]") {
@@ -210,9 +213,7 @@ TEST_CASE("unspaced scripts are cut into pairs; other words are NFKC-casefolded"
     rk::store::Database db(tmp.path / "x.db", rk::store::Database::Open::create);
     rk::text::Tokenizer tok(db.handle(), "porter rk_words unicode61 remove_diacritics 2");
     const auto tokens = [&](std::string_view text, rk::text::Tokenizer::Purpose purpose) {
-        std::vector<std::string> out;
-        tok.tokenize(text, purpose, [&](std::string_view t) { out.emplace_back(t); });
-        return out;
+        return tokens_of(tok, text, purpose);
     };
     using P = rk::text::Tokenizer::Purpose;
     using V = std::vector<std::string>;

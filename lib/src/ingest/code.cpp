@@ -378,6 +378,18 @@ Parsed read_code(std::string_view text, const Language& lang) {
     };
     std::vector<Unit> units;
     std::size_t comment_run = lines.size();  // first line of the comments above, if any
+    // Whether line n (lexed already) holds no code: a blank line ends the comments above a
+    // statement, a comment line at the top level begins or goes on with them.
+    const auto no_code = [&](std::size_t n, std::string_view l) {
+        if (is_blank_line(l)) {
+            comment_run = lines.size();
+        } else if (!lines[n].code) {
+            if (lines[n].top && comment_run == lines.size()) comment_run = n;
+        } else {
+            return false;
+        }
+        return true;
+    };
     if (lang.syntax == Syntax::braces) {
         BraceLexer lex(text);
         bool decorators = false;  // the statement so far is annotations (@Component(...))
@@ -390,14 +402,7 @@ Parsed read_code(std::string_view text, const Language& lang) {
             const bool starts = lex.between_statements() ||
                                 (lang.newline_ends && lex.at_rest() && !continues && !decorators);
             lex.line(lines[n]);
-            if (is_blank_line(l)) {
-                comment_run = lines.size();
-                continue;
-            }
-            if (!lines[n].code) {
-                if (lines[n].top && comment_run == lines.size()) comment_run = n;
-                continue;
-            }
+            if (no_code(n, l)) continue;
             if (starts && lines[n].top && !closing_line(l, "//")) {
                 units.push_back({comment_run < n ? comment_run : n, n});
             }
@@ -411,14 +416,7 @@ Parsed read_code(std::string_view text, const Language& lang) {
         for (std::size_t n = 0; n < lines.size(); ++n) {
             lex.line(lines[n]);
             const std::string_view l = text.substr(lines[n].start, lines[n].end - lines[n].start);
-            if (is_blank_line(l)) {
-                comment_run = lines.size();
-                continue;
-            }
-            if (!lines[n].code) {
-                if (lines[n].top && comment_run == lines.size()) comment_run = n;
-                continue;
-            }
+            if (no_code(n, l)) continue;
             if (lines[n].top && !closing_line(l, comment) && !decorators &&
                 !l.starts_with("else") && !l.starts_with("elif") && !l.starts_with("except") &&
                 !l.starts_with("finally")) {

@@ -125,6 +125,14 @@ class Xml {
         }
         return rc == 1;
     }
+    // Passes over the element at hand and all it holds: the reader then stands on its end.
+    void skip_element() {
+        if (!start() || end()) return;
+        const int d = depth();
+        while (next()) {
+            if (end() && depth() == d) return;
+        }
+    }
     [[nodiscard]] bool start() const {
         return xmlTextReaderNodeType(reader_) == XML_READER_TYPE_ELEMENT;
     }
@@ -270,16 +278,11 @@ Parsed read_docx(std::string& data) {
     Builder b;
     {
         Xml x(zip.required("word/document.xml"), "word/document.xml");
-        int skip = -1;  // depth of an element whose text is not the document's
         while (x.next()) {
-            if (skip >= 0) {
-                if (x.end() && x.depth() == skip) skip = -1;
-                continue;
-            }
             const std::string_view n = x.name();
             if (x.start()) {
                 if (n == "instrText" || n == "delText" || n == "footnoteReference") {
-                    if (!x.end()) skip = x.depth();
+                    x.skip_element();  // its text is not the document's
                 } else if (n == "pStyle") {
                     b.heading_level(docx_heading(x.attribute("val")));
                 } else if (n == "tab") {
@@ -303,19 +306,14 @@ Parsed read_odt(std::string& data) {
     Builder b;
     {
         Xml x(zip.required("content.xml"), "content.xml");
-        int skip = -1;
         bool body = false;  // inside office:text (not the styles and declarations)
         while (x.next()) {
-            if (skip >= 0) {
-                if (x.end() && x.depth() == skip) skip = -1;
-                continue;
-            }
             const std::string_view n = x.name();
             if (x.start()) {
                 if (n == "text" && !x.end()) body = true;
                 if (!body) continue;
                 if (n == "annotation" || n == "note-citation" || n == "tracked-changes") {
-                    if (!x.end()) skip = x.depth();
+                    x.skip_element();  // its text is not the document's
                 } else if (n == "h" || n == "p") {
                     b.flush();
                     if (n == "h") {

@@ -23,14 +23,14 @@ bool digit(char c) {
     return c >= '0' && c <= '9';
 }
 
-struct Identifiers {
+struct Layer {
     fts5_tokenizer inner_api{};
     Fts5Tokenizer* inner = nullptr;
 
-    Identifiers() = default;
-    Identifiers(const Identifiers&) = delete;
-    Identifiers& operator=(const Identifiers&) = delete;
-    ~Identifiers() {
+    Layer() = default;
+    Layer(const Layer&) = delete;
+    Layer& operator=(const Layer&) = delete;
+    ~Layer() {
         if (inner != nullptr) inner_api.xDelete(inner);
     }
 };
@@ -45,6 +45,19 @@ struct Forward {
     bool query;
     std::string part;
 };
+
+// The code point of the `len`-byte UTF-8 sequence at s[i] (len from utf8_sequence_length, at
+// least 1).
+char32_t code_point(std::string_view s, std::size_t i, std::size_t len) {
+    char32_t c = static_cast<unsigned char>(s[i]);
+    if (len > 1) {
+        c &= 0xFFU >> (len + 1);
+        for (std::size_t k = 1; k < len; ++k) {
+            c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3FU);
+        }
+    }
+    return c;
+}
 
 // `colocated`: at the position of the token before, as FTS5 holds synonyms, so that phrases
 // see the same positions in a document as in a query.
@@ -64,14 +77,8 @@ int split_unspaced(Forward* f, int start, int end) {
     const std::string_view span(f->text + start, static_cast<std::size_t>(end - start));
     for (std::size_t i = 0; i < span.size();) {
         const std::size_t n = std::max<std::size_t>(1, utf8_sequence_length(span, i));
-        char32_t c = static_cast<unsigned char>(span[i]);
-        if (n > 1) {
-            c &= 0xFFU >> (n + 1);
-            for (std::size_t k = 1; k < n; ++k) {
-                c = (c << 6) | (static_cast<unsigned char>(span[i + k]) & 0x3FU);
-            }
-        }
-        chars.push_back({start + static_cast<int>(i), static_cast<int>(n), unspaced_script(c)});
+        chars.push_back({start + static_cast<int>(i), static_cast<int>(n),
+                         unspaced_script(code_point(span, i, n))});
         i += n;
     }
     for (std::size_t i = 0; i < chars.size();) {
@@ -128,13 +135,7 @@ int split_token(void* ctx, int flags, const char* token, int n, int start, int e
         bool unspaced = false;
         for (std::size_t i = 0; spans && i < original.size() && !unspaced;) {
             const std::size_t len = std::max<std::size_t>(1, utf8_sequence_length(original, i));
-            if (len >= 3) {
-                char32_t c = static_cast<unsigned char>(original[i]) & (0xFFU >> (len + 1));
-                for (std::size_t k = 1; k < len; ++k) {
-                    c = (c << 6) | (static_cast<unsigned char>(original[i + k]) & 0x3FU);
-                }
-                unspaced = unspaced_script(c);
-            }
+            unspaced = unspaced_script(code_point(original, i, len));
             i += len;
         }
         if (unspaced) return split_unspaced(f, start, end);
@@ -167,7 +168,7 @@ int split_token(void* ctx, int flags, const char* token, int n, int start, int e
 int create(void* user, const char** args, int n_args, Fts5Tokenizer** out) {
     auto* api = static_cast<fts5_api*>(user);
     if (n_args < 1) return SQLITE_ERROR;
-    auto t = std::make_unique<Identifiers>();
+    auto t = std::make_unique<Layer>();
     void* inner_user = nullptr;
     int rc = api->xFindTokenizer(api, args[0], &inner_user, &t->inner_api);
     if (rc != SQLITE_OK) return rc;
@@ -178,11 +179,11 @@ int create(void* user, const char** args, int n_args, Fts5Tokenizer** out) {
 }
 
 void destroy(Fts5Tokenizer* t) {
-    delete reinterpret_cast<Identifiers*>(t);
+    delete reinterpret_cast<Layer*>(t);
 }
 
 int tokenize(Fts5Tokenizer* t, void* ctx, int flags, const char* text, int n, TokenCallback token) {
-    auto* s = reinterpret_cast<Identifiers*>(t);
+    auto* s = reinterpret_cast<Layer*>(t);
     Forward f{ctx, token, text, n, (flags & FTS5_TOKENIZE_QUERY) != 0, {}};
     return s->inner_api.xTokenize(s->inner, &f, flags, text, n, split_token);
 }
