@@ -22,6 +22,7 @@
 #include "rk/serve.hpp"
 #include "rk/version.hpp"
 #include "serve/calls.hpp"
+#include "serve/http_module.hpp"
 
 namespace rk {
 
@@ -257,8 +258,8 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
 
 }  // namespace
 
-void serve_http(const std::filesystem::path& index_dir, const HttpOptions& options,
-                const std::function<void(const std::string& url)>& on_listening) {
+void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& options,
+                     const std::function<void(const std::string& url)>& on_listening) {
     if (options.threads < 1) throw UsageError("the number of threads must be at least 1");
     IndexPool pool(index_dir, options.log);
     // Before any thread starts: they all inherit the blocked signals.
@@ -348,3 +349,8 @@ void serve_http(const std::filesystem::path& index_dir, const HttpOptions& optio
 }
 
 }  // namespace rk
+
+extern "C" const rk::serve::HttpModule* rk_http_module() {
+    static const rk::serve::HttpModule table{rk::serve::run_http};
+    return &table;
+}
