@@ -45,6 +45,12 @@ class Weigher {
     double k1_, b_, avg_;
 };
 
+// A chunk an essential term holds, and its score so far.
+struct Candidate {
+    std::int64_t chunk = 0;
+    double score = 0;
+};
+
 // One term's entries in one segment (or from FTS5, in memory). It reads a page only when it
 // must stand in it, and decodes a block only when one of its entries is wanted: between
 // blocks, and at a block's first entry, the directories say enough.
@@ -138,6 +144,18 @@ class Cursor {
                 return;
             }
             to_block(block_ + 1);
+        }
+    }
+
+    // Adds this list's score to each of `candidates` (sorted by chunk id) it holds.
+    void add_to(std::vector<Candidate>& candidates) {
+        if (candidates.empty() || candidates.back().chunk < first_ ||
+            candidates.front().chunk > last_) {
+            return;
+        }
+        for (auto& c : candidates) {
+            if (c.chunk > last_ || doc_ == kEnd) return;
+            if (at(c.chunk)) c.score += score();
         }
     }
 
@@ -441,6 +459,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     std::vector<double> acc(static_cast<std::size_t>(kWindow), 0.0);
     std::vector<std::uint64_t> touched(static_cast<std::size_t>(kWindow) / 64, 0);
     std::vector<double> wb(groups.size());
+    std::vector<Candidate> candidates;
     std::vector<std::size_t> order(groups.size());
     std::int64_t lo = kEnd;
     for (const auto& g : groups) {
@@ -468,30 +487,27 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
                 cursor->accumulate(lo, hi, acc.data(), touched.data());
             }
         }
+        // The essential terms' chunks, then the other terms added one at a time (largest
+        // bound first), each time to the chunks that can still reach the threshold: merging
+        // sorted candidates with each list costs less than looking each chunk up in each.
+        candidates.clear();
         for (std::size_t word = 0; word < touched.size(); ++word) {
             for (std::uint64_t bits = touched[word]; bits != 0; bits &= bits - 1) {
                 const std::size_t at = word * 64 + static_cast<std::size_t>(std::countr_zero(bits));
-                double score = acc[at];
+                candidates.push_back({lo + static_cast<std::int64_t>(at), acc[at]});
                 acc[at] = 0;
-                const std::int64_t chunk = lo + static_cast<std::int64_t>(at);
-                double rest = below;
-                bool out = false;
-                for (std::size_t i = essential; i-- > 0;) {
-                    if (score + rest < top.threshold()) {
-                        out = true;
-                        break;
-                    }
-                    rest -= wb[order[i]];
-                    for (const auto& cursor : groups[order[i]]) {
-                        if (cursor->at(chunk)) {
-                            score += cursor->score();
-                            break;  // live in one segment only
-                        }
-                    }
-                }
-                if (!out) top.offer(chunk, score);
             }
             touched[word] = 0;
+        }
+        double rest = below;
+        for (std::size_t i = essential; i-- > 0 && !candidates.empty();) {
+            std::erase_if(candidates,
+                          [&](const Candidate& c) { return c.score + rest < threshold; });
+            rest -= wb[order[i]];
+            for (const auto& cursor : groups[order[i]]) cursor->add_to(candidates);
+        }
+        for (const auto& c : candidates) {
+            if (c.score + rest >= top.threshold()) top.offer(c.chunk, c.score);
         }
         std::int64_t next = kEnd;
         for (const auto& g : groups) {
