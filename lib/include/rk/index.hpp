@@ -90,6 +90,8 @@ struct Stats {
 struct Health {
     bool ok = true;
     std::vector<std::string> problems;
+    // What could not be checked, and why (an index this process may only read).
+    std::vector<std::string> unchecked;
 };
 
 class Index;

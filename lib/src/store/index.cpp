@@ -49,16 +49,32 @@ void configure(store::Database& db, Index::Mode mode) {
 }
 
 // Readers open read-write too, so that SQLite can recover a WAL left by a killed writer;
-// a read-only file system or permission falls back to a read-only connection.
+// a read-only file system or permission falls back to a read-only connection. A WAL-mode
+// database can be read only through its -shm file, which SQLite cannot create in a directory
+// this process may not write (an index on a read-only mount, or another user's): when there
+// is no writer to coordinate with (no -wal beside the file), such an index is opened as
+// immutable instead.
 std::unique_ptr<store::Database> open_connection(const fs::path& file, Index::Mode mode) {
+    using Open = store::Database::Open;
     std::unique_ptr<store::Database> db;
     try {
-        db = std::make_unique<store::Database>(file, store::Database::Open::read_write);
+        db = std::make_unique<store::Database>(file, Open::read_write);
     } catch (const IndexError&) {
         if (mode == Index::Mode::write) throw;
-        db = std::make_unique<store::Database>(file, store::Database::Open::read_only);
+        db = std::make_unique<store::Database>(file, Open::read_only);
     }
-    configure(*db, mode);
+    try {
+        configure(*db, mode);
+        if (mode == Index::Mode::read) (void)db->query_int("SELECT count(*) FROM sqlite_master");
+    } catch (const IndexError&) {
+        std::error_code ec;
+        if (mode == Index::Mode::write || sqlite3_db_readonly(db->handle(), "main") != 1 ||
+            fs::exists(fs::path(file.string() + "-wal"), ec)) {
+            throw;
+        }
+        db = std::make_unique<store::Database>(file, Open::immutable);
+        configure(*db, mode);
+    }
     return db;
 }
 
@@ -414,11 +430,17 @@ Health Index::verify() const {
             if (st.text(0) != "ok") problem(fmt::format("sqlite: {}", st.text(0)));
         }
     }
-    try {
-        // rank = 1 also compares the index with the content it was built from.
-        db.exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)");
-    } catch (const IndexError& e) {
-        problem(fmt::format("full-text index: {}", e.what()));
+    if (sqlite3_db_readonly(db.handle(), "main") == 1) {
+        h.unchecked.emplace_back(
+            "full-text index: FTS5 checks itself only through a write, and this process may "
+            "only read the index");
+    } else {
+        try {
+            // rank = 1 also compares the index with the content it was built from.
+            db.exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)");
+        } catch (const IndexError& e) {
+            problem(fmt::format("full-text index: {}", e.what()));
+        }
     }
     const auto orphans =
         db.query_int("SELECT count(*) FROM chunks WHERE doc NOT IN (SELECT id FROM documents)");
