@@ -67,9 +67,15 @@ int run_query(Context& ctx, QueryFlags& f) {
     const bool batch = !f.batch.empty();
     if (batch) {
         if (!f.text.empty()) throw UsageError("give either TEXT or --batch, not both");
-        inputs = f.batch == "-" ? read_queries(std::cin, "<stdin>") : read_queries(f.batch);
+        const std::string name = f.batch == "-" ? "<stdin>" : f.batch;
+        inputs = f.batch == "-" ? read_queries(std::cin, name) : read_queries(f.batch);
+        // All are checked before any runs, so that a batch fails whole or not at all.
+        for (const auto& in : inputs) {
+            check_query_length(in.text, fmt::format("{}: query {}", name, in.id));
+        }
     } else {
         if (f.text.empty()) throw UsageError("nothing to search for: give TEXT or --batch FILE");
+        check_query_length(f.text);
         inputs.push_back({"1", f.text});
     }
     Query q;
@@ -218,7 +224,7 @@ void add_query(CLI::App& app, Context& ctx) {
                     "HNSW search breadth (at least twice the candidates wanted; more is slower, "
                     "surer)")
         ->type_name("N")
-        ->default_str("128")
+        ->default_str(std::to_string(kDefaultEf))
         ->check(CLI::Range(1, 100000));
     cmd->add_option("--vector-search", f->vector_search,
                     "auto (exact over a few thousand vectors, else HNSW), exact or hnsw")

@@ -115,6 +115,14 @@ Fusion parse_fusion(std::string_view spec, Fusion base) {
     return base;
 }
 
+void check_query_length(std::string_view text, const std::string& where) {
+    if (text.size() > kMaxQueryBytes) {
+        throw UsageError(fmt::format("the query is longer than {} bytes ({} bytes)", kMaxQueryBytes,
+                                     text.size()),
+                         where);
+    }
+}
+
 void write_hit(JsonWriter& w, const Hit& h, int rank, bool explain) {
     w.key("rank").value(rank).key("id").value(h.id).key("score").value(h.score);
     w.key("title").value(h.title).key("source").value(h.source);

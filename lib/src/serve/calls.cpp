@@ -14,7 +14,6 @@ namespace rk::serve {
 namespace {
 
 constexpr std::int64_t kMaxK = 1000;
-constexpr std::size_t kMaxQueryBytes = 4096;
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
@@ -77,9 +76,7 @@ bool parse_bool(std::string_view s, std::string_view key) {
 }
 
 void set_text(Query& q, std::string text) {
-    if (text.size() > kMaxQueryBytes) {
-        throw UsageError(fmt::format("the query is longer than {} bytes", kMaxQueryBytes));
-    }
+    check_query_length(text);
     if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
         throw UsageError("the query is empty");
     }
@@ -373,6 +370,9 @@ std::string stats_result(const Index& index) {
 
 // The schemas. Outputs list the fields a client may rely on; inputs are strict, as the
 // parsers above are.
+
+// The schema states the limit check_query_length() applies.
+static_assert(kMaxQueryBytes == 4096);
 
 std::string_view search_input_schema() {
     return R"j({"type":"object","properties":{)j"
