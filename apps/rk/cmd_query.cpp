@@ -4,6 +4,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <unordered_set>
 
 #include "cli.hpp"
 #include "rk/error.hpp"
@@ -149,7 +150,8 @@ int run_query(Context& ctx, QueryFlags& f) {
             w.end_object();
             continue;
         }
-        int rank = 0;
+        int rank = 0, run_rank = 0;
+        std::unordered_set<std::string> in_run;  // --chunks --format trec: documents written
         for (const auto& h : hits) {
             ++rank;
             if (f.format == "markdown") {
@@ -161,10 +163,11 @@ int run_query(Context& ctx, QueryFlags& f) {
                                    h.heading.empty() ? std::string() : " — " + flat(h.heading),
                                    highlight(h, false, true));
             } else if (f.format == "trec") {
-                // A run names each document once; chunk hits are named as `rk get` takes them.
-                buf += fmt::format("{} Q0 {}{} {} {:.6f} rk\n", in.id, h.id,
-                                   q.chunks ? fmt::format("#{}", h.chunk) : std::string(), rank,
-                                   h.score);
+                // A run names each document once (rk eval and trec_eval refuse repeats), so
+                // with --chunks a document's best chunk stands for it: the run is scored
+                // against judgements of documents, which is what datasets judge.
+                if (q.chunks && !in_run.insert(h.id).second) continue;
+                buf += fmt::format("{} Q0 {} {} {:.6f} rk\n", in.id, h.id, ++run_rank, h.score);
             } else if (f.format == "tsv") {
                 buf += fmt::format("{}\t{}\t{:.4f}\t{}\t{}\n", in.id, rank, h.score, h.id,
                                    flat(h.title));
