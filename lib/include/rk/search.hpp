@@ -122,7 +122,8 @@ std::vector<Hit> search(const Index& index, const Query& query, SearchStats* sta
 Query::VectorSearch parse_vector_search(std::string_view name);
 
 // Writes a hit's fields (rank, id, score, title, source, collection, chunk, heading, snippet,
-// highlights, and with `explain` each signal's rank and score) into an open JSON object.
+// highlights, and with `explain` each signal's rank and score) into an open JSON object; the
+// id and source as write_id() in rk/ids.hpp writes them.
 void write_hit(JsonWriter& w, const Hit& hit, int rank, bool explain = false);
 
 }  // namespace rk

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "rk/error.hpp"
+#include "rk/ids.hpp"
 #include "rk/json.hpp"
 
 namespace rk::serve {
@@ -255,24 +256,10 @@ std::string search_result(const Index& index, const SearchArgs& args) {
     return w.take();
 }
 
-namespace {
-
-// True when `key` ends in "#N" naming a chunk rather than being the document's own name.
-bool names_chunk(std::string_view key, const DocumentInfo& info) {
-    const auto hash = key.rfind('#');
-    if (hash == std::string_view::npos || hash + 1 == key.size()) return false;
-    if (key.substr(hash + 1).find_first_not_of("0123456789") != std::string_view::npos) {
-        return false;
-    }
-    return key != info.id && key != info.source;
-}
-
-}  // namespace
-
 std::optional<std::string> get_result(const Index& index, const GetArgs& args) {
     std::optional<Document> doc = index.get(args.id);
     if (!doc) return std::nullopt;
-    bool one_chunk = names_chunk(args.id, doc->info);
+    bool one_chunk = doc->one_chunk;
     if (args.chunk) {
         if (one_chunk) throw UsageError("give the chunk either as ID#N or as 'chunk', not both");
         std::optional<Chunk> found;
@@ -308,14 +295,11 @@ std::optional<std::string> get_result(const Index& index, const GetArgs& args) {
 
     const DocumentInfo& d = doc->info;
     JsonWriter w;
-    w.begin_object()
-        .key("id")
-        .value(d.id)
-        .key("title")
-        .value(d.title)
-        .key("source")
-        .value(d.source)
-        .key("collection")
+    w.begin_object();
+    write_id(w, "id", d.id);
+    w.key("title").value(d.title);
+    write_id(w, "source", d.source);
+    w.key("collection")
         .value(d.collection)
         .key("meta")
         .raw(d.meta.empty() ? "{}" : d.meta)
@@ -393,9 +377,11 @@ std::string_view search_output_schema() {
            R"j("took_ms":{"type":"number"},)j"
            R"j("results":{"type":"array","items":{"type":"object","properties":{)j"
            R"j("rank":{"type":"integer","minimum":1},)j"
-           R"j("id":{"type":"string","description":"Pass to get"},)j"
+           R"j("id":{"type":"string","description":"Pass to get. Ids that are not valid UTF-8 are escaped (\\ and \\xHH), with id_escaped true"},)j"
+           R"j("id_escaped":{"type":"boolean"},)j"
            R"j("score":{"type":"number"},"title":{"type":"string"},)j"
-           R"j("source":{"type":"string","description":"The file it was read from (empty for records from standard input)"},)j"
+           R"j("source":{"type":"string","description":"The file it was read from (empty for records from standard input), escaped as id is"},)j"
+           R"j("source_escaped":{"type":"boolean"},)j"
            R"j("collection":{"type":"string"},)j"
            R"j("chunk":{"type":"integer","description":"The best (or the) matching chunk's position in the document, from 0"},)j"
            R"j("heading":{"type":"string"},"snippet":{"type":"string"},)j"
@@ -417,7 +403,8 @@ std::string_view get_input_schema() {
 
 std::string_view get_output_schema() {
     return R"j({"type":"object","properties":{)j"
-           R"j("id":{"type":"string"},"title":{"type":"string"},"source":{"type":"string"},)j"
+           R"j("id":{"type":"string"},"id_escaped":{"type":"boolean"},"title":{"type":"string"},)j"
+           R"j("source":{"type":"string"},"source_escaped":{"type":"boolean"},)j"
            R"j("collection":{"type":"string"},"meta":{"type":"object"},"hash":{"type":"string"},)j"
            R"j("bytes":{"type":"integer"},"chunks":{"type":"integer"},"updated":{"type":"integer"},)j"
            R"j("chunk":{"type":"integer"},"heading":{"type":"string"},)j"
