@@ -73,14 +73,17 @@ class Rankings(RkTestCase):
         self.assertEqual(sorted(docs), ["long", "one"])
         chunks = self.rk("query", "--chunks", "--format", "jsonl", "plover").jsonl()
         self.assertEqual(sorted(h["id"] for h in chunks), ["long", "long", "one"])
-        # As a TREC run, each line names its chunk (so no document is listed twice), in the
-        # form `rk get` takes, and rk eval accepts the run.
+        # As a TREC run, each document is named once, at the place of its best chunk (the
+        # first of its chunks in the ranking), ranks counted 1, 2, ...: rk eval accepts it and
+        # scores it against judgements of documents.
         run = self.rk("query", "--chunks", "--format", "trec", "plover").out
-        names = sorted(line.split()[2] for line in run.splitlines())
-        self.assertEqual(names, sorted(f"{h['id']}#{h['chunk']}" for h in chunks))
-        self.assertEqual(len(set(names)), 3)
-        self.assertEqual(self.ok("get", names[0]).code, 0)
-        qrels = self.write("chunks.tsv", f"1\t{names[0]}\t1\n")
+        lines = [line.split() for line in run.splitlines()]
+        best = list(dict.fromkeys(h["id"] for h in chunks))
+        self.assertEqual([f[2] for f in lines], best)
+        self.assertEqual([f[3] for f in lines], ["1", "2"])
+        first = {h["id"]: h["score"] for h in reversed(chunks)}
+        self.assertEqual([f[4] for f in lines], [f"{first[d]:.6f}" for d in best])
+        qrels = self.write("docs.tsv", "1\tlong\t1\n1\tone\t1\n")
         r = self.ok("eval", "--qrels", qrels, "--run", self.write("chunks.trec", run),
                     "--metrics", "recall@10", "--format", "json", index=None)
         self.assertAlmostEqual(r.json()["metrics"]["Recall@10"], 1.0)

@@ -172,6 +172,28 @@ TEST_CASE("terms are counted per field with the index's tokenizer", "[lexical]")
     for (const auto& t : big.terms) CHECK(t.tf[2] == 2);
 }
 
+TEST_CASE("a repeated word is one term: a query costs its distinct words", "[lexical]") {
+    // "retry " a thousand times once cost seconds (snippet() is quadratic in the phrases).
+    std::string repeated, excluded;
+    for (int i = 0; i < 1000; ++i) {
+        repeated += "retry ";
+        excluded += "-draft retry ";
+    }
+    const auto once = rk::fts_query("retry");
+    REQUIRE(once);
+    CHECK(rk::fts_query(repeated)->match == once->match);
+    const auto both = rk::fts_query(excluded);
+    REQUIRE(both);
+    CHECK(both->match == once->match);
+    CHECK(both->exclude == rk::fts_query("retry -draft")->exclude);
+}
+
+TEST_CASE("the front ends' query limit", "[lexical]") {
+    CHECK_NOTHROW(rk::check_query_length(std::string(rk::kMaxQueryBytes, 'a')));
+    CHECK_THROWS_WITH(rk::check_query_length(std::string(rk::kMaxQueryBytes + 1, 'a'), "q.txt"),
+                      "the query is longer than 4096 bytes (4097 bytes)");
+}
+
 TEST_CASE("camelCase words split where a reader of code sees words", "[lexical]") {
     using rk::text::identifier_splits;
     using V = std::vector<std::size_t>;

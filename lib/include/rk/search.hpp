@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,16 @@ struct Fusion {
 // `base`; throws UsageError naming the bad part.
 Fusion parse_fusion(std::string_view spec, Fusion base = {});
 
+// The longest query text rk's front ends take (rk query, rk mcp, rk serve), in bytes: search
+// costs time linear in the text, and longer input is more likely a mistake than a question.
+inline constexpr std::size_t kMaxQueryBytes = 4096;
+
+// Throws UsageError, at `where` when given, if `text` is longer than kMaxQueryBytes.
+void check_query_length(std::string_view text, const std::string& where = {});
+
+// How wide the vector graph is searched when a query does not say (Query::ef).
+inline constexpr int kDefaultEf = 128;
+
 struct Query {
     std::string text;  // words, "quoted phrases", -excluded, prefix*; the rest is literal
     int k = 10;
@@ -59,7 +70,7 @@ struct Query {
     // Unset: the index's default, hybrid when it has vectors, else bm25.
     std::optional<SearchMode> mode;
     Fusion fusion;
-    int ef = 0;  // HNSW search breadth; 0 takes the default
+    int ef = 0;  // HNSW search breadth; 0 takes kDefaultEf
     // How the vector signal searches: exact below a few thousand candidate vectors and the
     // HNSW graph above (automatic), or always one way (to measure the graph's recall).
     enum class VectorSearch { automatic, exact, graph };
@@ -111,7 +122,8 @@ std::vector<Hit> search(const Index& index, const Query& query, SearchStats* sta
 Query::VectorSearch parse_vector_search(std::string_view name);
 
 // Writes a hit's fields (rank, id, score, title, source, collection, chunk, heading, snippet,
-// highlights, and with `explain` each signal's rank and score) into an open JSON object.
+// highlights, and with `explain` each signal's rank and score) into an open JSON object; the
+// id and source as write_id() in rk/ids.hpp writes them.
 void write_hit(JsonWriter& w, const Hit& hit, int rank, bool explain = false);
 
 }  // namespace rk

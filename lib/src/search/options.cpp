@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "rk/error.hpp"
+#include "rk/ids.hpp"
 #include "rk/search.hpp"
 
 namespace rk {
@@ -115,9 +116,19 @@ Fusion parse_fusion(std::string_view spec, Fusion base) {
     return base;
 }
 
+void check_query_length(std::string_view text, const std::string& where) {
+    if (text.size() > kMaxQueryBytes) {
+        throw UsageError(fmt::format("the query is longer than {} bytes ({} bytes)", kMaxQueryBytes,
+                                     text.size()),
+                         where);
+    }
+}
+
 void write_hit(JsonWriter& w, const Hit& h, int rank, bool explain) {
-    w.key("rank").value(rank).key("id").value(h.id).key("score").value(h.score);
-    w.key("title").value(h.title).key("source").value(h.source);
+    w.key("rank").value(rank);
+    write_id(w, "id", h.id);
+    w.key("score").value(h.score).key("title").value(h.title);
+    write_id(w, "source", h.source);
     w.key("collection").value(h.collection).key("chunk").value(h.chunk);
     w.key("heading").value(h.heading).key("snippet").value(h.snippet);
     w.key("highlights").begin_array();

@@ -181,6 +181,10 @@ serve::Params query_params(const std::string& target) {
     return out;
 }
 
+// A document's path: any bytes after /docs/ (percent-decoded first); '.' would stop at a
+// newline, which a file name may hold.
+constexpr const char* kDocsPath = R"(/docs/([\s\S]+))";
+
 void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& dir) {
     // Runs `fn` with a pooled index; maps rk's errors to statuses.
     auto with_index = [&pool](httplib::Response& res, const auto& fn) {
@@ -222,7 +226,7 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
             send_json(res, serve::search_result(index, serve::search_args(args)));
         });
     });
-    svr.Get(R"(/docs/(.+))", [=](const httplib::Request& req, httplib::Response& res) {
+    svr.Get(kDocsPath, [=](const httplib::Request& req, httplib::Response& res) {
         with_index(res, [&](const Index& index) {
             const auto args = serve::get_args(req.matches[1].str(), params(req));
             if (auto doc = serve::get_result(index, args)) {
@@ -245,7 +249,7 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
             send_error(res, 405, fmt::format("method not allowed (use {})", allowed));
         };
     };
-    for (const char* path : {"/health", "/stats", R"(/docs/(.+))", "/search"}) {
+    for (const char* path : {"/health", "/stats", kDocsPath, "/search"}) {
         const bool post = std::string_view(path) == "/search";
         const char* allowed = post ? "GET, HEAD, POST" : "GET, HEAD";
         if (!post) svr.Post(path, refuse(allowed));

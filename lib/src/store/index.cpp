@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <system_error>
 
 #include "lexical/postings.hpp"
 #include "rk/error.hpp"
+#include "rk/ids.hpp"
 #include "rk/json.hpp"
 #include "store/documents.hpp"
 #include "store/index_impl.hpp"
@@ -28,6 +30,19 @@ std::optional<std::string> env(const char* name) {
     const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read before threads
     if (v == nullptr || *v == '\0') return std::nullopt;
     return std::string(v);
+}
+
+// The names `key` may stand for, in the order tried: as written, as a path relative to here,
+// then the same for its unescaped form, since rk prints ids escaped (rk-query(1), IDS IN
+// MACHINE FORMATS). A name that exists as written wins.
+std::vector<std::string> names_for(std::string_view key) {
+    std::vector<std::string> out{std::string(key), util::absolute_path(key)};
+    if (auto plain = unescape_id(key); plain && *plain != key) {
+        std::string absolute = util::absolute_path(*plain);
+        out.push_back(std::move(*plain));
+        out.push_back(std::move(absolute));
+    }
+    return out;
 }
 
 // Settings every connection needs. WAL lets readers go on while a writer commits;
@@ -245,28 +260,32 @@ std::optional<Document> Index::get(std::string_view id_or_path) const {
         }
         return doc;
     };
-    if (auto d = find(id_or_path)) return d;
-    // A path as typed, relative to here.
-    if (auto d = find(util::absolute_path(id_or_path))) return d;
-    // "ID#SEQ": one chunk of a document.
-    if (const auto hash = id_or_path.rfind('#'); hash != std::string_view::npos) {
-        const std::string_view seq_text = id_or_path.substr(hash + 1);
-        if (!seq_text.empty() &&
-            seq_text.find_first_not_of("0123456789") == std::string_view::npos &&
-            seq_text.size() < 10) {
-            auto d = find(id_or_path.substr(0, hash));
-            if (!d) d = find(util::absolute_path(id_or_path.substr(0, hash)));
-            if (!d) return std::nullopt;
-            const std::int64_t seq = std::stoll(std::string(seq_text));
-            for (auto& c : d->chunks) {
-                if (c.seq == seq) {
-                    Chunk one = std::move(c);
-                    d->text = one.text;
-                    d->chunks = {std::move(one)};
-                    return d;
-                }
-            }
-            return std::nullopt;
+    auto find_any = [&](std::string_view key) -> std::optional<Document> {
+        for (const auto& name : names_for(key)) {
+            if (auto d = find(name)) return d;
+        }
+        return std::nullopt;
+    };
+    if (auto d = find_any(id_or_path)) return d;
+    // "ID#SEQ": one chunk of a document. The '#' is the last one as written, so an id that
+    // holds one itself still names its chunks.
+    const auto hash = id_or_path.rfind('#');
+    if (hash == std::string_view::npos) return std::nullopt;
+    const std::string_view seq_text = id_or_path.substr(hash + 1);
+    if (seq_text.empty() || seq_text.size() >= 10 ||
+        seq_text.find_first_not_of("0123456789") != std::string_view::npos) {
+        return std::nullopt;
+    }
+    auto d = find_any(id_or_path.substr(0, hash));
+    if (!d) return std::nullopt;
+    const std::int64_t seq = std::stoll(std::string(seq_text));
+    for (auto& c : d->chunks) {
+        if (c.seq == seq) {
+            Chunk one = std::move(c);
+            d->text = one.text;
+            d->chunks = {std::move(one)};
+            d->one_chunk = true;
+            return d;
         }
     }
     return std::nullopt;
@@ -300,24 +319,48 @@ std::vector<std::string> Index::remove(const std::vector<std::string>& selectors
     std::vector<std::pair<std::int64_t, std::string>> victims;
     {
         auto st = db.prepare("SELECT id, ext_id, source, collection FROM documents ORDER BY id");
-        // Each selector names a document by id, a file (or the JSONL file of records) by
-        // path, or, with glob characters, any number of either.
-        std::vector<std::string> absolute;
-        std::vector<util::DocumentGlob> globs;
-        for (const auto& s : selectors) {
-            absolute.push_back(util::absolute_path(s));
-            if (util::has_glob_chars(s)) globs.emplace_back(s);
-        }
+        // A selector names documents by id, a file (or the JSONL file of records) by path, as
+        // get() reads names; only one that names nothing so and has glob characters is a glob,
+        // so that an id such as 'notes[1].md' removes that document alone.
+        std::vector<std::vector<std::string>> names;
+        names.reserve(selectors.size());
+        for (const auto& s : selectors) names.push_back(names_for(s));
+        std::vector<bool> named(selectors.size(), false);
+        auto names_it = [&](std::size_t i, const std::string& id, const std::string& source) {
+            for (const auto& n : names[i]) {
+                if (id == n || (!source.empty() && source == n)) return true;
+            }
+            return false;
+        };
         while (st.step()) {
             const std::string id = st.str(1), source = st.str(2);
             bool hit = collection && st.text(3) == *collection;
-            for (std::size_t i = 0; !hit && i < selectors.size(); ++i) {
-                hit = id == selectors[i] || id == absolute[i] || source == absolute[i];
-            }
-            for (std::size_t i = 0; !hit && i < globs.size(); ++i) {
-                hit = globs[i].matches(id, source);
+            for (std::size_t i = 0; i < selectors.size(); ++i) {
+                if (names_it(i, id, source)) hit = named[i] = true;
             }
             if (hit) victims.emplace_back(st.int64(0), id);
+        }
+        std::vector<util::DocumentGlob> globs;
+        for (std::size_t i = 0; i < selectors.size(); ++i) {
+            if (!named[i] && util::has_glob_chars(selectors[i])) globs.emplace_back(selectors[i]);
+        }
+        if (!globs.empty()) {
+            std::vector<std::int64_t> named_rows;  // in rowid order, as the scan went
+            named_rows.reserve(victims.size());
+            for (const auto& v : victims) named_rows.push_back(v.first);
+            st.reset();
+            while (st.step()) {
+                const std::int64_t rowid = st.int64(0);
+                if (std::binary_search(named_rows.begin(), named_rows.end(), rowid)) continue;
+                const std::string id = st.str(1), source = st.str(2);
+                for (const auto& g : globs) {
+                    if (g.matches(id, source)) {
+                        victims.emplace_back(rowid, id);
+                        break;
+                    }
+                }
+            }
+            std::sort(victims.begin(), victims.end());
         }
     }
     std::vector<std::string> removed;
