@@ -123,3 +123,41 @@ class Bm25Parameters(RkTestCase):
                 self.assertNoStdout(r)
                 r = self.rk("bench", "--bm25", spec, self.path("nowhere"))
                 self.assertError(r, 2, mentions=["BM25"])
+
+class Rm3Feedback(RkTestCase):
+    """--rm3 adds the words of the best results to the query: a document that shares them but
+    not the query's own word is found, and ranked below those that hold the word."""
+
+    def setUp(self):
+        super().setUp()
+        docs = [{"_id": f"hit{i}", "text": f"osprey nests near the estuary with fish {i}"}
+                for i in range(3)]
+        docs.append({"_id": "related", "text": "nests by the estuary, all about fish"})
+        docs += [{"_id": f"other{i}", "text": f"unrelated filler text number {i} of many"}
+                 for i in range(40)]
+        self.ok("-q", "ingest", self.write_jsonl("c.jsonl", docs))
+
+    def test_expansion_finds_related_documents(self):
+        self.assertEqual(sorted(ranking(self, "osprey")), ["hit0", "hit1", "hit2"])
+        expanded = ranking(self, "osprey", "--rm3")
+        self.assertEqual(sorted(expanded[:3]), ["hit0", "hit1", "hit2"])
+        self.assertEqual(expanded[3], "related")
+        self.assertNotIn("other0", expanded)
+        # The query's own words carry the whole weight: nothing more is found.
+        self.assertEqual(sorted(ranking(self, "osprey", "--rm3-params", "original=1")),
+                         ["hit0", "hit1", "hit2"])
+        # Words in more than max_df of the chunks are not added.
+        self.assertNotIn("related", ranking(self, "osprey", "--rm3-params", "max_df=0.01"))
+
+    def test_every_mode_that_runs_bm25(self):
+        for mode in ("bm25", "hybrid"):
+            r = self.ok("query", "--mode", mode, "--rm3", "--format", "tsv", "osprey")
+            self.assertIn("related", r.out)
+
+    def test_bad_parameters(self):
+        for spec in ("docs=0", "terms=1.5", "original=2", "max_df=-1", "depth=3", "docs"):
+            with self.subTest(spec=spec):
+                r = self.rk("query", "--rm3-params", spec, "osprey")
+                self.assertError(r, 2, mentions=["RM3"])
+                r = self.rk("bench", "--rm3-params", spec, self.path("nowhere"))
+                self.assertError(r, 2, mentions=["RM3"])

@@ -58,6 +58,19 @@ void check_query_length(std::string_view text, const std::string& where = {});
 // How wide the vector graph is searched when a query does not say (Query::ef).
 inline constexpr int kDefaultEf = 128;
 
+// Pseudo-relevance feedback with RM3: the first `docs` chunks of a BM25 pass give `terms`
+// more words to the query, which count `1 - original` of it in a second pass (Anserini's
+// defaults: 10, 10, 0.5). `max_df`: words in a larger share of the chunks are not taken.
+struct Rm3Params {
+    int docs = 10;
+    int terms = 10;
+    double original = 0.5;
+    double max_df = 0.1;
+};
+// Parses "docs=10,terms=10,original=0.5,max_df=0.1" (any subset) over `base`; throws
+// UsageError naming the bad part.
+Rm3Params parse_rm3_params(std::string_view spec, Rm3Params base = {});
+
 struct Query {
     std::string text;  // words, "quoted phrases", -excluded, prefix*; the rest is literal
     int k = 10;
@@ -70,6 +83,9 @@ struct Query {
     // Unset: the index's default, hybrid when it has vectors, else bm25.
     std::optional<SearchMode> mode;
     Fusion fusion;
+    // Set: BM25 runs twice, the second time with the query expanded by RM3 (in every mode
+    // that uses BM25).
+    std::optional<Rm3Params> rm3;
     int ef = 0;  // HNSW search breadth; 0 takes kDefaultEf
     // How the vector signal searches: exact below a few thousand candidate vectors and the
     // HNSW graph above (automatic), or always one way (to measure the graph's recall).

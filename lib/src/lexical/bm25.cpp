@@ -396,7 +396,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     // their sum.
     std::vector<std::vector<std::unique_ptr<Cursor>>> groups;
     std::vector<std::string> tokens;
-    auto add_term = [&](const std::string& t) {
+    auto add_term = [&](const std::string& t, double weight) {
         std::vector<std::pair<std::int64_t, TermList>> lists;
         double df = 0;
         for (const auto seg : segments) {
@@ -419,14 +419,18 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
         if (dead_df.step()) df -= static_cast<double>(dead_df.int64(0));
         dead_df.reset();
         if (df <= 0) return;
-        const double w = idf(n_chunks, df);
+        const double w = idf(n_chunks, df) * weight;
         auto& group = groups.emplace_back();
         for (auto& [seg, list] : lists) {
             group.push_back(std::make_unique<Cursor>(db, seg, t, std::move(list), w, weigh, dead));
         }
     };
     for (const auto& term : terms) {
-        if (term.excluded) continue;
+        if (term.excluded || term.weight <= 0) continue;
+        if (term.token) {
+            add_term(term.text, term.weight);
+            continue;
+        }
         tokens.clear();
         tokenizer.tokenize(term.text, text::Tokenizer::Purpose::query,
                            [&](std::string_view t) { tokens.emplace_back(t); });
@@ -435,11 +439,13 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
         // tokens, each on its own, as Lucene's query parser takes it; a quoted phrase and a
         // prefix go to FTS5.
         if (!term.prefix && (tokens.size() == 1 || !term.phrase)) {
-            for (const auto& t : tokens) add_term(t);
+            for (const auto& t : tokens) add_term(t, term.weight);
         } else {
             // "any word that starts with prefix", which FTS5 matches against the stems.
             if (term.prefix && !term.phrase) {
-                for (const auto& stem : stems_under(tokenizer, term.text)) add_term(stem);
+                for (const auto& stem : stems_under(tokenizer, term.text)) {
+                    add_term(stem, term.weight);
+                }
             }
             if (fts == nullptr) {
                 fts = &db.cached(
@@ -448,7 +454,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
             }
             auto postings = fts_postings(*fts, term);
             if (postings.empty()) continue;
-            const double w = idf(n_chunks, static_cast<double>(postings.size()));
+            const double w = idf(n_chunks, static_cast<double>(postings.size())) * term.weight;
             groups.emplace_back().push_back(std::make_unique<Cursor>(postings, w, weigh));
         }
     }
