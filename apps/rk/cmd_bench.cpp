@@ -18,8 +18,7 @@ struct BenchFlags {
     std::string report, gate, baseline;
     std::string max_regression = "5";
     std::string bm25;
-    std::string rm3;  // RM3's parameters; with rm3_on
-    bool rm3_on = false;
+    Rm3Flags rm3;
     Settings settings;
     bool settings_given = false;  // --tokenizer, --chunk-size or --chunk-overlap
     bool no_ingest = false;
@@ -81,7 +80,7 @@ int run_bench_cmd(Context& ctx, BenchFlags& f) {
     }
     f.o.bm25 = parse_bm25_params(f.bm25);
     f.o.fusion = parse_fusion(f.fusion);
-    if (f.rm3_on || !f.rm3.empty()) f.o.rm3 = parse_rm3_params(f.rm3);
+    f.o.rm3 = f.rm3.parse();
     f.o.vector_search = parse_vector_search(f.vector_search);
     check_bench_options(f.o);
     const double max_regression = parse_percent(f.max_regression);
@@ -198,12 +197,7 @@ void add_bench(CLI::App& app, Context& ctx) {
     cmd->add_option("--bm25", f->bm25,
                     "BM25 parameters, any of k1=1.8,b=0.75,title=2,heading=1.5,body=1")
         ->type_name("LIST");
-    cmd->add_flag("--rm3", f->rm3_on,
-                  "Expand each query with words of its best BM25 results (RM3 feedback)");
-    cmd->add_option("--rm3-params", f->rm3,
-                    "RM3's parameters (implies --rm3), any of docs=10,terms=10,original=0.5,"
-                    "max_df=0.1")
-        ->type_name("LIST");
+    add_rm3_options(cmd, f->rm3);
     cmd->add_flag("--no-ingest", f->no_ingest,
                   "Measure the --index as it is; the dataset needs only queries.jsonl");
     cmd->add_option("-j,--jobs", f->o.jobs, "Ingest threads (0: one per core)")->type_name("N");

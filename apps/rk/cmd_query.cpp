@@ -27,12 +27,11 @@ struct QueryFlags {
     std::vector<std::string> where;
     std::string collection, path;
     std::string bm25;
-    std::string rm3;  // RM3's parameters; with rm3_on
+    Rm3Flags rm3;
     int k = 10;
     int ef = 0;
     bool chunks = false;
     bool explain = false;
-    bool rm3_on = false;
 };
 
 // "bm25 #3 12.540 · vector #7 0.412": where each signal placed a hit.
@@ -102,7 +101,7 @@ int run_query(Context& ctx, QueryFlags& f) {
     q.bm25 = parse_bm25_params(f.bm25);
     if (!f.mode.empty()) q.mode = parse_search_mode(f.mode);
     q.fusion = parse_fusion(f.fusion);
-    if (f.rm3_on || !f.rm3.empty()) q.rm3 = parse_rm3_params(f.rm3);
+    q.rm3 = f.rm3.parse();
     q.ef = f.ef;
     q.vector_search = parse_vector_search(f.vector_search);
     if (!f.collection.empty()) q.collection = f.collection;
@@ -268,12 +267,7 @@ void add_query(CLI::App& app, Context& ctx) {
     cmd->add_option("--bm25", f->bm25,
                     "BM25 parameters, any of k1=1.8,b=0.75,title=2,heading=1.5,body=1")
         ->type_name("LIST");
-    cmd->add_flag("--rm3", f->rm3_on,
-                  "Expand the query with words of the best BM25 results (RM3 feedback)");
-    cmd->add_option("--rm3-params", f->rm3,
-                    "RM3's parameters (implies --rm3), any of docs=10,terms=10,original=0.5,"
-                    "max_df=0.1")
-        ->type_name("LIST");
+    add_rm3_options(cmd, f->rm3);
     cmd->footer(
         "Exit status: 0 if something was found, 1 if nothing was, 2 on error.\n"
         "Examples:\n"
