@@ -17,8 +17,8 @@ struct QueryTerm {
     bool phrase = false, prefix = false, excluded = false;
 };
 
-// The terms of `text`, in order; invalid UTF-8 is repaired, terms without a letter or digit
-// are dropped.
+// The terms of `text`, in order; invalid UTF-8 is repaired, control characters (NUL
+// included) are spaces, terms without a letter or digit are dropped.
 std::vector<QueryTerm> parse_query(std::string_view text);
 
 // One term as an FTS5 string: quoted, with a trailing * for a prefix.
