@@ -6,13 +6,14 @@
 // never match, so the first byte of an input says what to mend before the file is written:
 // bit 0 the header's magic, format, code size and checksum, bit 1 each node's checksum.
 // Mended, mutations reach the checks of sizes, offsets, levels and links behind them.
+#include "vector/graph.hpp"
+
 #include <array>
 #include <cstring>
 #include <string>
 
 #include "rk/error.hpp"
 #include "scratch_file.hpp"
-#include "vector/graph.hpp"
 #include "vector/graph_format.hpp"
 
 namespace {
@@ -51,8 +52,8 @@ void mend_nodes(std::string& file) {
             upper = base + h.upper_at + std::uint64_t{e.upper_first} * h.upper_bytes;
             lists = std::uint64_t{e.level} * h.upper_bytes;
         }
-        const std::uint64_t sum = format::node_sum(base + h.level0_at + i * h.node_bytes,
-                                                   h.node_bytes, e, upper, lists);
+        const std::uint64_t sum =
+            format::node_sum(base + h.level0_at + i * h.node_bytes, h.node_bytes, e, upper, lists);
         std::memcpy(base + h.sums_at + i * sizeof sum, &sum, sizeof sum);
     }
 }
