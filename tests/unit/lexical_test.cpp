@@ -210,6 +210,27 @@ TEST_CASE("control characters in a query separate words, NUL included", "[lexica
     CHECK(rk::search(index, q).size() == 1);
 }
 
+TEST_CASE("a metadata key a JSON path cannot name is refused, not an internal error", "[lexical]") {
+    using namespace std::string_literals;
+    // Found by fuzzing rk serve: where=la\0... failed the search with SQLite's "JSON path
+    // error"; a key holding '"' silently matched nothing.
+    TempDir tmp;
+    auto index = rk::Index::create(tmp.path / "idx", {});
+    rk::IngestOptions o;
+    o.paths = {"-"};
+    o.stdin_data = R"({"_id": "a", "text": "retry with backoff", "lang": "en"})"
+                   "\n";
+    (void)rk::ingest(index, o, {});
+    rk::Query q;
+    q.text = "retry";
+    for (const auto& key : {"la\0ng"s, "a\"b"s, "\""s}) {
+        q.where = {{key, "en"}};
+        CHECK_THROWS_AS(rk::search(index, q), rk::UsageError);
+    }
+    q.where = {{"lang", "en"}};
+    CHECK(rk::search(index, q).size() == 1);
+}
+
 TEST_CASE("the front ends' query limit", "[lexical]") {
     CHECK_NOTHROW(rk::check_query_length(std::string(rk::kMaxQueryBytes, 'a')));
     CHECK_THROWS_WITH(rk::check_query_length(std::string(rk::kMaxQueryBytes + 1, 'a'), "q.txt"),
