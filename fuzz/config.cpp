@@ -9,23 +9,18 @@
 #include "rk/error.hpp"
 #include "scratch_file.hpp"
 
-namespace {
-
-// Command lines that parse, each with a section of its own in a config file.
-const std::array<std::vector<const char*>, 8> kCommands = {{
-    {"query", "retry"},
-    {"ingest", "-"},
-    {"eval", "--qrels", "q", "--run", "r"},
-    {"bench", "dataset"},
-    {"ls"},
-    {"serve"},
-    {"mcp"},
-    {"stats"},
-}};
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    // Command lines that parse, each with a section of its own in a config file.
+    static const std::array<std::vector<const char*>, 8> kCommands = {{
+        {"query", "retry"},
+        {"ingest", "-"},
+        {"eval", "--qrels", "q", "--run", "r"},
+        {"bench", "dataset"},
+        {"ls"},
+        {"serve"},
+        {"mcp"},
+        {"stats"},
+    }};
     static rk::fuzz::ScratchFile config("config.toml");
     // No index's config.toml: --index names a directory that holds none.
     static const std::string no_index = (config.path().string() + ".d");
