@@ -26,6 +26,34 @@
 
 namespace rk {
 
+namespace serve {
+
+// Split by hand: cpp-httplib's own parser keeps only the text after the last '=' of a pair,
+// so `where=lang=en`, as curl -G -d sends it, lost its key.
+Params query_params(const std::string& target) {
+    Params out;
+    const auto q = target.find('?');
+    if (q == std::string::npos) return out;
+    const std::string_view query = std::string_view(target).substr(q + 1);
+    std::size_t at = 0;
+    while (at <= query.size()) {
+        std::size_t end = query.find('&', at);
+        if (end == std::string_view::npos) end = query.size();
+        const std::string_view pair = query.substr(at, end - at);
+        at = end + 1;
+        if (pair.empty()) continue;
+        const auto eq = pair.find('=');
+        const std::string key(pair.substr(0, eq));
+        const std::string value(eq == std::string_view::npos ? std::string_view()
+                                                             : pair.substr(eq + 1));
+        out.emplace(httplib::detail::decode_url(key, true),
+                    httplib::detail::decode_url(value, true));
+    }
+    return out;
+}
+
+}  // namespace serve
+
 namespace {
 
 // Open read-only connections to one index, lent to one request at a time.
@@ -156,31 +184,6 @@ class BlockedSignals {
     sigset_t set_{}, old_{};
 };
 
-// The query string's parameters, split at the first '=' of each (cpp-httplib's own parser
-// keeps only the text after the last, so `where=lang=en`, as curl -G -d sends it, lost its
-// key), then percent-decoded ('+' is a space).
-serve::Params query_params(const std::string& target) {
-    serve::Params out;
-    const auto q = target.find('?');
-    if (q == std::string::npos) return out;
-    const std::string_view query = std::string_view(target).substr(q + 1);
-    std::size_t at = 0;
-    while (at <= query.size()) {
-        std::size_t end = query.find('&', at);
-        if (end == std::string_view::npos) end = query.size();
-        const std::string_view pair = query.substr(at, end - at);
-        at = end + 1;
-        if (pair.empty()) continue;
-        const auto eq = pair.find('=');
-        const std::string key(pair.substr(0, eq));
-        const std::string value(eq == std::string_view::npos ? std::string_view()
-                                                             : pair.substr(eq + 1));
-        out.emplace(httplib::detail::decode_url(key, true),
-                    httplib::detail::decode_url(value, true));
-    }
-    return out;
-}
-
 // A document's path: any bytes after /docs/ (percent-decoded first); '.' would stop at a
 // newline, which a file name may hold.
 constexpr const char* kDocsPath = R"(/docs/([\s\S]+))";
@@ -199,7 +202,7 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
             send_error(res, 500, e.message());
         }
     };
-    auto params = [](const httplib::Request& req) { return query_params(req.target); };
+    auto params = [](const httplib::Request& req) { return serve::query_params(req.target); };
 
     svr.Get("/health", [dir](const httplib::Request&, httplib::Response& res) {
         JsonWriter w;
