@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "rk/index.hpp"
+#include "rk/ingest.hpp"
 
 namespace rk::cli {
 
@@ -38,6 +40,27 @@ struct Context {
     void listen(Index& index) const;
     void warn(const std::string& msg) const;
     void error(const std::string& msg) const;
+    // An ingest's or import's note, by its level (details only with -v).
+    void report(const IngestNote& n) const;
+};
+
+// A one-line progress bar on stderr ("ingesting [###   ] 40% ..."), redrawn at most ten
+// times a second; without a total (a pipe), the bytes and documents so far.
+class ProgressBar {
+  public:
+    ProgressBar(bool on, std::string verb) : on_(on), verb_(std::move(verb)) {}
+    ~ProgressBar() { clear(); }
+    ProgressBar(const ProgressBar&) = delete;
+    ProgressBar& operator=(const ProgressBar&) = delete;
+
+    void update(const IngestProgress& p);
+    void clear();
+
+  private:
+    bool on_;
+    std::string verb_;
+    bool drawn_ = false;
+    std::chrono::steady_clock::time_point last_;
 };
 
 // "/home/u/docs/a.md" -> "docs/a.md" when under the working directory.
