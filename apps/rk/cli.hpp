@@ -109,6 +109,8 @@ void add_index(CLI::App& app, Context& ctx);
 void add_query(CLI::App& app, Context& ctx);
 void add_eval(CLI::App& app, Context& ctx);
 void add_bench(CLI::App& app, Context& ctx);
+void add_export(CLI::App& app, Context& ctx);
+void add_import(CLI::App& app, Context& ctx);
 void add_completions(CLI::App& app, Context& ctx);
 void add_mcp(CLI::App& app, Context& ctx);
 void add_serve(CLI::App& app, Context& ctx);

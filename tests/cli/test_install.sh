@@ -23,7 +23,7 @@ check "binary installed" test -x "$prefix/bin/rk"
 check "installed binary runs and finds its library" "$prefix/bin/rk" --version
 check "shared library with soname" test -e "$prefix/lib/librk.so.0"
 check "public header" test -f "$prefix/include/rk/index.hpp"
-for page in rk rk-init rk-ingest rk-query rk-get rk-ls rk-rm rk-stats rk-index; do
+for page in rk rk-init rk-ingest rk-query rk-get rk-ls rk-rm rk-stats rk-index rk-export rk-import; do
     check "man page $page" test -f "$prefix/share/man/man1/$page.1"
 done
 check "bash completion" test -f "$prefix/share/bash-completion/completions/rk"
