@@ -274,6 +274,18 @@ class Transfer(RkTestCase):
         r = self.rk("import", self.write("gap.jsonl", b"\n".join(missing)), index=copy)
         self.assertError(r, mentions=["gap.jsonl:21", "counts 20 documents, but 19"])
 
+    def test_nothing_after_the_last_line_is_written(self):
+        # 255 records and the last line fill the workers' first batch of 256 lines exactly,
+        # so the stray line comes in the next: the writer, not the worker, must refuse it.
+        self.many_records(255)
+        data = self.export() + b'{"id":"doc-3","text":"replaced after the end"}\n'
+        copy = self.path("copy")
+        r = self.rk("import", self.write("stray.jsonl", data), index=copy)
+        self.assertError(r, mentions=["stray.jsonl:258", "after the export's last line"])
+        self.assertEqual(self.stats(index=copy)["documents"], 255)
+        self.assertEqual(self.ok("get", "doc-3", index=copy).out,
+                         "number 3 says something about topic 3\n")
+
     def test_headers_that_are_not_ours(self):
         newer = self.write("newer.jsonl", '{"rk_export":2,"settings":{}}\n{"id":"a"}\n')
         r = self.rk("import", newer)

@@ -43,10 +43,17 @@ void Writer::write(std::vector<WorkResult>& results) {
         tx_.emplace(db_);
         writer_.emplace(db_, tokenizer_, vectors_);
     }
-    // An import writes nothing after a line that stops it.
+    // An import writes nothing after a line that stops it (a bad one, or any after the last).
     std::size_t until = 0;
-    while (until < results.size() && !results[until].stop) ++until;
-    until = std::min(until + 1, results.size());
+    for (bool ended = end_.has_value(); until < results.size(); ++until) {
+        const WorkResult& r = results[until];
+        if (ended && (r.records > 0 || r.end || r.stop)) break;
+        if (r.stop) {
+            ++until;
+            break;
+        }
+        ended = ended || r.end.has_value();
+    }
     // Each id's last record in the round: an earlier one need not be written, as the later
     // one replaces it anyway. So a rerun over records with duplicate ids writes nothing,
     // unless a round ends between two of them.
@@ -54,9 +61,9 @@ void Writer::write(std::vector<WorkResult>& results) {
     for (std::size_t i = 0; i < until; ++i) {
         for (const auto& p : results[i].docs) last[p.rec.ext_id] = &p;
     }
-    for (std::size_t i = 0; i < until; ++i) {
+    for (std::size_t i = 0; i < results.size(); ++i) {
         auto& r = results[i];
-        if (end_ && (r.records > 0 || r.end || r.stop)) {
+        if (i == until) {
             stop_ =
                 IngestNote{IngestNote::Level::error, r.first,
                            fmt::format("a line after the export's last line (at {})", end_->where)};
