@@ -93,7 +93,7 @@ _rk()
     fi
 
     local global_opts="--index -q --quiet -v --verbose --color --version -h --help"
-    local commands="init ingest query get ls rm stats index eval bench mcp serve completions"
+    local commands="init ingest query get ls rm stats index export import eval bench mcp serve completions"
     local index_commands="verify rebuild optimize"
 
     # Options that take a value, so that their value is not a command name.
@@ -101,7 +101,7 @@ _rk()
         --include --exclude --collection --meta --id-field --title-field --text-field --encoding
         -j --jobs --format -k --mode --where --path --batch --qrels --run --metrics
         --warmup --repeat --report --gate --baseline --max-regression --bm25 --fusion --ef
-        --vector-search --port --host --threads --max-body --timeout "
+        --vector-search --port --host --threads --max-body --timeout -o --output "
 
     # Find the command (and index's subcommand) and any --index given so far.
     local cmd="" sub="" index="" i w
@@ -157,7 +157,7 @@ _rk()
             mapfile -t COMPREPLY < <(compgen -W "auto exact hnsw" -- "$cur")
             return
             ;;
-        --batch | --qrels | --run | --report | --gate | --baseline)
+        --batch | --qrels | --run | --report | --gate | --baseline | -o | --output)
             _rk_files
             return
             ;;
@@ -207,6 +207,8 @@ _rk()
         ls) opts="--collection --format" ;;
         rm) opts="--collection" ;;
         stats) opts="--json" ;;
+        export) opts="--collection --chunks --vectors -o --output" ;;
+        import) opts="-j --jobs --json" ;;
         eval) opts="--qrels --run --metrics --per-query --dedupe --format" ;;
         bench)
             opts="--mode -k --warmup --repeat --metrics --report --gate --baseline
@@ -230,7 +232,7 @@ _rk()
         init | bench)
             _rk_files -d
             ;;
-        ingest)
+        ingest | import)
             _rk_files
             ;;
         get | rm)

@@ -18,7 +18,7 @@ function __rk_positionals
                 --text-field -j --jobs --format -k --mode --where --path --batch \
                 --qrels --run --metrics --warmup --repeat --report --gate --baseline \
                 --max-regression --bm25 --fusion --rm3 --rm3-params --ef --vector-search --port --host \
-                --threads --max-body --timeout
+                --threads --max-body --timeout -o --output
                 set skip 1
             case '-*'
             case '*'
@@ -117,6 +117,8 @@ complete -c rk -n __rk_needs_command -a ls -d 'List documents'
 complete -c rk -n __rk_needs_command -a rm -d 'Remove documents by id, path, glob or collection'
 complete -c rk -n __rk_needs_command -a stats -d 'Counts, sizes and settings of the index'
 complete -c rk -n __rk_needs_command -a index -d 'Verify, rebuild or optimize the index'
+complete -c rk -n __rk_needs_command -a export -d 'Write the documents (and chunks, vectors) as JSONL'
+complete -c rk -n __rk_needs_command -a import -d 'Read an export of rk export into the index'
 complete -c rk -n __rk_needs_command -a eval -d 'Score a TREC run file against relevance judgements'
 complete -c rk -n __rk_needs_command -a bench -d 'Measure retrieval quality and speed on BEIR datasets'
 complete -c rk -n __rk_needs_command -a mcp -d 'Serve the index to AI agents over MCP (stdio)'
@@ -182,6 +184,17 @@ complete -c rk -n '__rk_using rm' -l collection -x -a '(__rk_collections)' -d 'R
 
 # rk stats
 complete -c rk -n '__rk_using stats' -l json -d 'Print as JSON'
+
+# rk export
+complete -c rk -n '__rk_using export' -l collection -x -a '(__rk_collections)' -d "Only this collection's documents"
+complete -c rk -n '__rk_using export' -l chunks -d "Each document's chunks too"
+complete -c rk -n '__rk_using export' -l vectors -d "Each chunk's stored vector too (implies --chunks)"
+complete -c rk -n '__rk_using export' -s o -l output -r -F -d 'Write to FILE, renamed into place when complete'
+
+# rk import FILE|-
+complete -c rk -n '__rk_using import' -F
+complete -c rk -n '__rk_using import' -s j -l jobs -x -d 'Worker threads (0: one per core)'
+complete -c rk -n '__rk_using import' -l json -d 'Print the summary as JSON on stdout'
 
 # rk serve
 complete -c rk -n '__rk_using serve' -l port -x -d 'TCP port; 0 picks a free one (default 7700)'

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -66,6 +67,50 @@ void Context::warn(const std::string& msg) const {
 }
 void Context::error(const std::string& msg) const {
     fmt::print(stderr, "rk: {} {}\n", style(color_stderr(), "31", "error:"), msg);
+}
+
+void Context::report(const IngestNote& n) const {
+    const std::string msg = n.where.empty() ? n.what : display_path(n.where) + ": " + n.what;
+    switch (n.level) {
+        case IngestNote::Level::detail:
+            if (verbose > 0) note(msg);
+            break;
+        case IngestNote::Level::info:
+            note(msg);
+            break;
+        case IngestNote::Level::warning:
+            warn(msg);
+            break;
+        case IngestNote::Level::error:
+            error(msg);
+            break;
+    }
+}
+
+void ProgressBar::update(const IngestProgress& p) {
+    if (!on_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (drawn_ && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    drawn_ = true;
+    if (p.bytes_total <= 0) {
+        fmt::print(stderr, "\r\x1b[K{}  {}  {} documents", verb_, human_bytes(p.bytes_done),
+                   p.documents);
+        return;
+    }
+    const double frac =
+        std::min(1.0, static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total));
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(frac * kWidth);
+    fmt::print(stderr, "\r\x1b[K{} [{}{}] {:3.0f}%  {} / {}  {} documents", verb_,
+               std::string(static_cast<std::size_t>(filled), '#'),
+               std::string(static_cast<std::size_t>(kWidth - filled), ' '), frac * 100,
+               human_bytes(p.bytes_done), human_bytes(p.bytes_total), p.documents);
+}
+
+void ProgressBar::clear() {
+    if (on_ && drawn_) fmt::print(stderr, "\r\x1b[K");
+    drawn_ = false;
 }
 
 std::string display_path(const std::string& path) {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "rk/index.hpp"
+#include "rk/ingest.hpp"
 #include "rk/search.hpp"
 
 namespace rk::cli {
@@ -39,6 +41,27 @@ struct Context {
     void listen(Index& index) const;
     void warn(const std::string& msg) const;
     void error(const std::string& msg) const;
+    // An ingest's or import's note, by its level (details only with -v).
+    void report(const IngestNote& n) const;
+};
+
+// A one-line progress bar on stderr ("ingesting [###   ] 40% ..."), redrawn at most ten
+// times a second; without a total (a pipe), the bytes and documents so far.
+class ProgressBar {
+  public:
+    ProgressBar(bool on, std::string verb) : on_(on), verb_(std::move(verb)) {}
+    ~ProgressBar() { clear(); }
+    ProgressBar(const ProgressBar&) = delete;
+    ProgressBar& operator=(const ProgressBar&) = delete;
+
+    void update(const IngestProgress& p);
+    void clear();
+
+  private:
+    bool on_;
+    std::string verb_;
+    bool drawn_ = false;
+    std::chrono::steady_clock::time_point last_;
 };
 
 // "/home/u/docs/a.md" -> "docs/a.md" when under the working directory.
@@ -96,6 +119,8 @@ void add_index(CLI::App& app, Context& ctx);
 void add_query(CLI::App& app, Context& ctx);
 void add_eval(CLI::App& app, Context& ctx);
 void add_bench(CLI::App& app, Context& ctx);
+void add_export(CLI::App& app, Context& ctx);
+void add_import(CLI::App& app, Context& ctx);
 void add_completions(CLI::App& app, Context& ctx);
 void add_mcp(CLI::App& app, Context& ctx);
 void add_serve(CLI::App& app, Context& ctx);

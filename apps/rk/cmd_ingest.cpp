@@ -43,41 +43,6 @@ std::vector<std::string> split_paths(const std::string& data, char sep) {
     return paths;
 }
 
-// A one-line progress bar on stderr, redrawn at most ten times a second.
-class ProgressBar {
-  public:
-    explicit ProgressBar(bool on) : on_(on) {}
-    ~ProgressBar() { clear(); }
-    ProgressBar(const ProgressBar&) = delete;
-    ProgressBar& operator=(const ProgressBar&) = delete;
-
-    void update(const IngestProgress& p) {
-        if (!on_) return;
-        const auto now = std::chrono::steady_clock::now();
-        if (drawn_ && now - last_ < std::chrono::milliseconds(100)) return;
-        last_ = now;
-        drawn_ = true;
-        const double frac = p.bytes_total > 0 ? static_cast<double>(p.bytes_done) /
-                                                    static_cast<double>(p.bytes_total)
-                                              : 1.0;
-        constexpr int kWidth = 30;
-        const int filled = static_cast<int>(frac * kWidth);
-        fmt::print(stderr, "\r\x1b[Kingesting [{}{}] {:3.0f}%  {} / {}  {} documents",
-                   std::string(static_cast<std::size_t>(filled), '#'),
-                   std::string(static_cast<std::size_t>(kWidth - filled), ' '), frac * 100,
-                   human_bytes(p.bytes_done), human_bytes(p.bytes_total), p.documents);
-    }
-    void clear() {
-        if (on_ && drawn_) fmt::print(stderr, "\r\x1b[K");
-        drawn_ = false;
-    }
-
-  private:
-    bool on_;
-    bool drawn_ = false;
-    std::chrono::steady_clock::time_point last_;
-};
-
 std::string summary_json(const IngestReport& r, const std::string& index, bool dry_run) {
     JsonWriter w;
     w.begin_object()
@@ -159,26 +124,12 @@ int run_ingest(Context& ctx, IngestFlags& f) {
     if (created) ctx.note(fmt::format("created index {}", index.dir().string()));
     ctx.listen(index);
 
-    ProgressBar bar(!ctx.quiet && !o.dry_run && ::isatty(STDERR_FILENO) != 0);
+    ProgressBar bar(!ctx.quiet && !o.dry_run && ::isatty(STDERR_FILENO) != 0, "ingesting");
     IngestCallbacks cb;
     cb.progress = [&](const IngestProgress& p) { bar.update(p); };
     cb.note = [&](const IngestNote& n) {
         bar.clear();
-        const std::string msg = n.where.empty() ? n.what : display_path(n.where) + ": " + n.what;
-        switch (n.level) {
-            case IngestNote::Level::detail:
-                if (ctx.verbose > 0) ctx.note(msg);
-                break;
-            case IngestNote::Level::info:
-                ctx.note(msg);
-                break;
-            case IngestNote::Level::warning:
-                ctx.warn(msg);
-                break;
-            case IngestNote::Level::error:
-                ctx.error(msg);
-                break;
-        }
+        ctx.report(n);
     };
     if (o.dry_run || ctx.verbose > 0) {
         cb.item = [&](std::string_view action, std::string_view id) {

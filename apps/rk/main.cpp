@@ -92,6 +92,8 @@ int run(int argc, char** argv) {
     rk::cli::add_rm(app, ctx);
     rk::cli::add_stats(app, ctx);
     rk::cli::add_index(app, ctx);
+    rk::cli::add_export(app, ctx);
+    rk::cli::add_import(app, ctx);
     rk::cli::add_eval(app, ctx);
     rk::cli::add_bench(app, ctx);
     rk::cli::add_mcp(app, ctx);

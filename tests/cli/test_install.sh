@@ -25,7 +25,7 @@ check "shared library with soname" test -e "$prefix/lib/librk.so.0"
 check "formats module next to it" test -e "$prefix/lib/librk_formats.so"
 check "HTTP module next to it" test -e "$prefix/lib/librk_http.so"
 check "public header" test -f "$prefix/include/rk/index.hpp"
-for page in rk rk-init rk-ingest rk-query rk-get rk-ls rk-rm rk-stats rk-index; do
+for page in rk rk-init rk-ingest rk-query rk-get rk-ls rk-rm rk-stats rk-index rk-export rk-import; do
     check "man page $page" test -f "$prefix/share/man/man1/$page.1"
 done
 check "bash completion" test -f "$prefix/share/bash-completion/completions/rk"

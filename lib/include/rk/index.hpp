@@ -27,6 +27,8 @@ struct Settings {
     // best or tied among 128..1024 on the shared datasets with BM25 (see rk-ingest(1)).
     int chunk_size = 512;
     int chunk_overlap = 64;
+
+    bool operator==(const Settings&) const = default;
 };
 
 // Where an index lives and why it was chosen (--index, RK_INDEX, a .rk/ above, or XDG).

@@ -2,7 +2,9 @@
 // -> (this thread) written round by round, a transaction spanning rounds up to about
 // kCommitBytes of input (see work.hpp). Rounds are written in input order, so
 // an ingest is deterministic whatever the number of jobs; while one round is written the
-// workers already prepare the next.
+// workers already prepare the next. rk import's records take the same path (pipeline::run()).
+
+#include "ingest/pipeline.hpp"
 
 #include <fmt/format.h>
 
@@ -41,13 +43,21 @@ using inputs::Format;
 // Cuts the input into rounds of work items, reading JSONL files line by line.
 class RoundMaker {
   public:
-    RoundMaker(const std::vector<inputs::SourceFile>& files, const IngestOptions& o)
-        : files_(files), o_(o) {}
+    RoundMaker(const std::vector<inputs::SourceFile>& files, const IngestOptions& o,
+               ImportInput* import)
+        : files_(files), o_(o), import_(import) {
+        if (import_ != nullptr) offset_ = import_->offset;
+    }
 
     std::vector<WorkItem> next(const std::function<void(const IngestNote&)>& fail) {
         std::vector<WorkItem> round;
         std::size_t bytes = 0;
         while (round.size() < kRoundItems && bytes < round_bytes_) {
+            if (import_ != nullptr) {
+                if (!import_done_ && !read_export(round, bytes)) import_done_ = true;
+                if (import_done_) break;
+                continue;
+            }
             if (stdin_pending()) {
                 add_stdin(round, bytes);
                 continue;
@@ -75,6 +85,10 @@ class RoundMaker {
         round_bytes_ = std::min(round_bytes_ * 2, kRoundBytes);
         return round;
     }
+
+    // The last line read and the byte after it: where a truncated export ends.
+    [[nodiscard]] std::int64_t line() const { return line_no_; }
+    [[nodiscard]] std::uint64_t offset() const { return offset_; }
 
   private:
     bool stdin_pending() const { return o_.stdin_data && !stdin_done_; }
@@ -161,8 +175,48 @@ class RoundMaker {
         return more;
     }
 
+    // Adds one work item of an export's lines (numbered from 2, after the header); false at
+    // the end of the input. A read error ends the input, noted in the import's `stop`.
+    bool read_export(std::vector<WorkItem>& round, std::size_t& bytes) {
+        std::istream& in = *import_->in;
+        WorkItem item;
+        item.kind = WorkItem::Kind::exported;
+        item.display = import_->display;
+        std::string line;
+        bool more = true;
+        while (item.lines.size() < kLinesPerItem && item.bytes < kBytesPerItem) {
+            if (!std::getline(in, line)) {
+                more = false;
+                break;
+            }
+            ++line_no_;
+            const std::uint64_t start = offset_;
+            const bool newline = !in.eof();
+            const std::size_t n = line.size() + (newline ? 1 : 0);
+            offset_ += n;
+            item.bytes += n;
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (line.find_first_not_of(" \t") == std::string::npos) continue;
+            item.lines.emplace_back(line_no_, std::move(line));
+            item.starts.push_back(start);
+            item.cut_short = !newline;
+        }
+        if (in.bad()) {
+            import_->stop = IngestNote{IngestNote::Level::error,
+                                       fmt::format("{}:{}", import_->display, line_no_ + 1),
+                                       fmt::format("cannot read the input at byte {}", offset_)};
+            more = false;
+        }
+        bytes += item.bytes;
+        if (item.bytes > 0) round.push_back(std::move(item));
+        return more;
+    }
+
     const std::vector<inputs::SourceFile>& files_;
     const IngestOptions& o_;
+    ImportInput* import_;
+    bool import_done_ = false;
+    std::uint64_t offset_ = 0;  // an export's: bytes read
     std::size_t next_file_ = 0;
     // The first rounds are small, so that writing starts soon.
     std::size_t round_bytes_ = kRoundBytes / 8;
@@ -170,7 +224,7 @@ class RoundMaker {
     std::unique_ptr<std::istringstream> stdin_stream_;
     std::unique_ptr<std::istream> jsonl_;
     std::string jsonl_path_;
-    std::int64_t line_no_ = 0;
+    std::int64_t line_no_ = 1;  // an export's header is line 1; a JSONL file's count restarts
 };
 
 std::vector<WorkResult> process(std::vector<WorkItem> items, std::vector<Preparer>& preparers) {
@@ -181,8 +235,14 @@ std::vector<WorkResult> process(std::vector<WorkItem> items, std::vector<Prepare
             try {
                 p.run(items[i], results[i]);
             } catch (const std::exception& e) {
-                ++results[i].failed;
-                results[i].notes.push_back({IngestNote::Level::error, items[i].display, e.what()});
+                IngestNote note{IngestNote::Level::error, items[i].display, e.what()};
+                if (items[i].kind == WorkItem::Kind::exported) {
+                    // An import cannot go on past a line it could not take.
+                    results[i].stop = std::move(note);
+                } else {
+                    ++results[i].failed;
+                    results[i].notes.push_back(std::move(note));
+                }
             }
         }
     };
@@ -198,32 +258,25 @@ std::vector<WorkResult> process(std::vector<WorkItem> items, std::vector<Prepare
 
 }  // namespace
 
-}  // namespace rk::pipeline
-
-namespace rk {
-
-IngestReport ingest(Index& index, const IngestOptions& options, const IngestCallbacks& cb) {
+IngestReport run(Index& index, const IngestOptions& options, const IngestCallbacks& cb,
+                 ImportInput* import) {
     if (index.mode() != Index::Mode::write) {
         throw IndexError("index is open read-only", index.dir().string());
-    }
-    if (options.encoding) {
-        try {
-            (void)text::decode("", *options.encoding);
-        } catch (const InputError& e) {
-            throw UsageError(fmt::format("--encoding: {}", e.what()));
-        }
     }
     const auto t0 = std::chrono::steady_clock::now();
     IngestReport report;
     auto& db = *index.impl().db;
 
-    const inputs::Walk walk = inputs::walk(options, index.dir(), cb.note, report.failed);
+    const inputs::Walk walk = import != nullptr
+                                  ? inputs::Walk{}
+                                  : inputs::walk(options, index.dir(), cb.note, report.failed);
     const pipeline::Known known = store::load_known(db);
 
     IngestProgress progress;
     for (const auto& f : walk.files) progress.bytes_total += static_cast<std::int64_t>(f.size);
     if (options.stdin_data)
         progress.bytes_total += static_cast<std::int64_t>(options.stdin_data->size());
+    if (import != nullptr) progress.bytes_total += import->size;
 
     unsigned jobs = options.jobs != 0 ? options.jobs : std::thread::hardware_concurrency();
     jobs = std::clamp(jobs, 1U, 256U);
@@ -235,7 +288,7 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
         store::fts_tokenize_arg(index.settings().tokenizer, index.settings().split_words);
     for (unsigned i = 0; i < jobs; ++i) {
         preparers.emplace_back(options, index.settings(), known,
-                               text::Tokenizer(db.handle(), tokenizer), embedder);
+                               text::Tokenizer(db.handle(), tokenizer), embedder, import);
     }
 
     text::Tokenizer writer_tokenizer(db.handle(), tokenizer);
@@ -247,7 +300,7 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
     }
     pipeline::Writer writer(db, writer_tokenizer, index.settings(), embedder, options, known, cb,
                             report, graph ? &*graph : nullptr);
-    pipeline::RoundMaker rounds(walk.files, options);
+    pipeline::RoundMaker rounds(walk.files, options, import);
     auto fail = [&](const IngestNote& n) {
         ++report.failed;
         writer.mark_failed_source(n.where);
@@ -269,8 +322,29 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
         progress.bytes_done = report.bytes;
         progress.documents = report.added + report.updated + report.unchanged;
         if (cb.progress) cb.progress(progress);
+        if (import != nullptr) {
+            for (const auto& r : results) {
+                import->chunks_kept += r.chunks_kept;
+                import->vectors_kept += r.vectors_kept;
+                import->vectors_embedded += r.vectors_embedded;
+            }
+            // What follows a bad line is not written; what came before is committed below.
+            if (writer.stopped()) break;
+        }
     }
+    if (pending.valid()) pending.wait();
     writer.commit();
+    if (import != nullptr) {
+        if (writer.stopped()) {
+            import->stop = writer.stopped();
+        } else if (!import->stop && !writer.ended()) {
+            import->stop = IngestNote{
+                IngestNote::Level::error, fmt::format("{}:{}", import->display, rounds.line()),
+                fmt::format("the input ends at byte {} without the export's last line "
+                            "(rk_export_end): the export is truncated",
+                            rounds.offset())};
+        }
+    }
     if (options.prune) writer.prune(walk.roots);
     // Fold the write-ahead log into rk.db, so that the index's size on disk is what it holds
     // and readers start from a short log. Busy readers only make this partial.
@@ -290,6 +364,21 @@ IngestReport ingest(Index& index, const IngestOptions& options, const IngestCall
 
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return report;
+}
+
+}  // namespace rk::pipeline
+
+namespace rk {
+
+IngestReport ingest(Index& index, const IngestOptions& options, const IngestCallbacks& cb) {
+    if (options.encoding) {
+        try {
+            (void)text::decode("", *options.encoding);
+        } catch (const InputError& e) {
+            throw UsageError(fmt::format("--encoding: {}", e.what()));
+        }
+    }
+    return pipeline::run(index, options, cb, nullptr);
 }
 
 }  // namespace rk

@@ -6,7 +6,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <initializer_list>
 #include <sstream>
 #include <system_error>
 #include <unordered_set>
@@ -17,7 +16,6 @@
 #include "text/encoding.hpp"
 #include "text/utf8.hpp"
 #include "util/gzip.hpp"
-#include "util/hash.hpp"
 #include "vector/store.hpp"
 
 namespace fs = std::filesystem;
@@ -27,12 +25,6 @@ namespace rk::pipeline {
 namespace {
 
 using inputs::Format;
-
-std::string hash_hex(std::initializer_list<std::string_view> fields) {
-    util::Hash128 h;
-    for (const auto f : fields) h.update_field(f);
-    return h.hex();
-}
 
 std::string meta_json(const std::vector<std::pair<std::string, std::string>>& a,
                       const std::vector<std::pair<std::string, std::string>>& b) {
@@ -100,6 +92,27 @@ void Cutter::cut(Prepared& p, const std::vector<inputs::Segment>* segments) {
     p.cut = true;
 }
 
+std::int64_t Cutter::complete(Prepared& p) {
+    std::int64_t kept = 0;
+    for (auto& c : p.rec.chunks) {
+        if (o_.dry_run) break;
+        c.terms = counter_.count(p.rec.title, c.heading, c.text);
+        if (embedder_ == nullptr) {
+            c.vector = {};
+            continue;
+        }
+        const std::string text = vector::embedding_text(p.rec.title, c.heading, c.text);
+        if (c.vector.encoded.empty()) {
+            c.vector = vector::embed_chunk(*embedder_, text);
+        } else {
+            c.vector = vector::kept_chunk(std::move(c.vector.encoded), text);
+            ++kept;
+        }
+    }
+    p.cut = true;
+    return kept;
+}
+
 void Preparer::run(WorkItem& item, WorkResult& r) {
     r.bytes = item.bytes;
     r.source = item.source;
@@ -112,6 +125,9 @@ void Preparer::run(WorkItem& item, WorkResult& r) {
             break;
         case WorkItem::Kind::stdin_text:
             text_document(item, std::move(item.data), r);
+            break;
+        case WorkItem::Kind::exported:
+            exported(item, r);
             break;
     }
 }
@@ -273,7 +289,7 @@ void Preparer::text_document(WorkItem& item, std::string body, WorkResult& r) {
     p.rec.collection = o_.collection;
     p.rec.meta = meta_json(o_.meta, parsed.meta);
     p.rec.body = std::move(body);
-    p.rec.hash = hash_hex({p.rec.collection, p.rec.title, p.rec.meta, p.rec.body});
+    p.rec.hash = store::content_hash(p.rec);
     p.rec.ext_id = from_stdin ? "stdin:" + p.rec.hash.substr(0, 16) : item.source;
     finish(p, &parsed, r);
 }
@@ -318,7 +334,7 @@ void Preparer::record(inputs::Record&& rec, const WorkItem& item, std::string wh
     p.rec.title = std::move(rec.title);
     p.rec.meta = std::move(rec.meta);
     p.rec.body = std::move(rec.text);
-    p.rec.hash = hash_hex({p.rec.collection, p.rec.title, p.rec.meta, p.rec.body});
+    p.rec.hash = store::content_hash(p.rec);
     // A record without an id is named by its content, which is stable across runs.
     p.rec.ext_id = rec.id.empty() ? p.rec.hash.substr(0, 16) : std::move(rec.id);
     if (rec.blank_id) {
@@ -336,6 +352,85 @@ void Preparer::finish(Prepared& p, inputs::Parsed* parsed, WorkResult& r) {
         cutter_.cut(p, parsed != nullptr ? &parsed->segments : nullptr);
     } else if (parsed != nullptr) {
         p.segments = std::move(parsed->segments);
+    }
+    r.docs.push_back(std::move(p));
+}
+
+// An export's lines, each a document or the last line. The first bad one stops the import
+// (the lines after it in the item are not read), as does any line after the last.
+void Preparer::exported(WorkItem& item, WorkResult& r) {
+    for (std::size_t i = 0; i < item.lines.size(); ++i) {
+        auto& [line_no, line] = item.lines[i];
+        std::string where = fmt::format("{}:{}", item.display, line_no);
+        if (i == 0) r.first = where;
+        if (r.end) {
+            r.stop = IngestNote{
+                IngestNote::Level::error, std::move(where),
+                fmt::format("a line after the export's last line (at {})", r.end->where)};
+            return;
+        }
+        try {
+            transfer::Line parsed = export_parser_.parse(line);
+            if (parsed.kind == transfer::Line::Kind::end) {
+                r.end = WorkResult::End{parsed.documents, std::move(where)};
+                continue;
+            }
+            ++r.records;
+            imported(std::move(parsed), where, r);
+        } catch (const InputError& e) {
+            const bool cut_short = item.cut_short && i + 1 == item.lines.size();
+            r.stop = IngestNote{
+                IngestNote::Level::error, std::move(where),
+                cut_short
+                    ? fmt::format("the input ends inside this line (which starts at byte "
+                                  "{}): the export is truncated ({})",
+                                  item.starts[i], e.what())
+                    : fmt::format("{} (the line starts at byte {})", e.what(), item.starts[i])};
+            return;
+        }
+    }
+}
+
+// One document of an export. Its chunks are kept when the import may (the index cuts as the
+// export's did) and the document is as exported (its hash says so: the byte ranges hold for
+// this text only), with their vectors when the embedder is the same; else it is cut again as
+// rk ingest cut it, when its text tells how (see stored_segments()).
+void Preparer::imported(transfer::Line&& line, std::string where, WorkResult& r) {
+    Prepared p;
+    p.where = std::move(where);
+    p.rec = std::move(line.doc);
+    p.rec.hash = store::content_hash(p.rec);
+    const auto k = known_.find(p.rec.ext_id);
+    if (k != known_.end() && k->second.hash == p.rec.hash) {
+        // Unchanged: the writer leaves it alone, as ingest does.
+        p.rec.chunks.clear();
+        r.docs.push_back(std::move(p));
+        return;
+    }
+    if (line.has_chunks && line.hash == p.rec.hash && import_->keep_chunks) {
+        transfer::take_chunks(p.rec);
+        for (auto& c : p.rec.chunks) {
+            if (!import_->keep_vectors) {
+                c.vector.encoded.clear();
+            } else if (!c.vector.encoded.empty() &&
+                       c.vector.encoded.size() != import_->vector_bytes) {
+                throw InputError(
+                    fmt::format("a chunk's vector has {} bytes, but the index's "
+                                "embedder stores {}",
+                                c.vector.encoded.size(), import_->vector_bytes));
+            }
+        }
+        const std::int64_t kept = cutter_.complete(p);
+        r.chunks_kept += static_cast<std::int64_t>(p.rec.chunks.size());
+        r.vectors_kept += kept;
+        if (cutter_.embeds()) {
+            r.vectors_embedded += static_cast<std::int64_t>(p.rec.chunks.size()) - kept;
+        }
+    } else {
+        p.rec.chunks.clear();
+        const auto segments = inputs::stored_segments(p.rec.ext_id, p.rec.source, p.rec.body);
+        cutter_.cut(p, &segments);
+        if (cutter_.embeds()) r.vectors_embedded += static_cast<std::int64_t>(p.rec.chunks.size());
     }
     r.docs.push_back(std::move(p));
 }

@@ -1,7 +1,8 @@
 // The workers' part of rk::ingest(): each work item read, its text made UTF-8, parsed, hashed
 // and, unless unchanged since the last ingest, cut into chunks whose terms are counted and
-// which are embedded. Each worker thread has its own Preparer, with its own tokenizer; what the
-// workers share (the options, the settings, the embedder, what the index held) they only read.
+// which are embedded; for rk import, an export's lines read back. Each worker thread has its
+// own Preparer, with its own tokenizer; what the workers share (the options, the settings, the
+// embedder, what the index held) they only read.
 #pragma once
 
 #include <memory>
@@ -18,6 +19,7 @@
 #include "rk/index.hpp"
 #include "rk/ingest.hpp"
 #include "text/tokenizer.hpp"
+#include "transfer/format.hpp"
 
 namespace rk::pipeline {
 
@@ -33,6 +35,12 @@ class Cutter {
     // `segments`: a reader's, or null for a record (which carries no structure of its own, so
     // its text is cut at paragraphs).
     void cut(Prepared& p, const std::vector<inputs::Segment>* segments);
+    // For chunks that came with the document (an import keeping an export's): counts their
+    // terms and gives each its vector, the one it came with (in `vector.encoded`) or, if none,
+    // one embedded here. Returns the number of vectors kept.
+    std::int64_t complete(Prepared& p);
+    // Whether cut() and complete() embed chunks (the index has vectors; not a dry run).
+    [[nodiscard]] bool embeds() const { return embedder_ != nullptr && !o_.dry_run; }
 
   private:
     const IngestOptions& o_;
@@ -44,10 +52,13 @@ class Cutter {
 // Parses, hashes and (unless unchanged since the last ingest) chunks. One per worker thread.
 class Preparer {
   public:
+    // `import`: the export being imported, when this is rk import.
     Preparer(const IngestOptions& o, const Settings& s, const Known& known,
-             text::Tokenizer tokenizer, const embed::BuiltinEmbedder* embedder)
+             text::Tokenizer tokenizer, const embed::BuiltinEmbedder* embedder,
+             const ImportInput* import = nullptr)
         : o_(o),
           known_(known),
+          import_(import),
           tokenizer_(std::make_unique<text::Tokenizer>(std::move(tokenizer))),
           cutter_(o, s, *tokenizer_, embedder),
           fields_{o.id_field, o.title_field, o.text_field} {}
@@ -65,13 +76,17 @@ class Preparer {
     void lines(WorkItem& item, WorkResult& r);
     void record(inputs::Record&& rec, const WorkItem& item, std::string where, WorkResult& r);
     void finish(Prepared& p, inputs::Parsed* parsed, WorkResult& r);
+    void exported(WorkItem& item, WorkResult& r);
+    void imported(transfer::Line&& line, std::string where, WorkResult& r);
 
     const IngestOptions& o_;
     const Known& known_;
+    const ImportInput* import_;
     std::unique_ptr<text::Tokenizer> tokenizer_;  // stays put when the Preparer moves
     Cutter cutter_;
     inputs::RecordFields fields_;
     inputs::RecordParser parser_;
+    transfer::LineParser export_parser_;
 };
 
 }  // namespace rk::pipeline

@@ -9,6 +9,7 @@
 
 #include "ingest/code.hpp"
 #include "ingest/formats.hpp"
+#include "rk/error.hpp"
 
 namespace rk::inputs {
 
@@ -280,6 +281,26 @@ const Reader& reader_for(std::string_view filename, std::string_view head) {
         if (r->claims(filename, head)) return *r;
     }
     return text;
+}
+
+std::vector<Segment> stored_segments(std::string_view id, std::string_view source,
+                                     std::string_view text) {
+    const std::string_view name = source.substr(source.find_last_of('/') + 1);
+    const bool document =
+        source.empty() ? id.starts_with("stdin:") : format_for(name) == Format::document;
+    if (document) {
+        const Reader& reader = reader_for(without_gz(name), text);
+        if (!reader.reads_bytes()) {
+            std::string copy(text);
+            try {
+                Parsed parsed = reader.read(copy);
+                if (copy == text) return std::move(parsed.segments);
+            } catch (const InputError&) {
+                // Not this reader's any more: cut at paragraphs.
+            }
+        }
+    }
+    return read_text(text).segments;
 }
 
 std::string heading_path(const std::vector<std::pair<int, std::string>>& stack) {

@@ -90,6 +90,14 @@ Parsed read_roff(std::string& text);
 // request before the first line of text.
 bool looks_like_roff(std::string_view head, bool named_as_page);
 
+// The segments rk ingest cut a stored document's text at, as far as the text alone tells (an
+// import of an export without chunks cuts it again): those of the reader that its file's name
+// (`source`) and the text select, or for standard input's text (`id` "stdin:...") the text, when
+// that reader reads the text as it is (plain text, Markdown, source code); otherwise (markup
+// and binary formats, whose structure went with their markup; records) its paragraphs.
+std::vector<Segment> stored_segments(std::string_view id, std::string_view source,
+                                     std::string_view text);
+
 // "Guide > Install" for a stack of (level, heading) pairs.
 std::string heading_path(const std::vector<std::pair<int, std::string>>& stack);
 

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <istream>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -37,17 +38,35 @@ constexpr std::size_t kBytesPerItem = std::size_t{128} << 10;
 // A compressed file that would decompress to more is refused (a "zip bomb" of a few MiB).
 constexpr std::size_t kMaxDecompressed = std::size_t{1} << 30;
 
-// One worker's task: a file read whole, lines of a JSONL file or of standard input, or
-// standard input's text. The round maker reads a JSONL file itself, to cut it into items; a
-// worker reads any other file.
+// An export being imported (rk import): the input after its header line, and what of the
+// export the index may keep as it is (see rk::import_jsonl()).
+struct ImportInput {
+    std::istream* in = nullptr;
+    std::string display;
+    std::int64_t size = 0;     // the whole input's, when known
+    std::uint64_t offset = 0;  // where the records start: the header line's length
+    bool keep_chunks = false, keep_vectors = false;
+    std::size_t vector_bytes = 0;  // a stored vector's size in the index
+
+    // What the run did: chunks kept as the export has them, vectors kept or embedded, and
+    // why it stopped early (a bad line, a read error, no last line), if it did.
+    std::int64_t chunks_kept = 0, vectors_kept = 0, vectors_embedded = 0;
+    std::optional<IngestNote> stop;
+};
+
+// One worker's task: a file read whole, lines of a JSONL file or of standard input, standard
+// input's text, or lines of an export being imported. The round maker reads a JSONL file (and
+// an export) itself, to cut it into items; a worker reads any other file.
 struct WorkItem {
-    enum class Kind { file, lines, stdin_text };
+    enum class Kind { file, lines, stdin_text, exported };
     Kind kind = Kind::file;
     std::string display;  // how notes name the input
     std::string source;   // absolute path, or empty for standard input
     inputs::Format format = inputs::Format::document;
     std::string data;                                         // standard input's text
     std::vector<std::pair<std::int64_t, std::string>> lines;  // JSONL: (line number, line)
+    std::vector<std::uint64_t> starts;  // an export's: the byte each line starts at
+    bool cut_short = false;             // an export's: the input ends inside the last line
     std::uint64_t bytes = 0;
 };
 
@@ -69,6 +88,18 @@ struct WorkResult {
     std::int64_t failed = 0, skipped = 0;
     std::uint64_t bytes = 0;
     std::string source;  // the input's source, so that --prune spares inputs that failed
+
+    // An export's lines (rk import), which must all be right and end with the export's last
+    // line: `stop` is the first bad one (those after it are not read), `end` the last line.
+    struct End {
+        std::int64_t documents = 0;  // the number it gives
+        std::string where;
+    };
+    std::int64_t records = 0;  // document records read
+    std::string first;         // where its first line is
+    std::optional<IngestNote> stop;
+    std::optional<End> end;
+    std::int64_t chunks_kept = 0, vectors_kept = 0, vectors_embedded = 0;
 };
 
 }  // namespace rk::pipeline

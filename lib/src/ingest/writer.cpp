@@ -38,18 +38,37 @@ Writer::Writer(store::Database& db, text::Tokenizer& tokenizer, const Settings& 
       cutter_(o, settings, tokenizer, embedder) {}
 
 void Writer::write(std::vector<WorkResult>& results) {
+    if (stop_) return;
     if (!o_.dry_run && !tx_) {
         tx_.emplace(db_);
         writer_.emplace(db_, tokenizer_, vectors_);
+    }
+    // An import writes nothing after a line that stops it (a bad one, or any after the last).
+    std::size_t until = 0;
+    for (bool ended = end_.has_value(); until < results.size(); ++until) {
+        const WorkResult& r = results[until];
+        if (ended && (r.records > 0 || r.end || r.stop)) break;
+        if (r.stop) {
+            ++until;
+            break;
+        }
+        ended = ended || r.end.has_value();
     }
     // Each id's last record in the round: an earlier one need not be written, as the later
     // one replaces it anyway. So a rerun over records with duplicate ids writes nothing,
     // unless a round ends between two of them.
     std::unordered_map<std::string_view, const Prepared*> last;
-    for (const auto& r : results) {
-        for (const auto& p : r.docs) last[p.rec.ext_id] = &p;
+    for (std::size_t i = 0; i < until; ++i) {
+        for (const auto& p : results[i].docs) last[p.rec.ext_id] = &p;
     }
-    for (auto& r : results) {
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        auto& r = results[i];
+        if (i == until) {
+            stop_ =
+                IngestNote{IngestNote::Level::error, r.first,
+                           fmt::format("a line after the export's last line (at {})", end_->where)};
+            break;
+        }
         uncommitted_ += r.bytes;
         report_.failed += r.failed;
         report_.skipped += r.skipped;
@@ -61,6 +80,22 @@ void Writer::write(std::vector<WorkResult>& results) {
         }
         for (auto& p : r.docs) {
             write_one(p, last.at(p.rec.ext_id) != &p, writer_ ? &*writer_ : nullptr);
+        }
+        records_ += r.records;
+        if (r.stop) {
+            stop_ = std::move(r.stop);
+            break;
+        }
+        if (r.end) {
+            end_ = std::move(r.end);
+            if (end_->documents != records_) {
+                stop_ = IngestNote{
+                    IngestNote::Level::error, end_->where,
+                    fmt::format("the export's last line counts {} documents, but {} came before "
+                                "it: lines of the export are missing",
+                                end_->documents, records_)};
+                break;
+            }
         }
     }
     if (uncommitted_ >= commit_bytes_) commit();

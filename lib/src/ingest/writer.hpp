@@ -46,6 +46,12 @@ class Writer {
 
     void mark_failed_source(const std::string& s) { failed_sources_.insert(s); }
 
+    // An import's records must all be right and end with the export's last line, which counts
+    // them: the writing stops at the first that is not (see WorkResult), and says why here.
+    [[nodiscard]] const std::optional<IngestNote>& stopped() const { return stop_; }
+    // Whether the export's last line has come.
+    [[nodiscard]] bool ended() const { return end_.has_value(); }
+
     // Removes what --prune covers, counting each document removed in the report's `pruned`.
     void prune(const std::vector<std::filesystem::path>& roots);
 
@@ -79,6 +85,9 @@ class Writer {
     std::optional<store::DocumentWriter> writer_;
     std::size_t uncommitted_ = 0;
     std::size_t commit_bytes_;
+    std::int64_t records_ = 0;  // an import's document records so far
+    std::optional<WorkResult::End> end_;
+    std::optional<IngestNote> stop_;
     Cutter cutter_;  // the writing thread's own
 };
 

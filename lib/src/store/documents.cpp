@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "rk/error.hpp"
+#include "util/hash.hpp"
 
 namespace rk::store {
 
@@ -10,6 +11,14 @@ std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+
+std::string content_hash(const DocumentRecord& doc) {
+    util::Hash128 h;
+    for (const std::string_view field : {doc.collection, doc.title, doc.meta, doc.body}) {
+        h.update_field(field);
+    }
+    return h.hex();
 }
 
 std::unordered_map<std::string, KnownDocument> load_known(Database& db) {
@@ -56,7 +65,7 @@ void bind_document(Statement& st, const DocumentRecord& doc) {
         .bind(6, doc.hash)
         .bind(7, doc.body)
         .bind(8, static_cast<std::int64_t>(doc.body.size()))
-        .bind(9, unix_now());
+        .bind(9, doc.updated != 0 ? doc.updated : unix_now());
 }
 
 }  // namespace

@@ -24,7 +24,12 @@ struct ChunkRecord {
 struct DocumentRecord {
     std::string ext_id, source, collection, title, meta, hash, body;
     std::vector<ChunkRecord> chunks;
+    std::int64_t updated = 0;  // unix seconds to store; 0 means now (an import keeps its own)
 };
+
+// The content hash incremental ingest compares: XXH3-128 (hex) of the collection, title,
+// metadata and text.
+std::string content_hash(const DocumentRecord& doc);
 
 struct KnownDocument {
     std::int64_t rowid = 0;

@@ -72,6 +72,15 @@ ChunkVector embed_chunk(const embed::BuiltinEmbedder& embedder, std::string_view
     return out;
 }
 
+ChunkVector kept_chunk(std::string stored, std::string_view text) {
+    [[gnu::tls_model("initial-exec")]] thread_local std::vector<embed::Gram> grams;
+    embed::BuiltinEmbedder::grams(text, grams);
+    ChunkVector out;
+    out.encoded = std::move(stored);
+    distinct_buckets(grams, out.df_buckets);
+    return out;
+}
+
 VectorState read_state(store::Database& db) {
     VectorState s;
     auto& st = db.cached("SELECT key, value FROM vec_state");

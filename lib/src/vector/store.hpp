@@ -32,6 +32,9 @@ struct ChunkVector {
 std::string embedding_text(std::string_view title, std::string_view heading, std::string_view body);
 // Embeds one chunk for storage (a worker calls this; thread-safe).
 ChunkVector embed_chunk(const embed::BuiltinEmbedder& embedder, std::string_view text);
+// A chunk's vector as stored before (an export's, imported): only its n-grams are counted
+// again, for the document frequencies, which the projection does not need. Thread-safe.
+ChunkVector kept_chunk(std::string stored, std::string_view text);
 
 struct VectorState {
     std::int64_t generation = 0, count = 0;
