@@ -215,12 +215,12 @@ class ServeTest(RkTestCase):
             self.assertEqual(json.loads(e.exception.read())["error"]["status"], 405)
             e.exception.close()
 
-    def test_bad_or_oversized_length_answered_before_any_body(self):
+    def test_bad_length_answered_before_any_body(self):
         # The client sends headers only: the reply must not wait for a body that never comes
         # (the server's read timeout is 60 s; the client gives up after 20).
-        srv = Server(self, "--timeout", "60", "--max-body", "1024")
+        srv = Server(self, "--timeout", "60")
         host, port = srv.url[len("http://"):].rsplit(":", 1)
-        for length, want in (("-1", 400), ("abc", 400), ("1025", 413), ("99999999999", 413)):
+        for length, want in (("-1", 400), ("abc", 400), ("1e3", 400)):
             with self.subTest(length=length):
                 with socket.create_connection((host, int(port)), timeout=20) as s:
                     s.sendall(f"POST /search HTTP/1.1\r\nHost: {host}\r\n"
