@@ -201,7 +201,7 @@ _rk()
             ;;
         query)
             opts="-k --mode --chunks --collection --where --path --format --batch --bm25 --fusion
-                --explain --ef --vector-search"
+                --rm3 --rm3-params --explain --ef --vector-search"
             ;;
         get) opts="--format" ;;
         ls) opts="--collection --format" ;;
@@ -212,8 +212,8 @@ _rk()
         eval) opts="--qrels --run --metrics --per-query --dedupe --format" ;;
         bench)
             opts="--mode -k --warmup --repeat --metrics --report --gate --baseline
-                --max-regression --bm25 --fusion --ef --vector-search -j --jobs --no-ingest
-                --tokenizer --chunk-size --chunk-overlap"
+                --max-regression --bm25 --fusion --rm3 --rm3-params --ef --vector-search -j --jobs
+                --no-ingest --tokenizer --chunk-size --chunk-overlap"
             ;;
         serve) opts="--port --host --threads --max-body --timeout" ;;
         index | completions | mcp) opts="" ;;

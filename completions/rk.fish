@@ -17,7 +17,7 @@ function __rk_positionals
                 --include --exclude --collection --meta --id-field --title-field \
                 --text-field -j --jobs --format -k --mode --where --path --batch \
                 --qrels --run --metrics --warmup --repeat --report --gate --baseline \
-                --max-regression --bm25 --fusion --ef --vector-search --port --host \
+                --max-regression --bm25 --fusion --rm3 --rm3-params --ef --vector-search --port --host \
                 --threads --max-body --timeout -o --output
                 set skip 1
             case '-*'
@@ -157,6 +157,8 @@ complete -c rk -n '__rk_using ingest' -l json -d 'Print the summary as JSON on s
 complete -c rk -n '__rk_using query' -s k -x -d 'How many results (default 10)'
 complete -c rk -n '__rk_using query' -l mode -x -a 'hybrid bm25 vector' -d 'Ranking (default hybrid)'
 complete -c rk -n '__rk_using query' -l fusion -x -a 'rrf weighted' -d 'Hybrid fusion: rrf|weighted,k=,bm25=,vector='
+complete -c rk -n '__rk_using query' -l rm3 -d 'Expand the query with words of the best BM25 results'
+complete -c rk -n '__rk_using query' -l rm3-params -x -d 'RM3 feedback: docs=,terms=,original=,max_df='
 complete -c rk -n '__rk_using query' -l explain -d "Show each signal's rank and score"
 complete -c rk -n '__rk_using query' -l ef -x -d 'HNSW search breadth (default 128)'
 complete -c rk -n '__rk_using query' -l vector-search -x -a 'auto exact hnsw' -d 'Exact or graph vector search'
@@ -213,6 +215,8 @@ complete -c rk -n '__rk_using eval' -l format -x -a 'text json' -d 'Output forma
 complete -c rk -n '__rk_using bench' -a '(__fish_complete_directories (commandline -ct) "dataset directory")'
 complete -c rk -n '__rk_using bench' -l mode -x -a 'bm25 vector hybrid' -d 'Comma-separated modes to measure (default all)'
 complete -c rk -n '__rk_using bench' -l fusion -x -a 'rrf weighted' -d 'Hybrid fusion: rrf|weighted,k=,bm25=,vector='
+complete -c rk -n '__rk_using bench' -l rm3 -d 'Expand each query with words of its best BM25 results'
+complete -c rk -n '__rk_using bench' -l rm3-params -x -d 'RM3 feedback: docs=,terms=,original=,max_df='
 complete -c rk -n '__rk_using bench' -l ef -x -d 'HNSW search breadth (default 128)'
 complete -c rk -n '__rk_using bench' -l vector-search -x -a 'auto exact hnsw' -d 'Exact or graph vector search'
 complete -c rk -n '__rk_using bench' -s k -x -d 'Results per query in the scored run (default 100)'

@@ -182,4 +182,18 @@ ScratchDir::~ScratchDir() {
     fs::remove_all(path_, ec);
 }
 
+std::optional<Rm3Params> Rm3Flags::parse() const {
+    if (!on && params.empty()) return std::nullopt;
+    return parse_rm3_params(params);
+}
+
+void add_rm3_options(CLI::App* cmd, Rm3Flags& flags) {
+    cmd->add_flag("--rm3", flags.on,
+                  "Expand the query with words of the best BM25 results (RM3 feedback)");
+    cmd->add_option("--rm3-params", flags.params,
+                    "RM3's parameters (implies --rm3), any of docs=10,terms=10,original=0.5,"
+                    "max_df=0.1")
+        ->type_name("LIST");
+}
+
 }  // namespace rk::cli

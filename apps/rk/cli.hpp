@@ -13,6 +13,7 @@
 
 #include "rk/index.hpp"
 #include "rk/ingest.hpp"
+#include "rk/search.hpp"
 
 namespace rk::cli {
 
@@ -94,6 +95,15 @@ class ScratchDir {
   private:
     std::filesystem::path path_;
 };
+
+// --rm3 and --rm3-params, as `rk query` and `rk bench` take them.
+struct Rm3Flags {
+    bool on = false;
+    std::string params;
+    // Unset without either flag; throws UsageError for bad parameters.
+    [[nodiscard]] std::optional<Rm3Params> parse() const;
+};
+void add_rm3_options(CLI::App* cmd, Rm3Flags& flags);
 
 // Fills options not given on the command line from INDEX/config.toml and then from
 // ${XDG_CONFIG_HOME:-~/.config}/rk/config.toml (or $RK_CONFIG). Call after parsing.

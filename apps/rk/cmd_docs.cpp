@@ -3,6 +3,7 @@
 
 #include "cli.hpp"
 #include "rk/error.hpp"
+#include "rk/ids.hpp"
 #include "rk/json.hpp"
 
 namespace rk::cli {
@@ -19,13 +20,10 @@ std::string iso_time(std::int64_t t) {
 }
 
 void info_fields(JsonWriter& w, const DocumentInfo& d) {
-    w.key("id")
-        .value(d.id)
-        .key("title")
-        .value(d.title)
-        .key("source")
-        .value(d.source)
-        .key("collection")
+    write_id(w, "id", d.id);
+    w.key("title").value(d.title);
+    write_id(w, "source", d.source);
+    w.key("collection")
         .value(d.collection)
         .key("meta")
         .raw(d.meta.empty() ? "{}" : d.meta)
@@ -52,7 +50,10 @@ void add_get(CLI::App& app, Context& ctx) {
     auto* cmd = app.add_subcommand("get", "Print a stored document, or one chunk as ID#N");
     auto key = std::make_shared<std::string>();
     auto format = std::make_shared<std::string>("text");
-    cmd->add_option("ID", *key, "Document id, path, or ID#N for chunk N (from 0)")->required();
+    cmd->add_option("ID", *key,
+                    "Document id or path, as rk prints it (escaped or not), or ID#N for chunk N "
+                    "(from 0)")
+        ->required();
     cmd->add_option("--format", *format, "text (the stored text) or json (with metadata)")
         ->check(CLI::IsMember({"text", "json"}));
     cmd->footer(
@@ -139,10 +140,11 @@ void add_ls(CLI::App& app, Context& ctx) {
                     buf += '\n';
                 } else if (*format == "tsv") {
                     buf +=
-                        fmt::format("{}\t{}\t{}\t{}\t{}\n", tsv_field(d.id),
+                        fmt::format("{}\t{}\t{}\t{}\t{}\n", escape_id(d.id),
                                     tsv_field(d.collection), d.chunks, d.bytes, tsv_field(d.title));
                 } else {
-                    buf += fmt::format("{}  {}  {}\n", style(color, "1", display_path(d.id)),
+                    buf += fmt::format("{}  {}  {}\n",
+                                       style(color, "1", escape_id(display_path(d.id))),
                                        style(color, "2", d.collection), tsv_field(d.title));
                 }
                 if (buf.size() > 1 << 16) {
@@ -160,7 +162,8 @@ void add_rm(CLI::App& app, Context& ctx) {
     auto* cmd = app.add_subcommand("rm", "Remove documents by id, path, glob or collection");
     auto selectors = std::make_shared<std::vector<std::string>>();
     auto collection = std::make_shared<std::string>();
-    cmd->add_option("SELECTOR", *selectors, "Document ids, paths, or globs over either");
+    cmd->add_option("SELECTOR", *selectors,
+                    "Document ids or paths, as rk prints them; else globs over either");
     cmd->add_option("--collection", *collection, "Remove every document of this collection")
         ->type_name("NAME");
     cmd->footer(
@@ -175,7 +178,7 @@ void add_rm(CLI::App& app, Context& ctx) {
                 *selectors,
                 collection->empty() ? std::nullopt : std::optional<std::string>(*collection));
             if (ctx.verbose > 0) {
-                for (const auto& id : removed) fmt::print(stderr, "removed {}\n", id);
+                for (const auto& id : removed) fmt::print(stderr, "removed {}\n", escape_id(id));
             }
             if (removed.empty()) {
                 ctx.note("nothing matched; nothing removed");

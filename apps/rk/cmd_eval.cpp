@@ -1,6 +1,7 @@
 // rk eval: score a TREC run file against relevance judgements.
 #include "cli.hpp"
 #include "rk/eval.hpp"
+#include "rk/ids.hpp"
 #include "rk/json.hpp"
 
 namespace rk::cli {
@@ -17,7 +18,8 @@ struct EvalFlags {
 
 int run_eval(const EvalFlags& f) {
     const auto metrics = parse_metrics(f.metrics);
-    const Evaluation e = evaluate(read_qrels(f.qrels), read_run(f.run, f.dedupe), metrics);
+    const Qrels qrels = read_qrels(f.qrels);
+    const Evaluation e = evaluate(qrels, read_run(f.run, qrels, f.dedupe), metrics);
     if (f.format == "json") {
         JsonWriter w;
         w.begin_object().key("queries").value(static_cast<std::int64_t>(e.per_query.size()));
@@ -44,7 +46,8 @@ int run_eval(const EvalFlags& f) {
     if (f.per_query) {
         for (const auto& [qid, values] : e.per_query) {
             for (std::size_t i = 0; i < metrics.size(); ++i) {
-                t += fmt::format("{:<12}\t{}\t{:.4f}\n", metrics[i].name(), qid, values[i]);
+                t += fmt::format("{:<12}\t{}\t{:.4f}\n", metrics[i].name(), escape_id(qid),
+                                 values[i]);
             }
         }
     }

@@ -4,10 +4,12 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <unordered_set>
 
 #include "cli.hpp"
 #include "rk/error.hpp"
 #include "rk/eval.hpp"
+#include "rk/ids.hpp"
 #include "rk/json.hpp"
 #include "rk/search.hpp"
 
@@ -25,6 +27,7 @@ struct QueryFlags {
     std::vector<std::string> where;
     std::string collection, path;
     std::string bm25;
+    Rm3Flags rm3;
     int k = 10;
     int ef = 0;
     bool chunks = false;
@@ -48,6 +51,19 @@ std::string flat(std::string_view s) {
     return out;
 }
 
+// `text` as a Markdown code span: fenced by more backticks than it holds in a row, and padded
+// when it starts or ends with one (CommonMark strips one space from each side).
+std::string code_span(std::string_view text) {
+    std::size_t run = 0, longest = 0;
+    for (const char c : text) {
+        run = c == '`' ? run + 1 : 0;
+        longest = std::max(longest, run);
+    }
+    const std::string fence(longest + 1, '`');
+    const bool pad = !text.empty() && (text.front() == '`' || text.back() == '`');
+    return fence + (pad ? " " : "") + std::string(text) + (pad ? " " : "") + fence;
+}
+
 // The snippet with its matches marked: coloured on a terminal, **bold** in Markdown.
 std::string highlight(const Hit& h, bool color, bool markdown = false) {
     if (!color && !markdown) return h.snippet;
@@ -67,9 +83,15 @@ int run_query(Context& ctx, QueryFlags& f) {
     const bool batch = !f.batch.empty();
     if (batch) {
         if (!f.text.empty()) throw UsageError("give either TEXT or --batch, not both");
-        inputs = f.batch == "-" ? read_queries(std::cin, "<stdin>") : read_queries(f.batch);
+        const std::string name = f.batch == "-" ? "<stdin>" : f.batch;
+        inputs = f.batch == "-" ? read_queries(std::cin, name) : read_queries(f.batch);
+        // All are checked before any runs, so that a batch fails whole or not at all.
+        for (const auto& in : inputs) {
+            check_query_length(in.text, fmt::format("{}: query {}", name, escape_id(in.id)));
+        }
     } else {
         if (f.text.empty()) throw UsageError("nothing to search for: give TEXT or --batch FILE");
+        check_query_length(f.text);
         inputs.push_back({"1", f.text});
     }
     Query q;
@@ -79,6 +101,7 @@ int run_query(Context& ctx, QueryFlags& f) {
     q.bm25 = parse_bm25_params(f.bm25);
     if (!f.mode.empty()) q.mode = parse_search_mode(f.mode);
     q.fusion = parse_fusion(f.fusion);
+    q.rm3 = f.rm3.parse();
     q.ef = f.ef;
     q.vector_search = parse_vector_search(f.vector_search);
     if (!f.collection.empty()) q.collection = f.collection;
@@ -143,25 +166,29 @@ int run_query(Context& ctx, QueryFlags& f) {
             w.end_object();
             continue;
         }
-        int rank = 0;
+        int rank = 0, run_rank = 0;
+        std::unordered_set<std::string> in_run;  // --chunks --format trec: documents written
         for (const auto& h : hits) {
             ++rank;
             if (f.format == "markdown") {
                 if (rank == 1) buf += fmt::format("# {}\n\n", flat(in.text));
                 const std::string where =
-                    h.source.empty() || h.id != h.source ? h.id : display_path(h.source);
-                buf += fmt::format("{}. **{}** ({:.3f})  \n   `{}`{}\n\n   > {}\n\n", rank,
-                                   flat(h.title.empty() ? h.id : h.title), h.score, where,
+                    escape_id(h.source.empty() || h.id != h.source ? h.id : display_path(h.source));
+                buf += fmt::format("{}. **{}** ({:.3f})  \n   {}{}\n\n   > {}\n\n", rank,
+                                   h.title.empty() ? escape_id(h.id) : flat(h.title), h.score,
+                                   code_span(where),
                                    h.heading.empty() ? std::string() : " — " + flat(h.heading),
                                    highlight(h, false, true));
             } else if (f.format == "trec") {
-                // A run names each document once; chunk hits are named as `rk get` takes them.
-                buf += fmt::format("{} Q0 {}{} {} {:.6f} rk\n", in.id, h.id,
-                                   q.chunks ? fmt::format("#{}", h.chunk) : std::string(), rank,
-                                   h.score);
+                // A run names each document once (rk eval and trec_eval refuse repeats), so
+                // with --chunks a document's best chunk stands for it: the run is scored
+                // against judgements of documents, which is what datasets judge.
+                if (q.chunks && !in_run.insert(h.id).second) continue;
+                buf += fmt::format("{} Q0 {} {} {:.6f} rk\n", escape_id(in.id, true),
+                                   escape_id(h.id, true), ++run_rank, h.score);
             } else if (f.format == "tsv") {
-                buf += fmt::format("{}\t{}\t{:.4f}\t{}\t{}\n", in.id, rank, h.score, h.id,
-                                   flat(h.title));
+                buf += fmt::format("{}\t{}\t{:.4f}\t{}\t{}\n", escape_id(in.id), rank, h.score,
+                                   escape_id(h.id), flat(h.title));
             } else if (f.format == "jsonl") {
                 JsonWriter w;
                 w.begin_object();
@@ -174,14 +201,16 @@ int run_query(Context& ctx, QueryFlags& f) {
             } else {
                 // Files are named by their path; records by their id.
                 const std::string where =
-                    (h.source.empty() || h.id != h.source ? h.id : display_path(h.source)) +
+                    escape_id(h.source.empty() || h.id != h.source ? h.id
+                                                                   : display_path(h.source)) +
                     (q.chunks ? fmt::format("#{}", h.chunk) : std::string()) +
-                    (h.heading.empty() ? std::string() : " > " + h.heading);
+                    (h.heading.empty() ? std::string() : " > " + flat(h.heading));
                 if (batch && rank == 1) buf += fmt::format("{}\n", style(color, "1", in.text));
-                buf += fmt::format("{:>2}. {}  {}\n    {}\n    {}\n", rank,
-                                   style(color, "1", h.title.empty() ? h.id : flat(h.title)),
-                                   style(color, "2", fmt::format("{:.3f}", h.score)),
-                                   style(color, "36", where), highlight(h, color));
+                buf += fmt::format(
+                    "{:>2}. {}  {}\n    {}\n    {}\n", rank,
+                    style(color, "1", h.title.empty() ? escape_id(h.id) : flat(h.title)),
+                    style(color, "2", fmt::format("{:.3f}", h.score)), style(color, "36", where),
+                    highlight(h, color));
                 if (f.explain) buf += fmt::format("    {}\n", style(color, "2", signals(h)));
             }
         }
@@ -218,7 +247,7 @@ void add_query(CLI::App& app, Context& ctx) {
                     "HNSW search breadth (at least twice the candidates wanted; more is slower, "
                     "surer)")
         ->type_name("N")
-        ->default_str("128")
+        ->default_str(std::to_string(kDefaultEf))
         ->check(CLI::Range(1, 100000));
     cmd->add_option("--vector-search", f->vector_search,
                     "auto (exact over a few thousand vectors, else HNSW), exact or hnsw")
@@ -238,6 +267,7 @@ void add_query(CLI::App& app, Context& ctx) {
     cmd->add_option("--bm25", f->bm25,
                     "BM25 parameters, any of k1=1.8,b=0.75,title=2,heading=1.5,body=1")
         ->type_name("LIST");
+    add_rm3_options(cmd, f->rm3);
     cmd->footer(
         "Exit status: 0 if something was found, 1 if nothing was, 2 on error.\n"
         "Examples:\n"

@@ -68,6 +68,7 @@ void add_index(CLI::App& app, Context& ctx) {
             const Index index = ctx.open(Index::Mode::read);
             const Health h = index.verify();
             for (const auto& p : h.problems) out(fmt::format("problem: {}\n", p));
+            for (const auto& u : h.unchecked) ctx.note(fmt::format("not checked: {}", u));
             if (!h.ok) return kNegative;
             ctx.note(fmt::format("{}: ok", index.dir().string()));
             return kOk;

@@ -59,7 +59,8 @@ class Result:
         return [json.loads(line) for line in self.out.splitlines() if line.strip()]
 
     def __repr__(self):
-        return (f"rk {' '.join(self.args)} -> exit {self.code}\n"
+        args = " ".join(os.fsdecode(a) if isinstance(a, bytes) else a for a in self.args)
+        return (f"rk {args} -> exit {self.code}\n"
                 f"--- stdout ---\n{self.out[:3000]}\n--- stderr ---\n{self.err[:3000]}")
 
 
@@ -113,7 +114,8 @@ class RkTestCase(unittest.TestCase):
             argv += ["--index", self.index]
         elif index:
             argv += ["--index", index]
-        argv += [str(a) for a in args]
+        # Bytes pass as they are: file names need not be UTF-8.
+        argv += [a if isinstance(a, bytes) else str(a) for a in args]
         e = dict(self.env)
         if env:
             for k, v in env.items():

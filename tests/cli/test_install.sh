@@ -22,6 +22,8 @@ cmake --install "$build" --prefix "$prefix" >/dev/null || { echo "install failed
 check "binary installed" test -x "$prefix/bin/rk"
 check "installed binary runs and finds its library" "$prefix/bin/rk" --version
 check "shared library with soname" test -e "$prefix/lib/librk.so.0"
+check "formats module next to it" test -e "$prefix/lib/librk_formats.so"
+check "HTTP module next to it" test -e "$prefix/lib/librk_http.so"
 check "public header" test -f "$prefix/include/rk/index.hpp"
 for page in rk rk-init rk-ingest rk-query rk-get rk-ls rk-rm rk-stats rk-index rk-export rk-import; do
     check "man page $page" test -f "$prefix/share/man/man1/$page.1"
@@ -32,6 +34,18 @@ check "fish completion" test -f "$prefix/share/fish/vendor_completions.d/rk.fish
 index=$(mktemp -d)
 printf 'installed rk works\n' | "$prefix/bin/rk" -q --index "$index/i" ingest - >/dev/null
 check "installed binary ingests and finds" "$prefix/bin/rk" --index "$index/i" query installed
+# A directory walk reads ignore rules, which the formats module matches.
+mkdir -p "$index/tree" && printf 'walked and found\n' >"$index/tree/a.txt"
+check "installed binary loads its formats module" "$prefix/bin/rk" -q --index "$index/i" ingest -r "$index/tree"
+check "installed binary finds what it walked" "$prefix/bin/rk" --index "$index/i" query walked
+# `rk query` needs no module: without them it still answers, and a command that needs one
+# says which file it could not load.
+rm "$prefix/lib/librk_formats.so" "$prefix/lib/librk_http.so"
+check "query without the modules" "$prefix/bin/rk" --index "$index/i" query installed
+"$prefix/bin/rk" -q --index "$index/i" ingest -r "$index/tree" 2>"$index/err"
+code=$?
+check "a missing module is exit 2" test "$code" -eq 2
+check "a missing module is named" grep -q "librk_formats.so" "$index/err"
 rm -rf "$index"
 echo "$pass passed, $fail failed"
 ((fail == 0))

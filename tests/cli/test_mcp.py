@@ -157,6 +157,7 @@ class McpTest(RkTestCase):
             call(7, "get", {"id": "retry.md", "start_line": 9}),
             call(8, "get", {"id": "retry.md", "start_line": 3, "end_line": 2}),
             call(9, "stats", {"verbose": True}),
+            call(10, "search", {"query": "retry " * 700}),
         ])
         by_id = {r["id"]: r["result"] for r in replies if "id" in r}
         search = by_id[1]
@@ -169,7 +170,8 @@ class McpTest(RkTestCase):
                          "Exponential backoff doubles the wait.\n")
         for i, mention in [(4, "no document or chunk 'missing.md'"), (5, "unknown mode"),
                            (6, "the query is empty"), (7, "past the end"),
-                           (8, "before 'start_line'"), (9, "unknown argument 'verbose'")]:
+                           (8, "before 'start_line'"), (9, "unknown argument 'verbose'"),
+                           (10, "longer than 4096 bytes")]:
             self.assertTrue(by_id[i]["isError"], by_id[i])
             self.assertNotIn("structuredContent", by_id[i])
             self.assertIn(mention, by_id[i]["content"][0]["text"])

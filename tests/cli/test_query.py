@@ -74,9 +74,9 @@ class Query(RkTestCase):
         self.q("backoff", "--path", "**/" * 300 + "nothing", expect=1)
 
     def test_long_and_repeated_queries_stay_cheap_and_highlighted(self):
-        # A word repeated thousands of times once made snippets quadratic (seconds with
+        # A word repeated hundreds of times once made snippets quadratic (seconds with
         # --format json); it is one term to highlight.
-        r = self.q(" ".join(["backoff"] * 3000), "--format", "json")
+        r = self.q(" ".join(["backoff"] * 512), "--format", "json")  # 4,095 bytes
         hit = r.json()["results"][0]
         self.assertTrue(hit["highlights"], hit)
         # Past the first 64 distinct words, words are searched but not highlighted.
@@ -84,6 +84,25 @@ class Query(RkTestCase):
         self.assertTrue(self.q(f"{filler} backoff", "--format", "json").json()["results"])
         hit = self.q(f"backoff {filler}", "--format", "json").json()["results"][0]
         self.assertTrue(hit["highlights"], hit)
+
+    def test_queries_past_4096_bytes_are_refused(self):
+        # The servers' limit, in the CLI too: 4,096 bytes pass, one more is an error.
+        self.q(("backoff " * 512)[:4096], "--format", "tsv")
+        r = self.q("backoff " * 1000, expect=2)
+        self.assertError(r, mentions=["longer than 4096 bytes"])
+        self.assertNoStdout(r)
+        # In a batch, every query is checked before any runs; the error names the query.
+        batch = self.write("batch.txt", "backoff\n" + "retry " * 700 + "\n")
+        r = self.q("--batch", batch, "--format", "trec", expect=2)
+        self.assertError(r, mentions=["batch.txt: query 2", "longer than 4096 bytes"])
+        self.assertNoStdout(r)
+
+    def test_ef_shows_its_real_default(self):
+        # It once showed a default of 0, which it refuses.
+        help_text = self.rk("query", "--help").out
+        self.assertRegex(help_text, r"--ef N[^\n]*=128\b")
+        self.assertError(self.q("backoff", "--ef", "0", expect=2), mentions=["--ef"])
+        self.q("backoff", "--ef", "128")
 
     def test_exclusion_removes_the_document(self):
         r = self.q("backoff -draft", "--format", "json")
@@ -103,7 +122,7 @@ class Query(RkTestCase):
     def test_hostile_queries_never_error(self):
         hostile = ['"unbalanced', "(((", "NEAR(a b)", "a^b", "title:backoff", "col:x OR",
                    "AND OR NOT", "*", "-", "--", '""', "back*", "-backoff", "'; DROP TABLE x;",
-                   "x" * 10000, "backoff \udcff".encode("utf-8", "surrogateescape"),
+                   "x" * 4096, "backoff \udcff".encode("utf-8", "surrogateescape"),
                    b"\xff\xfe backoff", "\x00"]
         for text in hostile:
             with self.subTest(text=text[:40] if isinstance(text, str) else text[:40]):

@@ -73,14 +73,17 @@ class Rankings(RkTestCase):
         self.assertEqual(sorted(docs), ["long", "one"])
         chunks = self.rk("query", "--chunks", "--format", "jsonl", "plover").jsonl()
         self.assertEqual(sorted(h["id"] for h in chunks), ["long", "long", "one"])
-        # As a TREC run, each line names its chunk (so no document is listed twice), in the
-        # form `rk get` takes, and rk eval accepts the run.
+        # As a TREC run, each document is named once, at the place of its best chunk (the
+        # first of its chunks in the ranking), ranks counted 1, 2, ...: rk eval accepts it and
+        # scores it against judgements of documents.
         run = self.rk("query", "--chunks", "--format", "trec", "plover").out
-        names = sorted(line.split()[2] for line in run.splitlines())
-        self.assertEqual(names, sorted(f"{h['id']}#{h['chunk']}" for h in chunks))
-        self.assertEqual(len(set(names)), 3)
-        self.assertEqual(self.ok("get", names[0]).code, 0)
-        qrels = self.write("chunks.tsv", f"1\t{names[0]}\t1\n")
+        lines = [line.split() for line in run.splitlines()]
+        best = list(dict.fromkeys(h["id"] for h in chunks))
+        self.assertEqual([f[2] for f in lines], best)
+        self.assertEqual([f[3] for f in lines], ["1", "2"])
+        first = {h["id"]: h["score"] for h in reversed(chunks)}
+        self.assertEqual([f[4] for f in lines], [f"{first[d]:.6f}" for d in best])
+        qrels = self.write("docs.tsv", "1\tlong\t1\n1\tone\t1\n")
         r = self.ok("eval", "--qrels", qrels, "--run", self.write("chunks.trec", run),
                     "--metrics", "recall@10", "--format", "json", index=None)
         self.assertAlmostEqual(r.json()["metrics"]["Recall@10"], 1.0)
@@ -120,3 +123,41 @@ class Bm25Parameters(RkTestCase):
                 self.assertNoStdout(r)
                 r = self.rk("bench", "--bm25", spec, self.path("nowhere"))
                 self.assertError(r, 2, mentions=["BM25"])
+
+class Rm3Feedback(RkTestCase):
+    """--rm3 adds the words of the best results to the query: a document that shares them but
+    not the query's own word is found, and ranked below those that hold the word."""
+
+    def setUp(self):
+        super().setUp()
+        docs = [{"_id": f"hit{i}", "text": f"osprey nests near the estuary with fish {i}"}
+                for i in range(3)]
+        docs.append({"_id": "related", "text": "nests by the estuary, all about fish"})
+        docs += [{"_id": f"other{i}", "text": f"unrelated filler text number {i} of many"}
+                 for i in range(40)]
+        self.ok("-q", "ingest", self.write_jsonl("c.jsonl", docs))
+
+    def test_expansion_finds_related_documents(self):
+        self.assertEqual(sorted(ranking(self, "osprey")), ["hit0", "hit1", "hit2"])
+        expanded = ranking(self, "osprey", "--rm3")
+        self.assertEqual(sorted(expanded[:3]), ["hit0", "hit1", "hit2"])
+        self.assertEqual(expanded[3], "related")
+        self.assertNotIn("other0", expanded)
+        # The query's own words carry the whole weight: nothing more is found.
+        self.assertEqual(sorted(ranking(self, "osprey", "--rm3-params", "original=1")),
+                         ["hit0", "hit1", "hit2"])
+        # Words in more than max_df of the chunks are not added.
+        self.assertNotIn("related", ranking(self, "osprey", "--rm3-params", "max_df=0.01"))
+
+    def test_every_mode_that_runs_bm25(self):
+        for mode in ("bm25", "hybrid"):
+            r = self.ok("query", "--mode", mode, "--rm3", "--format", "tsv", "osprey")
+            self.assertIn("related", r.out)
+
+    def test_bad_parameters(self):
+        for spec in ("docs=0", "terms=1.5", "original=2", "max_df=-1", "depth=3", "docs"):
+            with self.subTest(spec=spec):
+                r = self.rk("query", "--rm3-params", spec, "osprey")
+                self.assertError(r, 2, mentions=["RM3"])
+                r = self.rk("bench", "--rm3-params", spec, self.path("nowhere"))
+                self.assertError(r, 2, mentions=["RM3"])

@@ -103,6 +103,10 @@ class ServeTest(RkTestCase):
         status, body, _ = fetch(self.srv.url + "/search?" + q(
             q="tries", mode="bm25", chunks="true", path="*/docs/*"))
         self.assertEqual([(h["id"], h["chunk"]) for h in body["results"]], [(self.retry, 1)])
+        # Repeated **/ once took exponential time, holding a worker; globs are linear now.
+        status, body, _ = fetch(self.srv.url + "/search?" + q(
+            q="backoff", mode="bm25", path="**/" * 300 + "retry.md"))
+        self.assertEqual([h["id"] for h in body["results"]], [self.retry])
 
     def test_post_search_takes_the_mcp_arguments(self):
         body = json.dumps({"query": "backoff", "mode": "bm25", "k": 1,
@@ -144,6 +148,9 @@ class ServeTest(RkTestCase):
             (u + "/search", b"{not json", 400, "not valid JSON"),
             (u + "/search", b"[1, 2]", 400, "must be a JSON object"),
             (u + "/search", b'{"query": 3}', 400, "'query' must be a string"),
+            (u + "/search?" + q(q="retry " * 700), None, 400, "longer than 4096 bytes"),
+            (u + "/search", json.dumps({"query": "retry " * 700}).encode(), 400,
+             "longer than 4096 bytes"),
             (u + "/docs/nope", None, 404, "no document or chunk 'nope'"),
             (u + "/docs/n1?chunk=7", None, 404, "no document or chunk"),
             (u + "/docs/n1?start_line=50", None, 400, "past the end"),

@@ -2,9 +2,11 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <fstream>
 #include <sstream>
 
 #include "rk/error.hpp"
+#include "temp_dir.hpp"
 
 using Catch::Detail::Approx;
 
@@ -65,4 +67,37 @@ TEST_CASE("query files: plain lines or BEIR JSONL, with line numbers in errors",
     } catch (const rk::InputError& e) {
         CHECK(e.where() == "q.jsonl:1");
     }
+}
+
+TEST_CASE("a run's ids meet the judgements' as written, else unescaped", "[eval]") {
+    const rk::test::TempDir dir;
+    auto write = [&](const std::string& name, const std::string& text) {
+        std::ofstream(dir.path / name, std::ios::binary) << text;
+        return dir.path / name;
+    };
+    // BEIR's TSV is split at tabs: its ids keep their spaces. "a\x41" is judged as written.
+    const auto qrels = rk::read_qrels(write("q.tsv",
+                                            "query-id\tcorpus-id\tscore\n"
+                                            "q 1\tMy Notes/a.md\t2\n"
+                                            "q 1\ta\\x41\t1\n"
+                                            "q2\tcaf\xE9\t1\n"));
+    REQUIRE(qrels.at("q 1").at("My Notes/a.md") == 2);
+    const auto run = rk::read_run(write("r.trec",
+                                        "q\\x201 Q0 My\\x20Notes/a.md 1 3 rk\n"
+                                        "q\\x201 Q0 a\\x41 2 2 rk\n"
+                                        "q\\x201 Q0 aA 3 1 rk\n"
+                                        "q2 Q0 caf\\xe9 1 1 rk\n"),
+                                  qrels);
+    std::vector<std::string> q1;
+    for (const auto& e : run.at("q 1")) q1.push_back(e.doc);
+    CHECK(q1 == std::vector<std::string>{"My Notes/a.md", "a\\x41", "aA"});
+    CHECK(run.at("q2").front().doc == "caf\xE9");
+    const auto e = rk::evaluate(qrels, run, rk::parse_metrics("recall@10"));
+    CHECK(e.mean[0] == Approx(1.0));
+    // Two spellings of one document are one document listed twice.
+    CHECK_THROWS_WITH(rk::read_run(write("d.trec",
+                                         "q2 Q0 caf\\xe9 1 2 rk\n"
+                                         "q2 Q0 caf\\xE9 2 1 rk\n"),
+                                   qrels),
+                      Catch::Contains("listed again"));
 }

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "lexical/postings.hpp"
+#include "lexical/query.hpp"
 #include "rk/error.hpp"
 #include "rk/index.hpp"
 #include "rk/ingest.hpp"
@@ -170,6 +171,70 @@ TEST_CASE("terms are counted per field with the index's tokenizer", "[lexical]")
     CHECK(big.terms.size() == 1500);
     CHECK(big.length == 3000);
     for (const auto& t : big.terms) CHECK(t.tf[2] == 2);
+}
+
+TEST_CASE("a repeated word is one term: a query costs its distinct words", "[lexical]") {
+    // "retry " a thousand times once cost seconds (snippet() is quadratic in the phrases).
+    std::string repeated, excluded;
+    for (int i = 0; i < 1000; ++i) {
+        repeated += "retry ";
+        excluded += "-draft retry ";
+    }
+    const auto once = rk::fts_query("retry");
+    REQUIRE(once);
+    CHECK(rk::fts_query(repeated)->match == once->match);
+    const auto both = rk::fts_query(excluded);
+    REQUIRE(both);
+    CHECK(both->match == once->match);
+    CHECK(both->exclude == rk::fts_query("retry -draft")->exclude);
+}
+
+TEST_CASE("control characters in a query separate words, NUL included", "[lexical]") {
+    using namespace std::string_literals;
+    const auto terms = rk::lexical::parse_query("retry\0backoff \"jitter\x01spread\0\" x\x7f"s);
+    REQUIRE(terms.size() == 4);
+    CHECK(terms[0].text == "retry");
+    CHECK(terms[1].text == "backoff");
+    CHECK(terms[2].text == "jitter spread ");
+    CHECK(terms[2].phrase);
+    CHECK(terms[3].text == "x");
+    // Found by fuzzing rk serve's parameters: a NUL inside a quoted term ended FTS5's reading
+    // of the expression, and the search failed with "unterminated string".
+    TempDir tmp;
+    auto index = rk::Index::create(tmp.path / "idx", {});
+    ingest(index, std::map<std::string, std::string>{{"a", "retry with backoff"}});
+    rk::Query q;
+    q.text = "retry b\x9e\x9c)))\x99=\xff\0\0\0\0m25"s;
+    CHECK_NOTHROW(rk::search(index, q));
+    q.text = "\"back\0off\" retry"s;
+    CHECK(rk::search(index, q).size() == 1);
+}
+
+TEST_CASE("a metadata key a JSON path cannot name is refused, not an internal error", "[lexical]") {
+    using namespace std::string_literals;
+    // Found by fuzzing rk serve: where=la\0... failed the search with SQLite's "JSON path
+    // error"; a key holding '"' silently matched nothing.
+    TempDir tmp;
+    auto index = rk::Index::create(tmp.path / "idx", {});
+    rk::IngestOptions o;
+    o.paths = {"-"};
+    o.stdin_data = R"({"_id": "a", "text": "retry with backoff", "lang": "en"})"
+                   "\n";
+    (void)rk::ingest(index, o, {});
+    rk::Query q;
+    q.text = "retry";
+    for (const auto& key : {"la\0ng"s, "a\"b"s, "\""s}) {
+        q.where = {{key, "en"}};
+        CHECK_THROWS_AS(rk::search(index, q), rk::UsageError);
+    }
+    q.where = {{"lang", "en"}};
+    CHECK(rk::search(index, q).size() == 1);
+}
+
+TEST_CASE("the front ends' query limit", "[lexical]") {
+    CHECK_NOTHROW(rk::check_query_length(std::string(rk::kMaxQueryBytes, 'a')));
+    CHECK_THROWS_WITH(rk::check_query_length(std::string(rk::kMaxQueryBytes + 1, 'a'), "q.txt"),
+                      "the query is longer than 4096 bytes (4097 bytes)");
 }
 
 TEST_CASE("camelCase words split where a reader of code sees words", "[lexical]") {

@@ -1,6 +1,7 @@
 // The builtin embedder, the codes and the graph file.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <random>
 
@@ -9,6 +10,7 @@
 #include "temp_dir.hpp"
 #include "vector/codec.hpp"
 #include "vector/graph.hpp"
+#include "vector/graph_format.hpp"
 
 namespace {
 
@@ -225,4 +227,44 @@ TEST_CASE("a graph file round-trips, is searched in place, and damage to it is f
     CHECK_THROWS_WITH(rk::vector::GraphFile::open(file, 512), Catch::Contains("256 bits"));
     CHECK(rk::vector::Graph::load(file, bits)->size() == 599);
     CHECK(rk::vector::file_generation(file) == 42);
+}
+
+TEST_CASE("a graph file's counts are checked against its size before anything is made of them") {
+    // Found by fuzzing: a damaged node count made Graph::load allocate for two billion nodes
+    // before it checked the sections, and a list count whose size overflowed passed for a
+    // small section.
+    const rk::test::TempDir dir;
+    const auto file = dir.path / "vectors.hnsw";
+    std::mt19937 rng(5);
+    constexpr std::size_t bits = 64;
+    std::vector<std::pair<std::int64_t, std::string>> items;
+    for (std::int64_t i = 1; i <= 40; ++i) items.emplace_back(i, random_code(rng, bits / 8));
+    rk::vector::Graph g(bits, {}, 16);
+    g.add(items, 1);
+    g.save(file);
+    std::string bytes;
+    {
+        std::ifstream in(file, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    namespace format = rk::vector::format;
+    auto with_header = [&](auto change) {
+        format::Header h{};
+        std::memcpy(&h, bytes.data(), sizeof h);
+        change(h);
+        h.header_sum = format::header_sum(h);  // as a writer would have summed it
+        std::string damaged = bytes;
+        std::memcpy(damaged.data(), &h, sizeof h);
+        std::ofstream(file, std::ios::binary | std::ios::trunc) << damaged;
+    };
+    with_header([](format::Header& h) { h.count = std::uint64_t{1} << 31; });
+    CHECK_THROWS_WITH(rk::vector::Graph::load(file, bits), Catch::Contains("bad section"));
+    CHECK_THROWS_WITH(rk::vector::GraphFile::open(file, bits), Catch::Contains("bad section"));
+    // upper_bytes is 68 (16 links a list): 2^62 more lists add 17 * 2^64 bytes, nothing in
+    // 64-bit arithmetic.
+    with_header([](format::Header& h) { h.upper_count += std::uint64_t{1} << 62; });
+    CHECK_THROWS_WITH(rk::vector::Graph::load(file, bits), Catch::Contains("bad section"));
+    CHECK_THROWS_WITH(rk::vector::GraphFile::open(file, bits), Catch::Contains("bad section"));
+    with_header([](format::Header&) {});
+    CHECK(rk::vector::Graph::load(file, bits)->size() == 40);
 }

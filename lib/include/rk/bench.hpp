@@ -26,7 +26,8 @@ struct BenchOptions {
     unsigned jobs = 0;  // ingest threads
     Bm25Params bm25;
     Fusion fusion;
-    int ef = 0;  // HNSW search breadth; 0 for the default
+    std::optional<Rm3Params> rm3;  // set: every query expanded by RM3 feedback
+    int ef = 0;                    // HNSW search breadth; 0 for the default
     Query::VectorSearch vector_search = Query::VectorSearch::automatic;
     // false: measure the index as it is, without ingesting the dataset's corpus (which then
     // need not be there).

@@ -35,13 +35,16 @@ std::vector<QueryText> read_queries(std::istream& in, const std::string& name);
 std::vector<QueryText> read_queries(const std::filesystem::path& file);
 
 // TREC qrels ("qid iter docid rel") or BEIR's test.tsv ("query-id corpus-id score", with a
-// header line). A judgement repeated with the same grade is taken once. Throws InputError
-// naming the file and line of anything else, or of a judgement that contradicts an earlier one.
+// header line; a line holding a tab is split at tabs only, so ids may hold spaces). A
+// judgement repeated with the same grade is taken once. Throws InputError naming the file and
+// line of anything else, or of a judgement that contradicts an earlier one.
 Qrels read_qrels(const std::filesystem::path& file);
-// A TREC run: "qid Q0 docid rank score tag" a line. The rank column is ignored. A document
-// listed twice for one query throws InputError naming both lines (trec_eval refuses such a
-// run too), unless `dedupe`: then it is kept once, with the higher of its scores.
-Run read_run(const std::filesystem::path& file, bool dedupe = false);
+// A TREC run: "qid Q0 docid rank score tag" a line. The rank column is ignored. A query or
+// document id is taken as written when `qrels` judge it so, else unescaped (unescape_id in
+// rk/ids.hpp) when it can be: rk writes ids escaped, so that any id fits in a field. A
+// document listed twice for one query throws InputError naming both lines (trec_eval refuses
+// such a run too), unless `dedupe`: then it is kept once, with the higher of its scores.
+Run read_run(const std::filesystem::path& file, const Qrels& qrels, bool dedupe = false);
 
 struct Metric {
     enum class Kind { ndcg, recall, mrr, map, precision };

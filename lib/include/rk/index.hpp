@@ -67,6 +67,7 @@ struct Document {
     DocumentInfo info;
     std::string text;
     std::vector<Chunk> chunks;
+    bool one_chunk = false;  // looked up as "ID#SEQ": `chunks` holds that chunk, `text` its text
 };
 
 struct ListFilter {
@@ -92,6 +93,8 @@ struct Stats {
 struct Health {
     bool ok = true;
     std::vector<std::string> problems;
+    // What could not be checked, and why (an index this process may only read).
+    std::vector<std::string> unchecked;
 };
 
 class Index;
@@ -122,11 +125,14 @@ class Index {
     void set_notes(std::function<void(const std::string&)> sink);
 
     // Looks a document up by id, by the path it was read from, or by "ID#SEQ" for one chunk
-    // (then `chunks` holds just that chunk and `text` is the chunk's text).
+    // (then `chunks` holds just that chunk and `text` is the chunk's text). The id or path may
+    // be written as rk prints it (escape_id in rk/ids.hpp); one that exists as written wins.
     [[nodiscard]] std::optional<Document> get(std::string_view id_or_path) const;
     [[nodiscard]] std::vector<DocumentInfo> list(const ListFilter& filter = {}) const;
-    // Removes documents matching any selector (id, path, or glob over either) and, when
-    // `collection` is set, every document of it. Returns the ids removed.
+    // Removes documents matching any selector and, when `collection` is set, every document
+    // of it. A selector names documents as get() does (by id or path, as written or as rk
+    // prints it); one that names none and holds glob characters is a glob over ids and
+    // paths. Returns the ids removed.
     std::vector<std::string> remove(const std::vector<std::string>& selectors,
                                     const std::optional<std::string>& collection);
     [[nodiscard]] Stats stats() const;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,29 @@ struct Fusion {
 // `base`; throws UsageError naming the bad part.
 Fusion parse_fusion(std::string_view spec, Fusion base = {});
 
+// The longest query text rk's front ends take (rk query, rk mcp, rk serve), in bytes: search
+// costs time linear in the text, and longer input is more likely a mistake than a question.
+inline constexpr std::size_t kMaxQueryBytes = 4096;
+
+// Throws UsageError, at `where` when given, if `text` is longer than kMaxQueryBytes.
+void check_query_length(std::string_view text, const std::string& where = {});
+
+// How wide the vector graph is searched when a query does not say (Query::ef).
+inline constexpr int kDefaultEf = 128;
+
+// Pseudo-relevance feedback with RM3: the first `docs` chunks of a BM25 pass give `terms`
+// more words to the query, which count `1 - original` of it in a second pass (Anserini's
+// defaults: 10, 10, 0.5). `max_df`: words in a larger share of the chunks are not taken.
+struct Rm3Params {
+    int docs = 10;
+    int terms = 10;
+    double original = 0.5;
+    double max_df = 0.1;
+};
+// Parses "docs=10,terms=10,original=0.5,max_df=0.1" (any subset) over `base`; throws
+// UsageError naming the bad part.
+Rm3Params parse_rm3_params(std::string_view spec, Rm3Params base = {});
+
 struct Query {
     std::string text;  // words, "quoted phrases", -excluded, prefix*; the rest is literal
     int k = 10;
@@ -59,7 +83,10 @@ struct Query {
     // Unset: the index's default, hybrid when it has vectors, else bm25.
     std::optional<SearchMode> mode;
     Fusion fusion;
-    int ef = 0;  // HNSW search breadth; 0 takes the default
+    // Set: BM25 runs twice, the second time with the query expanded by RM3 (in every mode
+    // that uses BM25).
+    std::optional<Rm3Params> rm3;
+    int ef = 0;  // HNSW search breadth; 0 takes kDefaultEf
     // How the vector signal searches: exact below a few thousand candidate vectors and the
     // HNSW graph above (automatic), or always one way (to measure the graph's recall).
     enum class VectorSearch { automatic, exact, graph };
@@ -111,7 +138,8 @@ std::vector<Hit> search(const Index& index, const Query& query, SearchStats* sta
 Query::VectorSearch parse_vector_search(std::string_view name);
 
 // Writes a hit's fields (rank, id, score, title, source, collection, chunk, heading, snippet,
-// highlights, and with `explain` each signal's rank and score) into an open JSON object.
+// highlights, and with `explain` each signal's rank and score) into an open JSON object; the
+// id and source as write_id() in rk/ids.hpp writes them.
 void write_hit(JsonWriter& w, const Hit& hit, int rank, bool explain = false);
 
 }  // namespace rk

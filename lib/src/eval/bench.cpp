@@ -183,6 +183,7 @@ DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOption
         q.bm25 = o.bm25;
         q.mode = parse_search_mode(mode);
         q.fusion = o.fusion;
+        q.rm3 = o.rm3;
         q.ef = o.ef;
         q.vector_search = o.vector_search;
         Run run;

@@ -12,10 +12,28 @@
 #include <unordered_set>
 
 #include "rk/error.hpp"
+#include "rk/ids.hpp"
 
 namespace rk {
 
 namespace {
+
+// A TSV line (BEIR's qrels) is split at tabs only, so that an id may hold spaces; any other
+// line at runs of spaces and tabs, as trec_eval splits it.
+std::vector<std::string_view> tab_fields(std::string_view line) {
+    std::vector<std::string_view> out;
+    std::size_t start = 0;
+    while (start <= line.size()) {
+        std::size_t end = line.find('\t', start);
+        if (end == std::string_view::npos) end = line.size();
+        std::string_view f = line.substr(start, end - start);
+        while (!f.empty() && (f.front() == ' ' || f.front() == '\r')) f.remove_prefix(1);
+        while (!f.empty() && (f.back() == ' ' || f.back() == '\r')) f.remove_suffix(1);
+        if (!f.empty()) out.push_back(f);
+        start = end + 1;
+    }
+    return out;
+}
 
 std::vector<std::string_view> fields(std::string_view line) {
     std::vector<std::string_view> out;
@@ -37,14 +55,15 @@ bool parse_number(std::string_view s, T& out) {
 }
 
 template <typename F>
-void for_each_line(const std::filesystem::path& file, F&& f) {
+void for_each_line(const std::filesystem::path& file, bool tsv, F&& f) {
     std::ifstream in(file, std::ios::binary);
     if (!in) throw InputError("cannot read", file.string());
     std::string line;
     std::size_t n = 0;
     while (std::getline(in, line)) {
         ++n;
-        const auto parts = fields(line);
+        const auto parts =
+            tsv && line.find('\t') != std::string::npos ? tab_fields(line) : fields(line);
         if (parts.empty()) continue;
         f(parts, fmt::format("{}:{}", file.string(), n), n);
     }
@@ -101,62 +120,83 @@ Qrels read_qrels(const std::filesystem::path& file) {
     Qrels q;
     // The line each judgement came from, to name both lines of a contradiction.
     std::map<std::pair<std::string, std::string>, std::size_t> seen;
-    for_each_line(file, [&](const std::vector<std::string_view>& f, const std::string& where,
-                            std::size_t line) {
-        int grade = 0;
-        std::string_view qid, doc;
-        if (f.size() == 4 && parse_number(f[3], grade)) {
-            qid = f[0];
-            doc = f[2];
-        } else if (f.size() == 3 && parse_number(f[2], grade)) {
-            qid = f[0];
-            doc = f[1];
-        } else if (line == 1 && f.size() == 3) {
-            return;  // BEIR's header: query-id corpus-id score
-        } else {
-            throw InputError("expected 'QID ITER DOCID REL' (TREC) or 'QID DOCID REL' (BEIR)",
-                             where);
-        }
-        auto& judged = q[std::string(qid)];
-        const auto [it, fresh] = judged.try_emplace(std::string(doc), grade);
-        const auto [first, unseen] = seen.try_emplace({std::string(qid), std::string(doc)}, line);
-        if (!fresh && it->second != grade) {
-            throw InputError(fmt::format("document '{}' of query '{}' is judged {} here and {} "
-                                         "on line {}",
-                                         doc, qid, grade, it->second, first->second),
-                             where);
-        }
-    });
+    for_each_line(
+        file, true,
+        [&](const std::vector<std::string_view>& f, const std::string& where, std::size_t line) {
+            int grade = 0;
+            std::string_view qid, doc;
+            if (f.size() == 4 && parse_number(f[3], grade)) {
+                qid = f[0];
+                doc = f[2];
+            } else if (f.size() == 3 && parse_number(f[2], grade)) {
+                qid = f[0];
+                doc = f[1];
+            } else if (line == 1 && f.size() == 3) {
+                return;  // BEIR's header: query-id corpus-id score
+            } else {
+                throw InputError("expected 'QID ITER DOCID REL' (TREC) or 'QID DOCID REL' (BEIR)",
+                                 where);
+            }
+            auto& judged = q[std::string(qid)];
+            const auto [it, fresh] = judged.try_emplace(std::string(doc), grade);
+            const auto [first, unseen] =
+                seen.try_emplace({std::string(qid), std::string(doc)}, line);
+            if (!fresh && it->second != grade) {
+                throw InputError(fmt::format("document '{}' of query '{}' is judged {} here and {} "
+                                             "on line {}",
+                                             doc, qid, grade, it->second, first->second),
+                                 where);
+            }
+        });
     return q;
 }
 
-Run read_run(const std::filesystem::path& file, bool dedupe) {
+namespace {
+
+// What a run's field names among `known` (the judgements' ids): the field as written when it
+// is known so, else its unescaped form when it has one (rk writes ids escaped: rk-query(1),
+// IDS IN MACHINE FORMATS), else the field as written.
+template <typename Known>
+std::string resolve(std::string_view field, const Known& known) {
+    std::string written(field);
+    if (known.contains(written)) return written;
+    if (auto plain = unescape_id(field)) return std::move(*plain);
+    return written;
+}
+
+}  // namespace
+
+Run read_run(const std::filesystem::path& file, const Qrels& qrels, bool dedupe) {
     Run run;
     // query id -> document id -> (place in the query's entries, line)
     using Places = std::unordered_map<std::string, std::pair<std::size_t, std::size_t>>;
     std::unordered_map<std::string, Places> seen;
-    for_each_line(file, [&](const std::vector<std::string_view>& f, const std::string& where,
-                            std::size_t line) {
-        double score = 0;
-        if (f.size() != 6 || !parse_number(f[4], score) || !std::isfinite(score)) {
-            throw InputError("expected 'QID Q0 DOCID RANK SCORE TAG'", where);
-        }
-        auto& entries = run[std::string(f[0])];
-        const auto [it, fresh] =
-            seen[std::string(f[0])].try_emplace(std::string(f[2]), entries.size(), line);
-        if (fresh) {
-            entries.push_back({std::string(f[2]), score});
-            return;
-        }
-        if (!dedupe) {
-            throw InputError(fmt::format("document '{}' is listed again for query '{}' (first "
-                                         "on line {}); --dedupe counts it once",
-                                         f[2], f[0], it->second.second),
-                             where);
-        }
-        auto& kept = entries[it->second.first];
-        kept.score = std::max(kept.score, score);
-    });
+    const std::unordered_map<std::string, int> none;
+    for_each_line(
+        file, false,
+        [&](const std::vector<std::string_view>& f, const std::string& where, std::size_t line) {
+            double score = 0;
+            if (f.size() != 6 || !parse_number(f[4], score) || !std::isfinite(score)) {
+                throw InputError("expected 'QID Q0 DOCID RANK SCORE TAG'", where);
+            }
+            std::string qid = resolve(f[0], qrels);
+            const auto judged = qrels.find(qid);
+            std::string doc = resolve(f[2], judged == qrels.end() ? none : judged->second);
+            auto& entries = run[qid];
+            const auto [it, fresh] = seen[qid].try_emplace(doc, entries.size(), line);
+            if (fresh) {
+                entries.push_back({std::move(doc), score});
+                return;
+            }
+            if (!dedupe) {
+                throw InputError(fmt::format("document '{}' is listed again for query '{}' (first "
+                                             "on line {}); --dedupe counts it once",
+                                             f[2], f[0], it->second.second),
+                                 where);
+            }
+            auto& kept = entries[it->second.first];
+            kept.score = std::max(kept.score, score);
+        });
     return run;
 }
 

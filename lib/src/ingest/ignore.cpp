@@ -1,5 +1,3 @@
-#include "ingest/ignore.hpp"
-
 #include <fmt/format.h>
 #include <git2.h>
 #include <git2/sys/repository.h>
@@ -9,6 +7,9 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
+
+#include "ingest/formats.hpp"
 
 namespace fs = std::filesystem;
 
@@ -89,9 +90,42 @@ std::string rebase(std::string_view line, const std::string& prefix) {
     return rule;
 }
 
+// The rules, matched by libgit2.
+class GitIgnoreRules final : public IgnoreRules {
+  public:
+    explicit GitIgnoreRules(const fs::path& root);
+    ~GitIgnoreRules() override;
+    GitIgnoreRules(const GitIgnoreRules&) = delete;
+    GitIgnoreRules& operator=(const GitIgnoreRules&) = delete;
+
+    void enter(const fs::path& dir) override;
+    bool ignored(const fs::path& path, bool is_dir) override;
+    std::string take_problems() override;
+
+  private:
+    // `path` relative to the rules' base directory, '/'-separated, or empty if outside it.
+    [[nodiscard]] std::string relative(const fs::path& path) const;
+    // Reads the rule files of `dir` (whose path from the base is `prefix`) and adds them.
+    void load(const fs::path& dir, const std::string& prefix);
+    void add(const std::string& rules, const std::string& prefix);
+
+    // The rules of one directory, rewritten for the base.
+    struct Loaded {
+        std::string prefix;  // the directory from the base: "" or "a/b/"
+        std::string rules;
+    };
+
+    git_repository* repo_ = nullptr;
+    fs::path root_;             // as given
+    fs::path base_;             // the repository's top, or the root; canonical
+    std::string root_in_base_;  // the root relative to base_ ("" or "a/b/")
+    std::string problems_;
+    std::vector<Loaded> chain_;  // loaded: the directories from the base to the last entered
+};
+
 }  // namespace
 
-IgnoreRules::IgnoreRules(const fs::path& root) : root_(root) {
+GitIgnoreRules::GitIgnoreRules(const fs::path& root) : root_(root) {
     git_libgit2_init();
     // rk reads nothing of a repository but its ignore rules: whose it is does not matter.
     git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
@@ -145,12 +179,12 @@ IgnoreRules::IgnoreRules(const fs::path& root) : root_(root) {
     }
 }
 
-IgnoreRules::~IgnoreRules() {
+GitIgnoreRules::~GitIgnoreRules() {
     git_repository_free(repo_);
     git_libgit2_shutdown();
 }
 
-void IgnoreRules::enter(const fs::path& dir) {
+void GitIgnoreRules::enter(const fs::path& dir) {
     if (repo_ == nullptr) return;
     const std::string rel = dir.lexically_relative(root_).generic_string();
     const std::string prefix = root_in_base_ + (rel == "." || rel.empty() ? "" : rel + "/");
@@ -168,7 +202,7 @@ void IgnoreRules::enter(const fs::path& dir) {
     load(dir, prefix);
 }
 
-void IgnoreRules::load(const fs::path& dir, const std::string& prefix) {
+void GitIgnoreRules::load(const fs::path& dir, const std::string& prefix) {
     std::string rules;
     for (const char* name : kRuleFiles) {
         const fs::path file = dir / name;
@@ -192,20 +226,20 @@ void IgnoreRules::load(const fs::path& dir, const std::string& prefix) {
     chain_.push_back({prefix, std::move(rules)});
 }
 
-void IgnoreRules::add(const std::string& rules, const std::string& prefix) {
+void GitIgnoreRules::add(const std::string& rules, const std::string& prefix) {
     if (git_ignore_add_rule(repo_, rules.c_str()) != 0) {
         problems_ += fmt::format("{}: ignore rules not used: {}\n",
                                  (base_ / prefix).lexically_normal().string(), git_message());
     }
 }
 
-std::string IgnoreRules::relative(const fs::path& path) const {
+std::string GitIgnoreRules::relative(const fs::path& path) const {
     const std::string rel = path.lexically_relative(root_).generic_string();
     if (rel.empty() || rel == "." || rel.starts_with("../")) return {};
     return root_in_base_ + rel;
 }
 
-bool IgnoreRules::ignored(const fs::path& path, bool is_dir) {
+bool GitIgnoreRules::ignored(const fs::path& path, bool is_dir) {
     if (repo_ == nullptr) return false;
     std::string rel = relative(path);
     if (rel.empty()) return false;
@@ -219,8 +253,12 @@ bool IgnoreRules::ignored(const fs::path& path, bool is_dir) {
     return ignored != 0;
 }
 
-std::string IgnoreRules::take_problems() {
+std::string GitIgnoreRules::take_problems() {
     return std::exchange(problems_, {});
+}
+
+std::unique_ptr<IgnoreRules> git_ignore_rules(const fs::path& root) {
+    return std::make_unique<GitIgnoreRules>(root);
 }
 
 }  // namespace rk::inputs

@@ -19,52 +19,32 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <vector>
-
-struct git_repository;
 
 namespace rk::inputs {
 
 class IgnoreRules {
   public:
-    // Rules for a walk of the directory `root`. Never throws for a broken repository or an
-    // unreadable rule file: what could not be used is in problems(), and the walk goes on
-    // with the rest.
-    explicit IgnoreRules(const std::filesystem::path& root);
-    ~IgnoreRules();
+    IgnoreRules() = default;
     IgnoreRules(const IgnoreRules&) = delete;
     IgnoreRules& operator=(const IgnoreRules&) = delete;
+    virtual ~IgnoreRules() = default;
 
     // Takes in the .gitignore, .ignore and .rkignore files of `dir`, a directory under the
     // root: call it when the walk enters `dir`, after its parent.
-    void enter(const std::filesystem::path& dir);
+    virtual void enter(const std::filesystem::path& dir) = 0;
 
     // Whether `path` (the root joined with a relative path; a directory when `is_dir`) is
     // ignored.
-    bool ignored(const std::filesystem::path& path, bool is_dir);
+    virtual bool ignored(const std::filesystem::path& path, bool is_dir) = 0;
 
     // What went wrong reading rules since the last call (one line each), then cleared.
-    std::string take_problems();
-
-  private:
-    // `path` relative to the rules' base directory, '/'-separated, or empty if outside it.
-    [[nodiscard]] std::string relative(const std::filesystem::path& path) const;
-    // Reads the rule files of `dir` (whose path from the base is `prefix`) and adds them.
-    void load(const std::filesystem::path& dir, const std::string& prefix);
-    void add(const std::string& rules, const std::string& prefix);
-
-    // The rules of one directory, rewritten for the base.
-    struct Loaded {
-        std::string prefix;  // the directory from the base: "" or "a/b/"
-        std::string rules;
-    };
-
-    git_repository* repo_ = nullptr;
-    std::filesystem::path root_;  // as given
-    std::filesystem::path base_;  // the repository's top, or the root; canonical
-    std::string root_in_base_;    // the root relative to base_ ("" or "a/b/")
-    std::string problems_;
-    std::vector<Loaded> chain_;  // loaded: the directories from the base to the last entered
+    virtual std::string take_problems() = 0;
 };
+
+// Rules for a walk of the directory `root`, from the formats module (util/module.hpp). Never
+// throws for a broken repository or an unreadable rule file: what could not be used is in
+// take_problems(), and the walk goes on with the rest. Throws rk::Error when the module
+// cannot be loaded.
+std::unique_ptr<IgnoreRules> make_ignore_rules(const std::filesystem::path& root);
 
 }  // namespace rk::inputs

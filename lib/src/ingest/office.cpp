@@ -15,7 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "ingest/readers.hpp"
+#include "ingest/formats.hpp"
 #include "rk/error.hpp"
 
 namespace rk::inputs {

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "ingest/readers.hpp"
+#include "ingest/formats.hpp"
 #include "rk/error.hpp"
 
 namespace rk::inputs {

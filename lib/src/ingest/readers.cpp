@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ingest/code.hpp"
+#include "ingest/formats.hpp"
 #include "rk/error.hpp"
 
 namespace rk::inputs {
@@ -149,7 +150,7 @@ class PdfReader final : public Reader {
         return ends_with_ci(filename, ".pdf") || head.starts_with("%PDF-");
     }
     [[nodiscard]] bool reads_bytes() const override { return true; }
-    Parsed read(std::string& text) const override { return read_pdf(text); }
+    Parsed read(std::string& text) const override { return formats_module().read_pdf(text); }
 };
 
 // DOCX, ODT and EPUB: zip archives, claimed by name, or by the mimetype entry that ODT and
@@ -226,6 +227,17 @@ class TextReader final : public Reader {
     Parsed read(std::string& text) const override { return read_text(text); }
 };
 
+// The office formats, read by the formats module.
+Parsed read_docx_file(std::string& data) {
+    return formats_module().read_docx(data);
+}
+Parsed read_odt_file(std::string& data) {
+    return formats_module().read_odt(data);
+}
+Parsed read_epub_file(std::string& data) {
+    return formats_module().read_epub(data);
+}
+
 }  // namespace
 
 bool gzip_name(std::string_view filename) {
@@ -247,10 +259,10 @@ const Reader& reader_for(std::string_view filename, std::string_view head) {
     static const PdfReader pdf;
     static const MarkdownReader markdown;
     static const HtmlReader html;
-    static const ZipXmlReader docx("docx", {".docx", ".docm", ".dotx"}, "", read_docx);
+    static const ZipXmlReader docx("docx", {".docx", ".docm", ".dotx"}, "", read_docx_file);
     static const ZipXmlReader odt("odt", {".odt", ".ott"},
-                                  "application/vnd.oasis.opendocument.text", read_odt);
-    static const ZipXmlReader epub("epub", {".epub"}, "application/epub+zip", read_epub);
+                                  "application/vnd.oasis.opendocument.text", read_odt_file);
+    static const ZipXmlReader epub("epub", {".epub"}, "application/epub+zip", read_epub_file);
     static const RoffReader roff;
     static const TextReader text;  // claims everything: last
     static const Reader* const kReaders[] = {&pdf, &markdown, &html, &docx,

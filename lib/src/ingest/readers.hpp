@@ -78,23 +78,6 @@ Parsed read_markdown(std::string_view text);
 // and <html lang> become metadata. Replaces `text` with the visible text.
 Parsed read_html(std::string& text);
 
-// PDF (poppler): each page's text in reading order, its paragraphs as segments whose heading
-// is "page N" (chunks never run across pages); the title from the document's metadata, else
-// its first line. Throws InputError for an encrypted or unreadable file. Replaces `data` (the
-// file's bytes) with the text.
-Parsed read_pdf(std::string& data);
-
-// Office Open XML word processing (.docx), OpenDocument text (.odt) and EPUB: zip archives of
-// XML. Paragraphs are segments; docx's Title and Heading1-9 styles, odt's headings and the
-// h1-h6 of an EPUB's chapters (read in spine order, each as HTML) are heading paths. The
-// title and author, language, subject and keywords come from the document's Dublin Core
-// metadata (docProps/core.xml, meta.xml, the EPUB package), else the first heading. Throws
-// InputError for what is not such an archive, lacks its main part, holds malformed XML or an
-// entry over 256 MiB. Replaces `data` (the file's bytes) with the text.
-Parsed read_docx(std::string& data);
-Parsed read_odt(std::string& data);
-Parsed read_epub(std::string& data);
-
 // A man page, man(7) or mdoc(7), with its tbl(1) tables: the text a reader sees, less the
 // layout (escapes, fonts and requests interpreted; conditions judged as nroff would), its
 // paragraphs as segments under its sections (.SH and .SS as heading paths). The title is the

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <optional>
+#include <memory>
 #include <system_error>
 
 #include "ingest/ignore.hpp"
@@ -94,8 +94,8 @@ class Walker {
     // Each unreadable directory is reported and the walk goes on with the others.
     void walk_dir(const fs::path& root, const std::string* pattern) {
         const fs::path index_abs = normal_absolute(index_dir_);
-        std::optional<IgnoreRules> rules;
-        if (o_.ignore_rules) rules.emplace(root);
+        std::unique_ptr<IgnoreRules> rules;
+        if (o_.ignore_rules) rules = make_ignore_rules(root);
         std::vector<fs::path> pending{root};
         while (!pending.empty()) {
             const fs::path dir = std::move(pending.back());

@@ -45,6 +45,12 @@ class Weigher {
     double k1_, b_, avg_;
 };
 
+// A chunk an essential term holds, and its score so far.
+struct Candidate {
+    std::int64_t chunk = 0;
+    double score = 0;
+};
+
 // One term's entries in one segment (or from FTS5, in memory). It reads a page only when it
 // must stand in it, and decodes a block only when one of its entries is wanted: between
 // blocks, and at a block's first entry, the directories say enough.
@@ -138,6 +144,18 @@ class Cursor {
                 return;
             }
             to_block(block_ + 1);
+        }
+    }
+
+    // Adds this list's score to each of `candidates` (sorted by chunk id) it holds.
+    void add_to(std::vector<Candidate>& candidates) {
+        if (candidates.empty() || candidates.back().chunk < first_ ||
+            candidates.front().chunk > last_) {
+            return;
+        }
+        for (auto& c : candidates) {
+            if (c.chunk > last_ || doc_ == kEnd) return;
+            if (at(c.chunk)) c.score += score();
         }
     }
 
@@ -378,7 +396,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     // their sum.
     std::vector<std::vector<std::unique_ptr<Cursor>>> groups;
     std::vector<std::string> tokens;
-    auto add_term = [&](const std::string& t) {
+    auto add_term = [&](const std::string& t, double weight) {
         std::vector<std::pair<std::int64_t, TermList>> lists;
         double df = 0;
         for (const auto seg : segments) {
@@ -401,14 +419,18 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
         if (dead_df.step()) df -= static_cast<double>(dead_df.int64(0));
         dead_df.reset();
         if (df <= 0) return;
-        const double w = idf(n_chunks, df);
+        const double w = idf(n_chunks, df) * weight;
         auto& group = groups.emplace_back();
         for (auto& [seg, list] : lists) {
             group.push_back(std::make_unique<Cursor>(db, seg, t, std::move(list), w, weigh, dead));
         }
     };
     for (const auto& term : terms) {
-        if (term.excluded) continue;
+        if (term.excluded || term.weight <= 0) continue;
+        if (term.token) {
+            add_term(term.text, term.weight);
+            continue;
+        }
         tokens.clear();
         tokenizer.tokenize(term.text, text::Tokenizer::Purpose::query,
                            [&](std::string_view t) { tokens.emplace_back(t); });
@@ -417,11 +439,13 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
         // tokens, each on its own, as Lucene's query parser takes it; a quoted phrase and a
         // prefix go to FTS5.
         if (!term.prefix && (tokens.size() == 1 || !term.phrase)) {
-            for (const auto& t : tokens) add_term(t);
+            for (const auto& t : tokens) add_term(t, term.weight);
         } else {
             // "any word that starts with prefix", which FTS5 matches against the stems.
             if (term.prefix && !term.phrase) {
-                for (const auto& stem : stems_under(tokenizer, term.text)) add_term(stem);
+                for (const auto& stem : stems_under(tokenizer, term.text)) {
+                    add_term(stem, term.weight);
+                }
             }
             if (fts == nullptr) {
                 fts = &db.cached(
@@ -430,7 +454,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
             }
             auto postings = fts_postings(*fts, term);
             if (postings.empty()) continue;
-            const double w = idf(n_chunks, static_cast<double>(postings.size()));
+            const double w = idf(n_chunks, static_cast<double>(postings.size())) * term.weight;
             groups.emplace_back().push_back(std::make_unique<Cursor>(postings, w, weigh));
         }
     }
@@ -441,6 +465,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     std::vector<double> acc(static_cast<std::size_t>(kWindow), 0.0);
     std::vector<std::uint64_t> touched(static_cast<std::size_t>(kWindow) / 64, 0);
     std::vector<double> wb(groups.size());
+    std::vector<Candidate> candidates;
     std::vector<std::size_t> order(groups.size());
     std::int64_t lo = kEnd;
     for (const auto& g : groups) {
@@ -468,30 +493,27 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
                 cursor->accumulate(lo, hi, acc.data(), touched.data());
             }
         }
+        // The essential terms' chunks, then the other terms added one at a time (largest
+        // bound first), each time to the chunks that can still reach the threshold: merging
+        // sorted candidates with each list costs less than looking each chunk up in each.
+        candidates.clear();
         for (std::size_t word = 0; word < touched.size(); ++word) {
             for (std::uint64_t bits = touched[word]; bits != 0; bits &= bits - 1) {
                 const std::size_t at = word * 64 + static_cast<std::size_t>(std::countr_zero(bits));
-                double score = acc[at];
+                candidates.push_back({lo + static_cast<std::int64_t>(at), acc[at]});
                 acc[at] = 0;
-                const std::int64_t chunk = lo + static_cast<std::int64_t>(at);
-                double rest = below;
-                bool out = false;
-                for (std::size_t i = essential; i-- > 0;) {
-                    if (score + rest < top.threshold()) {
-                        out = true;
-                        break;
-                    }
-                    rest -= wb[order[i]];
-                    for (const auto& cursor : groups[order[i]]) {
-                        if (cursor->at(chunk)) {
-                            score += cursor->score();
-                            break;  // live in one segment only
-                        }
-                    }
-                }
-                if (!out) top.offer(chunk, score);
             }
             touched[word] = 0;
+        }
+        double rest = below;
+        for (std::size_t i = essential; i-- > 0 && !candidates.empty();) {
+            std::erase_if(candidates,
+                          [&](const Candidate& c) { return c.score + rest < threshold; });
+            rest -= wb[order[i]];
+            for (const auto& cursor : groups[order[i]]) cursor->add_to(candidates);
+        }
+        for (const auto& c : candidates) {
+            if (c.score + rest >= top.threshold()) top.offer(c.chunk, c.score);
         }
         std::int64_t next = kEnd;
         for (const auto& g : groups) {

@@ -39,10 +39,17 @@ std::string fts_string(std::string_view s) {
 std::vector<QueryTerm> parse_query(std::string_view text) {
     std::string repaired(text);
     text::utf8_repair(repaired);
+    // Control characters separate words for every tokenizer, and FTS5 reads its expression only
+    // up to a NUL: one inside a quoted term left the string unterminated (an error for the
+    // whole search; found by fuzzing). So they are spaces, also inside a phrase.
+    for (char& c : repaired) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) c = ' ';
+    }
     const std::string_view q = repaired;
     std::vector<QueryTerm> terms;
     std::size_t i = 0;
-    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    auto space = [](char c) { return c == ' '; };
     while (i < q.size()) {
         while (i < q.size() && space(q[i])) ++i;
         if (i >= q.size()) break;

@@ -15,10 +15,13 @@ namespace rk::lexical {
 struct QueryTerm {
     std::string text;  // valid UTF-8
     bool phrase = false, prefix = false, excluded = false;
+    // An index term as it is (from feedback), not words to tokenize.
+    bool token = false;
+    double weight = 1;  // multiplies the term's BM25 score
 };
 
-// The terms of `text`, in order; invalid UTF-8 is repaired, terms without a letter or digit
-// are dropped.
+// The terms of `text`, in order; invalid UTF-8 is repaired, control characters (NUL
+// included) are spaces, terms without a letter or digit are dropped.
 std::vector<QueryTerm> parse_query(std::string_view text);
 
 // One term as an FTS5 string: quoted, with a trailing * for a prefix.

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "rk/error.hpp"
+#include "rk/ids.hpp"
 #include "rk/search.hpp"
 
 namespace rk {
@@ -64,6 +65,29 @@ Bm25Params parse_bm25_params(std::string_view spec, Bm25Params base) {
     return base;
 }
 
+Rm3Params parse_rm3_params(std::string_view spec, Rm3Params base) {
+    parse_settings(
+        spec, "RM3 parameter", "docs=, terms=, original= or max_df=",
+        [&](std::string_view key, std::optional<double> v, std::string_view part) {
+            const bool count = key == "docs" || key == "terms";
+            const bool share = key == "original" || key == "max_df";
+            if (!count && !share) return false;
+            if (!v || (count && (*v < 1 || *v > 1000 || *v != std::floor(*v))) ||
+                (share && *v > 1)) {
+                throw UsageError(
+                    fmt::format("bad value in RM3 parameter '{}' (a {})", part,
+                                count ? "whole number from 1 to 1000" : "number from 0 to 1"));
+            }
+            if (key == "docs") base.docs = static_cast<int>(*v);
+            if (key == "terms") base.terms = static_cast<int>(*v);
+            if (key == "original") base.original = *v;
+            if (key == "max_df") base.max_df = *v;
+            return true;
+        },
+        [](std::string_view) { return false; });
+    return base;
+}
+
 SearchMode parse_search_mode(std::string_view name) {
     if (name == "hybrid") return SearchMode::hybrid;
     if (name == "bm25") return SearchMode::bm25;
@@ -115,9 +139,19 @@ Fusion parse_fusion(std::string_view spec, Fusion base) {
     return base;
 }
 
+void check_query_length(std::string_view text, const std::string& where) {
+    if (text.size() > kMaxQueryBytes) {
+        throw UsageError(fmt::format("the query is longer than {} bytes ({} bytes)", kMaxQueryBytes,
+                                     text.size()),
+                         where);
+    }
+}
+
 void write_hit(JsonWriter& w, const Hit& h, int rank, bool explain) {
-    w.key("rank").value(rank).key("id").value(h.id).key("score").value(h.score);
-    w.key("title").value(h.title).key("source").value(h.source);
+    w.key("rank").value(rank);
+    write_id(w, "id", h.id);
+    w.key("score").value(h.score).key("title").value(h.title);
+    write_id(w, "source", h.source);
     w.key("collection").value(h.collection).key("chunk").value(h.chunk);
     w.key("heading").value(h.heading).key("snippet").value(h.snippet);
     w.key("highlights").begin_array();

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "lexical/bm25.hpp"
+#include "lexical/feedback.hpp"
 #include "lexical/query.hpp"
 #include "rk/error.hpp"
 #include "search/collector.hpp"
@@ -112,9 +113,20 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
         // A document may hold several of the best chunks, and filters may turn some away: ask
         // for a few more than the depth, and for more again (then for all) if that was too
         // few. (A lower k is a higher threshold, which lets BM25 skip more.)
+        auto& tokenizer = index.impl().query_tokenizer();
+        std::vector<lexical::QueryTerm> ranked_terms;
+        if (q.rm3) {
+            // The feedback comes from the whole index, before filters: a filter that leaves
+            // few chunks would leave little to learn from.
+            const auto first =
+                lexical::bm25(db, tokenizer, terms, q.bm25, static_cast<std::size_t>(q.rm3->docs));
+            ++stats.bm25_rounds;
+            ranked_terms = lexical::rm3_expand(db, tokenizer, terms, first.chunks, *q.rm3);
+        }
+        const auto& bm25_terms = q.rm3 ? ranked_terms : terms;
         std::size_t want = depth + depth / 4 + 16;
         for (int round = 0;; ++round) {
-            auto top = lexical::bm25(db, index.impl().query_tokenizer(), terms, q.bm25, want);
+            auto top = lexical::bm25(db, tokenizer, bm25_terms, q.bm25, want);
             ++stats.bm25_rounds;
             by_bm25 = collector.collect(top.chunks, depth);
             if (by_bm25.size() >= depth || top.complete) break;

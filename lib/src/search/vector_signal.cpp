@@ -15,9 +15,6 @@ namespace {
 
 using lexical::ScoredChunk;
 
-// HNSW search breadth by default; a search is at least twice as wide as the candidates it
-// wants (the codes' graph is coarse: a narrower search misses good candidates).
-constexpr std::size_t kDefaultEf = 128;
 // Text sharing nothing with the query still shares some n-grams: such texts score under
 // 0.06 on the shared datasets, while real matches score 0.25 and up. Below this cosine a
 // text is no evidence, and a query for a word found nowhere finds nothing.
@@ -237,9 +234,11 @@ std::vector<Ranked> vector_units(store::Database& db, const embed::BuiltinEmbedd
             return collector.collect(chunks, depth);
         }
     }
-    const std::size_t ef = q.ef > 0 ? static_cast<std::size_t>(q.ef) : kDefaultEf;
+    const auto ef = static_cast<std::size_t>(q.ef > 0 ? q.ef : kDefaultEf);
     for (int attempt = 0;; ++attempt) {
         const std::size_t want = attempt == 0 ? rescored : kFilterRetry * rescored;
+        // At least twice as wide as the candidates wanted: the codes' graph is coarse, and a
+        // narrower search misses good candidates.
         const auto found = view->search(query.codes, want, std::max(ef, 2 * want));
         ++stats.graph_searches;
         stats.codes_scored += static_cast<std::int64_t>(found.scored + view->fresh.size());

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "rk/error.hpp"
+#include "rk/ids.hpp"
 #include "rk/json.hpp"
 
 namespace rk::serve {
@@ -14,7 +15,6 @@ namespace rk::serve {
 namespace {
 
 constexpr std::int64_t kMaxK = 1000;
-constexpr std::size_t kMaxQueryBytes = 4096;
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
@@ -77,9 +77,7 @@ bool parse_bool(std::string_view s, std::string_view key) {
 }
 
 void set_text(Query& q, std::string text) {
-    if (text.size() > kMaxQueryBytes) {
-        throw UsageError(fmt::format("the query is longer than {} bytes", kMaxQueryBytes));
-    }
+    check_query_length(text);
     if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
         throw UsageError("the query is empty");
     }
@@ -258,24 +256,10 @@ std::string search_result(const Index& index, const SearchArgs& args) {
     return w.take();
 }
 
-namespace {
-
-// True when `key` ends in "#N" naming a chunk rather than being the document's own name.
-bool names_chunk(std::string_view key, const DocumentInfo& info) {
-    const auto hash = key.rfind('#');
-    if (hash == std::string_view::npos || hash + 1 == key.size()) return false;
-    if (key.substr(hash + 1).find_first_not_of("0123456789") != std::string_view::npos) {
-        return false;
-    }
-    return key != info.id && key != info.source;
-}
-
-}  // namespace
-
 std::optional<std::string> get_result(const Index& index, const GetArgs& args) {
     std::optional<Document> doc = index.get(args.id);
     if (!doc) return std::nullopt;
-    bool one_chunk = names_chunk(args.id, doc->info);
+    bool one_chunk = doc->one_chunk;
     if (args.chunk) {
         if (one_chunk) throw UsageError("give the chunk either as ID#N or as 'chunk', not both");
         std::optional<Chunk> found;
@@ -311,14 +295,11 @@ std::optional<std::string> get_result(const Index& index, const GetArgs& args) {
 
     const DocumentInfo& d = doc->info;
     JsonWriter w;
-    w.begin_object()
-        .key("id")
-        .value(d.id)
-        .key("title")
-        .value(d.title)
-        .key("source")
-        .value(d.source)
-        .key("collection")
+    w.begin_object();
+    write_id(w, "id", d.id);
+    w.key("title").value(d.title);
+    write_id(w, "source", d.source);
+    w.key("collection")
         .value(d.collection)
         .key("meta")
         .raw(d.meta.empty() ? "{}" : d.meta)
@@ -374,6 +355,9 @@ std::string stats_result(const Index& index) {
 // The schemas. Outputs list the fields a client may rely on; inputs are strict, as the
 // parsers above are.
 
+// The schema states the limit check_query_length() applies.
+static_assert(kMaxQueryBytes == 4096);
+
 std::string_view search_input_schema() {
     return R"j({"type":"object","properties":{)j"
            R"j("query":{"type":"string","minLength":1,"maxLength":4096,"description":"Words, \"quoted phrases\", -excluded words, prefix*; the rest is literal"},)j"
@@ -393,9 +377,11 @@ std::string_view search_output_schema() {
            R"j("took_ms":{"type":"number"},)j"
            R"j("results":{"type":"array","items":{"type":"object","properties":{)j"
            R"j("rank":{"type":"integer","minimum":1},)j"
-           R"j("id":{"type":"string","description":"Pass to get"},)j"
+           R"j("id":{"type":"string","description":"Pass to get. Ids that are not valid UTF-8 are escaped (\\ and \\xHH), with id_escaped true"},)j"
+           R"j("id_escaped":{"type":"boolean"},)j"
            R"j("score":{"type":"number"},"title":{"type":"string"},)j"
-           R"j("source":{"type":"string","description":"The file it was read from (empty for records from standard input)"},)j"
+           R"j("source":{"type":"string","description":"The file it was read from (empty for records from standard input), escaped as id is"},)j"
+           R"j("source_escaped":{"type":"boolean"},)j"
            R"j("collection":{"type":"string"},)j"
            R"j("chunk":{"type":"integer","description":"The best (or the) matching chunk's position in the document, from 0"},)j"
            R"j("heading":{"type":"string"},"snippet":{"type":"string"},)j"
@@ -417,7 +403,8 @@ std::string_view get_input_schema() {
 
 std::string_view get_output_schema() {
     return R"j({"type":"object","properties":{)j"
-           R"j("id":{"type":"string"},"title":{"type":"string"},"source":{"type":"string"},)j"
+           R"j("id":{"type":"string"},"id_escaped":{"type":"boolean"},"title":{"type":"string"},)j"
+           R"j("source":{"type":"string"},"source_escaped":{"type":"boolean"},)j"
            R"j("collection":{"type":"string"},"meta":{"type":"object"},"hash":{"type":"string"},)j"
            R"j("bytes":{"type":"integer"},"chunks":{"type":"integer"},"updated":{"type":"integer"},)j"
            R"j("chunk":{"type":"integer"},"heading":{"type":"string"},)j"

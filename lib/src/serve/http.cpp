@@ -22,8 +22,37 @@
 #include "rk/serve.hpp"
 #include "rk/version.hpp"
 #include "serve/calls.hpp"
+#include "serve/http_module.hpp"
 
 namespace rk {
+
+namespace serve {
+
+// Split by hand: cpp-httplib's own parser keeps only the text after the last '=' of a pair,
+// so `where=lang=en`, as curl -G -d sends it, lost its key.
+Params query_params(const std::string& target) {
+    Params out;
+    const auto q = target.find('?');
+    if (q == std::string::npos) return out;
+    const std::string_view query = std::string_view(target).substr(q + 1);
+    std::size_t at = 0;
+    while (at <= query.size()) {
+        std::size_t end = query.find('&', at);
+        if (end == std::string_view::npos) end = query.size();
+        const std::string_view pair = query.substr(at, end - at);
+        at = end + 1;
+        if (pair.empty()) continue;
+        const auto eq = pair.find('=');
+        const std::string key(pair.substr(0, eq));
+        const std::string value(eq == std::string_view::npos ? std::string_view()
+                                                             : pair.substr(eq + 1));
+        out.emplace(httplib::detail::decode_url(key, true),
+                    httplib::detail::decode_url(value, true));
+    }
+    return out;
+}
+
+}  // namespace serve
 
 namespace {
 
@@ -155,30 +184,9 @@ class BlockedSignals {
     sigset_t set_{}, old_{};
 };
 
-// The query string's parameters, split at the first '=' of each (cpp-httplib's own parser
-// keeps only the text after the last, so `where=lang=en`, as curl -G -d sends it, lost its
-// key), then percent-decoded ('+' is a space).
-serve::Params query_params(const std::string& target) {
-    serve::Params out;
-    const auto q = target.find('?');
-    if (q == std::string::npos) return out;
-    const std::string_view query = std::string_view(target).substr(q + 1);
-    std::size_t at = 0;
-    while (at <= query.size()) {
-        std::size_t end = query.find('&', at);
-        if (end == std::string_view::npos) end = query.size();
-        const std::string_view pair = query.substr(at, end - at);
-        at = end + 1;
-        if (pair.empty()) continue;
-        const auto eq = pair.find('=');
-        const std::string key(pair.substr(0, eq));
-        const std::string value(eq == std::string_view::npos ? std::string_view()
-                                                             : pair.substr(eq + 1));
-        out.emplace(httplib::detail::decode_url(key, true),
-                    httplib::detail::decode_url(value, true));
-    }
-    return out;
-}
+// A document's path: any bytes after /docs/ (percent-decoded first); '.' would stop at a
+// newline, which a file name may hold.
+constexpr const char* kDocsPath = R"(/docs/([\s\S]+))";
 
 void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& dir) {
     // Runs `fn` with a pooled index; maps rk's errors to statuses.
@@ -194,7 +202,7 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
             send_error(res, 500, e.message());
         }
     };
-    auto params = [](const httplib::Request& req) { return query_params(req.target); };
+    auto params = [](const httplib::Request& req) { return serve::query_params(req.target); };
 
     svr.Get("/health", [dir](const httplib::Request&, httplib::Response& res) {
         JsonWriter w;
@@ -221,7 +229,7 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
             send_json(res, serve::search_result(index, serve::search_args(args)));
         });
     });
-    svr.Get(R"(/docs/(.+))", [=](const httplib::Request& req, httplib::Response& res) {
+    svr.Get(kDocsPath, [=](const httplib::Request& req, httplib::Response& res) {
         with_index(res, [&](const Index& index) {
             const auto args = serve::get_args(req.matches[1].str(), params(req));
             if (auto doc = serve::get_result(index, args)) {
@@ -244,7 +252,7 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
             send_error(res, 405, fmt::format("method not allowed (use {})", allowed));
         };
     };
-    for (const char* path : {"/health", "/stats", R"(/docs/(.+))", "/search"}) {
+    for (const char* path : {"/health", "/stats", kDocsPath, "/search"}) {
         const bool post = std::string_view(path) == "/search";
         const char* allowed = post ? "GET, HEAD, POST" : "GET, HEAD";
         if (!post) svr.Post(path, refuse(allowed));
@@ -257,8 +265,8 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
 
 }  // namespace
 
-void serve_http(const std::filesystem::path& index_dir, const HttpOptions& options,
-                const std::function<void(const std::string& url)>& on_listening) {
+void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& options,
+                     const std::function<void(const std::string& url)>& on_listening) {
     if (options.threads < 1) throw UsageError("the number of threads must be at least 1");
     IndexPool pool(index_dir, options.log);
     // Before any thread starts: they all inherit the blocked signals.
@@ -348,3 +356,8 @@ void serve_http(const std::filesystem::path& index_dir, const HttpOptions& optio
 }
 
 }  // namespace rk
+
+extern "C" const rk::serve::HttpModule* rk_http_module() {
+    static const rk::serve::HttpModule table{rk::serve::run_http};
+    return &table;
+}

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <system_error>
 
 #include "lexical/postings.hpp"
 #include "rk/error.hpp"
+#include "rk/ids.hpp"
 #include "rk/json.hpp"
 #include "store/documents.hpp"
 #include "store/index_impl.hpp"
@@ -30,6 +32,19 @@ std::optional<std::string> env(const char* name) {
     return std::string(v);
 }
 
+// The names `key` may stand for, in the order tried: as written, as a path relative to here,
+// then the same for its unescaped form, since rk prints ids escaped (rk-query(1), IDS IN
+// MACHINE FORMATS). A name that exists as written wins.
+std::vector<std::string> names_for(std::string_view key) {
+    std::vector<std::string> out{std::string(key), util::absolute_path(key)};
+    if (auto plain = unescape_id(key); plain && *plain != key) {
+        std::string absolute = util::absolute_path(*plain);
+        out.push_back(std::move(*plain));
+        out.push_back(std::move(absolute));
+    }
+    return out;
+}
+
 // Settings every connection needs. WAL lets readers go on while a writer commits;
 // synchronous=NORMAL keeps every commit atomic and durable against a killed process.
 // Queries read the database through a memory map instead of copying each page out of the
@@ -49,16 +64,32 @@ void configure(store::Database& db, Index::Mode mode) {
 }
 
 // Readers open read-write too, so that SQLite can recover a WAL left by a killed writer;
-// a read-only file system or permission falls back to a read-only connection.
+// a read-only file system or permission falls back to a read-only connection. A WAL-mode
+// database can be read only through its -shm file, which SQLite cannot create in a directory
+// this process may not write (an index on a read-only mount, or another user's): when there
+// is no writer to coordinate with (no -wal beside the file), such an index is opened as
+// immutable instead.
 std::unique_ptr<store::Database> open_connection(const fs::path& file, Index::Mode mode) {
+    using Open = store::Database::Open;
     std::unique_ptr<store::Database> db;
     try {
-        db = std::make_unique<store::Database>(file, store::Database::Open::read_write);
+        db = std::make_unique<store::Database>(file, Open::read_write);
     } catch (const IndexError&) {
         if (mode == Index::Mode::write) throw;
-        db = std::make_unique<store::Database>(file, store::Database::Open::read_only);
+        db = std::make_unique<store::Database>(file, Open::read_only);
     }
-    configure(*db, mode);
+    try {
+        configure(*db, mode);
+        if (mode == Index::Mode::read) (void)db->query_int("SELECT count(*) FROM sqlite_master");
+    } catch (const IndexError&) {
+        std::error_code ec;
+        if (mode == Index::Mode::write || sqlite3_db_readonly(db->handle(), "main") != 1 ||
+            fs::exists(fs::path(file.string() + "-wal"), ec)) {
+            throw;
+        }
+        db = std::make_unique<store::Database>(file, Open::immutable);
+        configure(*db, mode);
+    }
     return db;
 }
 
@@ -229,28 +260,32 @@ std::optional<Document> Index::get(std::string_view id_or_path) const {
         }
         return doc;
     };
-    if (auto d = find(id_or_path)) return d;
-    // A path as typed, relative to here.
-    if (auto d = find(util::absolute_path(id_or_path))) return d;
-    // "ID#SEQ": one chunk of a document.
-    if (const auto hash = id_or_path.rfind('#'); hash != std::string_view::npos) {
-        const std::string_view seq_text = id_or_path.substr(hash + 1);
-        if (!seq_text.empty() &&
-            seq_text.find_first_not_of("0123456789") == std::string_view::npos &&
-            seq_text.size() < 10) {
-            auto d = find(id_or_path.substr(0, hash));
-            if (!d) d = find(util::absolute_path(id_or_path.substr(0, hash)));
-            if (!d) return std::nullopt;
-            const std::int64_t seq = std::stoll(std::string(seq_text));
-            for (auto& c : d->chunks) {
-                if (c.seq == seq) {
-                    Chunk one = std::move(c);
-                    d->text = one.text;
-                    d->chunks = {std::move(one)};
-                    return d;
-                }
-            }
-            return std::nullopt;
+    auto find_any = [&](std::string_view key) -> std::optional<Document> {
+        for (const auto& name : names_for(key)) {
+            if (auto d = find(name)) return d;
+        }
+        return std::nullopt;
+    };
+    if (auto d = find_any(id_or_path)) return d;
+    // "ID#SEQ": one chunk of a document. The '#' is the last one as written, so an id that
+    // holds one itself still names its chunks.
+    const auto hash = id_or_path.rfind('#');
+    if (hash == std::string_view::npos) return std::nullopt;
+    const std::string_view seq_text = id_or_path.substr(hash + 1);
+    if (seq_text.empty() || seq_text.size() >= 10 ||
+        seq_text.find_first_not_of("0123456789") != std::string_view::npos) {
+        return std::nullopt;
+    }
+    auto d = find_any(id_or_path.substr(0, hash));
+    if (!d) return std::nullopt;
+    const std::int64_t seq = std::stoll(std::string(seq_text));
+    for (auto& c : d->chunks) {
+        if (c.seq == seq) {
+            Chunk one = std::move(c);
+            d->text = one.text;
+            d->chunks = {std::move(one)};
+            d->one_chunk = true;
+            return d;
         }
     }
     return std::nullopt;
@@ -284,24 +319,48 @@ std::vector<std::string> Index::remove(const std::vector<std::string>& selectors
     std::vector<std::pair<std::int64_t, std::string>> victims;
     {
         auto st = db.prepare("SELECT id, ext_id, source, collection FROM documents ORDER BY id");
-        // Each selector names a document by id, a file (or the JSONL file of records) by
-        // path, or, with glob characters, any number of either.
-        std::vector<std::string> absolute;
-        std::vector<util::DocumentGlob> globs;
-        for (const auto& s : selectors) {
-            absolute.push_back(util::absolute_path(s));
-            if (util::has_glob_chars(s)) globs.emplace_back(s);
-        }
+        // A selector names documents by id, a file (or the JSONL file of records) by path, as
+        // get() reads names; only one that names nothing so and has glob characters is a glob,
+        // so that an id such as 'notes[1].md' removes that document alone.
+        std::vector<std::vector<std::string>> names;
+        names.reserve(selectors.size());
+        for (const auto& s : selectors) names.push_back(names_for(s));
+        std::vector<bool> named(selectors.size(), false);
+        auto names_it = [&](std::size_t i, const std::string& id, const std::string& source) {
+            for (const auto& n : names[i]) {
+                if (id == n || (!source.empty() && source == n)) return true;
+            }
+            return false;
+        };
         while (st.step()) {
             const std::string id = st.str(1), source = st.str(2);
             bool hit = collection && st.text(3) == *collection;
-            for (std::size_t i = 0; !hit && i < selectors.size(); ++i) {
-                hit = id == selectors[i] || id == absolute[i] || source == absolute[i];
-            }
-            for (std::size_t i = 0; !hit && i < globs.size(); ++i) {
-                hit = globs[i].matches(id, source);
+            for (std::size_t i = 0; i < selectors.size(); ++i) {
+                if (names_it(i, id, source)) hit = named[i] = true;
             }
             if (hit) victims.emplace_back(st.int64(0), id);
+        }
+        std::vector<util::DocumentGlob> globs;
+        for (std::size_t i = 0; i < selectors.size(); ++i) {
+            if (!named[i] && util::has_glob_chars(selectors[i])) globs.emplace_back(selectors[i]);
+        }
+        if (!globs.empty()) {
+            std::vector<std::int64_t> named_rows;  // in rowid order, as the scan went
+            named_rows.reserve(victims.size());
+            for (const auto& v : victims) named_rows.push_back(v.first);
+            st.reset();
+            while (st.step()) {
+                const std::int64_t rowid = st.int64(0);
+                if (std::binary_search(named_rows.begin(), named_rows.end(), rowid)) continue;
+                const std::string id = st.str(1), source = st.str(2);
+                for (const auto& g : globs) {
+                    if (g.matches(id, source)) {
+                        victims.emplace_back(rowid, id);
+                        break;
+                    }
+                }
+            }
+            std::sort(victims.begin(), victims.end());
         }
     }
     std::vector<std::string> removed;
@@ -414,11 +473,17 @@ Health Index::verify() const {
             if (st.text(0) != "ok") problem(fmt::format("sqlite: {}", st.text(0)));
         }
     }
-    try {
-        // rank = 1 also compares the index with the content it was built from.
-        db.exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)");
-    } catch (const IndexError& e) {
-        problem(fmt::format("full-text index: {}", e.what()));
+    if (sqlite3_db_readonly(db.handle(), "main") == 1) {
+        h.unchecked.emplace_back(
+            "full-text index: FTS5 checks itself only through a write, and this process may "
+            "only read the index");
+    } else {
+        try {
+            // rank = 1 also compares the index with the content it was built from.
+            db.exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)");
+        } catch (const IndexError& e) {
+            problem(fmt::format("full-text index: {}", e.what()));
+        }
     }
     const auto orphans =
         db.query_int("SELECT count(*) FROM chunks WHERE doc NOT IN (SELECT id FROM documents)");

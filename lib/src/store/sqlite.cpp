@@ -2,12 +2,46 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+#include <cstring>
+
 #include "lexical/fts_functions.hpp"
 #include "rk/error.hpp"
 #include "text/snowball.hpp"
 #include "text/words.hpp"
 
 namespace rk::store {
+
+namespace {
+
+// `file` as a URI ("file:/a/b%3Fc.db"), its bytes outside the unreserved set and '/'
+// percent-encoded.
+std::string file_uri(const std::filesystem::path& file) {
+    std::string out = "file:";
+    for (const char c : file.string()) {
+        const auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) != 0 || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += fmt::format("%{:02X}", u);
+        }
+    }
+    return out;
+}
+
+// SQLite's message, with the operating system's reason for an I/O error ("disk I/O error
+// (File too large)"), which SQLite's own message leaves out.
+std::string error_message(sqlite3* db) {
+    std::string msg = sqlite3_errmsg(db);
+    const int code = sqlite3_extended_errcode(db) & 0xff;
+    const int os = sqlite3_system_errno(db);
+    if ((code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN) && os != 0) {
+        msg += fmt::format(" ({})", std::strerror(os));  // NOLINT(concurrency-mt-unsafe)
+    }
+    return msg;
+}
+
+}  // namespace
 
 Database::Database(const std::filesystem::path& file, Open how) : file_(file) {
     int flags = SQLITE_OPEN_NOMUTEX;
@@ -21,10 +55,15 @@ Database::Database(const std::filesystem::path& file, Open how) : file_(file) {
         case Open::create:
             flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
             break;
+        case Open::immutable:
+            flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+            break;
     }
-    const int rc = sqlite3_open_v2(file.c_str(), &db_, flags, nullptr);
+    const std::string name =
+        how == Open::immutable ? file_uri(file) + "?immutable=1" : file.string();
+    const int rc = sqlite3_open_v2(name.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
-        std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+        std::string msg = db_ ? error_message(db_) : sqlite3_errstr(rc);
         sqlite3_close(db_);
         db_ = nullptr;
         throw IndexError(fmt::format("cannot open database: {}", msg), file.string());
@@ -64,7 +103,7 @@ Statement& Database::cached(std::string_view sql) {
 
 void Database::check(int rc, std::string_view doing) const {
     if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return;
-    throw IndexError(fmt::format("{}: {}", doing, sqlite3_errmsg(db_)), file_.string());
+    throw IndexError(fmt::format("{}: {}", doing, error_message(db_)), file_.string());
 }
 
 void Database::exec(std::string_view sql) {
@@ -72,8 +111,9 @@ void Database::exec(std::string_view sql) {
     const std::string s(sql);
     const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
     if (rc != SQLITE_OK) {
-        std::string msg = err ? err : sqlite3_errstr(rc);
+        // (The same message as sqlite3_errmsg(), which error_message() extends.)
         sqlite3_free(err);
+        const std::string msg = error_message(db_);
         throw IndexError(msg, file_.string());
     }
 }
@@ -138,7 +178,7 @@ bool Statement::step() {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    const std::string msg = sqlite3_errmsg(db_->handle());
+    const std::string msg = error_message(db_->handle());
     sqlite3_reset(stmt_);
     throw IndexError(msg, db_->file().string());
 }

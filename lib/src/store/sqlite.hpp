@@ -51,7 +51,9 @@ class Statement {
 
 class Database {
   public:
-    enum class Open { read_only, read_write, create };
+    // `immutable`: read-only, and SQLite told that nothing changes the file, so that it needs
+    // no -wal or -shm file beside it (for an index in a directory this process cannot write).
+    enum class Open { read_only, read_write, create, immutable };
     Database(const std::filesystem::path& file, Open how);
     Database(Database&&) = delete;
     Database& operator=(Database&&) = delete;

@@ -272,24 +272,31 @@ std::unique_ptr<Graph> Graph::load(const std::filesystem::path& file, std::size_
         (count > 0 && (head.enter >= count || head.maxlevel < 0 || head.maxlevel > 64))) {
         fail(file, "has a bad entry point");
     }
+    // Sizes and sections are checked before the graph is made for `count` nodes: a damaged
+    // count once made it allocate gigabytes for a file of a few hundred bytes (found by
+    // fuzzing).
+    if (head.node_bytes != format::node_record_bytes(head.m, head.code_bytes) ||
+        head.upper_bytes != format::upper_list_bytes(head.m)) {
+        fail(file, "has records of another size");
+    }
+    auto section = [&](std::uint64_t at, std::uint64_t items, std::uint64_t each) {
+        if (!format::section_fits(at, items, each, bytes.size())) fail(file, "has a bad section");
+        return reinterpret_cast<const unsigned char*>(bytes.data()) + at;
+    };
+    const unsigned char* level0 = section(head.level0_at, count, head.node_bytes);
+    const unsigned char* nodes = section(head.nodes_at, count, sizeof(NodeEntry));
+    const unsigned char* upper = section(head.upper_at, head.upper_count, head.upper_bytes);
+    const unsigned char* sums = section(head.sums_at, count, sizeof(std::uint64_t));
     auto g = std::make_unique<Graph>(
         bits, GraphParams{static_cast<int>(head.m), static_cast<int>(head.ef_construction)},
         count + count / 4);
     g->generation = head.generation;
     auto& h = *g->hnsw_;
     const auto n = static_cast<std::size_t>(count);
-    auto section = [&](std::uint64_t at, std::uint64_t size) {
-        if (at > bytes.size() || size > bytes.size() - at) fail(file, "has a bad section");
-        return reinterpret_cast<const unsigned char*>(bytes.data()) + at;
-    };
     if (head.node_bytes != h.size_data_per_element_ ||
         head.upper_bytes != h.size_links_per_element_) {
         fail(file, "has records of another size");
     }
-    const unsigned char* level0 = section(head.level0_at, n * head.node_bytes);
-    const unsigned char* nodes = section(head.nodes_at, n * sizeof(NodeEntry));
-    const unsigned char* upper = section(head.upper_at, head.upper_count * head.upper_bytes);
-    const unsigned char* sums = section(head.sums_at, n * sizeof(std::uint64_t));
     std::memcpy(h.data_level0_memory_, level0, n * head.node_bytes);
     h.cur_element_count = n;  // from here on the destructor frees what is allocated
     for (std::size_t i = 0; i < n; ++i) {

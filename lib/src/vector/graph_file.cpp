@@ -150,22 +150,22 @@ std::unique_ptr<GraphFile> GraphFile::open(const std::filesystem::path& file, st
     l.max0 = 2 * h.m;
     l.max_up = h.m;
     l.links0_bytes = 4 + 4 * std::size_t{l.max0};
-    if (h.node_bytes != l.links0_bytes + h.code_bytes + sizeof(std::int64_t) ||
-        h.upper_bytes != 4 + 4 * std::size_t{l.max_up}) {
+    if (h.node_bytes != format::node_record_bytes(h.m, h.code_bytes) ||
+        h.upper_bytes != format::upper_list_bytes(h.m)) {
         fail("has records of another size");
     }
     if (h.count > (1ULL << 31) ||
         (h.count > 0 && (h.enter >= h.count || h.maxlevel < 0 || h.maxlevel > 64))) {
         fail("has a bad entry point");
     }
-    auto section = [&](std::uint64_t at, std::uint64_t bytes) {
-        if (at % 8 != 0 || at > size || bytes > size - at) fail("has a bad section");
+    auto section = [&](std::uint64_t at, std::uint64_t count, std::uint64_t each) {
+        if (at % 8 != 0 || !format::section_fits(at, count, each, size)) fail("has a bad section");
         return base + at;
     };
-    l.level0 = section(h.level0_at, h.count * h.node_bytes);
-    l.nodes = section(h.nodes_at, h.count * sizeof(NodeEntry));
-    l.upper = section(h.upper_at, h.upper_count * h.upper_bytes);
-    l.sums = section(h.sums_at, h.count * sizeof(std::uint64_t));
+    l.level0 = section(h.level0_at, h.count, h.node_bytes);
+    l.nodes = section(h.nodes_at, h.count, sizeof(NodeEntry));
+    l.upper = section(h.upper_at, h.upper_count, h.upper_bytes);
+    l.sums = section(h.sums_at, h.count, sizeof(std::uint64_t));
     l.checked.assign((h.count + 63) / 64, 0);
     return g;
 }

@@ -45,6 +45,24 @@ inline std::uint64_t align(std::uint64_t n) {
     return (n + kAlign - 1) / kAlign * kAlign;
 }
 
+// Whether a section of `count` items of `each` bytes at offset `at` lies within a file of
+// `size` bytes. The product is checked for overflow: the counts come from the file, and a
+// wrapped product once let a damaged upper_count pass for a small section.
+inline bool section_fits(std::uint64_t at, std::uint64_t count, std::uint64_t each,
+                         std::uint64_t size) {
+    std::uint64_t bytes = 0;
+    return !__builtin_mul_overflow(count, each, &bytes) && at <= size && bytes <= size - at;
+}
+
+// The sizes of a level-0 record and of an upper-layer list for `m` links a list and codes of
+// `code_bytes` bytes, as hnswlib lays them out.
+inline std::uint64_t node_record_bytes(std::uint64_t m, std::uint64_t code_bytes) {
+    return 4 + 8 * m + code_bytes + sizeof(std::int64_t);  // 2m links of 4 bytes
+}
+inline std::uint64_t upper_list_bytes(std::uint64_t m) {
+    return 4 + 4 * m;
+}
+
 inline std::uint64_t header_sum(const Header& h) {
     return XXH3_64bits(&h, offsetof(Header, header_sum));
 }

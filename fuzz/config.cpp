@@ -1,0 +1,65 @@
+// rk's configuration files (TOML, apps/rk/config.cpp): parsed by toml++, then each key
+// applied to rk's real options as a command line would set them. The first byte picks the
+// command whose section applies; the rest is the file, given as $RK_CONFIG.
+#include <array>
+#include <cstdlib>
+#include <vector>
+
+#include "cli.hpp"
+#include "rk/error.hpp"
+#include "scratch_file.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    // Command lines that parse, each with a section of its own in a config file.
+    static const std::array<std::vector<const char*>, 8> kCommands = {{
+        {"query", "retry"},
+        {"ingest", "-"},
+        {"eval", "--qrels", "q", "--run", "r"},
+        {"bench", "dataset"},
+        {"ls"},
+        {"serve"},
+        {"mcp"},
+        {"stats"},
+    }};
+    static rk::fuzz::ScratchFile config("config.toml");
+    // No index's config.toml: --index names a directory that holds none.
+    static const std::string no_index = (config.path().string() + ".d");
+    if (size == 0) return 0;
+    config.write(data + 1, size - 1);
+    setenv("RK_CONFIG", config.path().c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+
+    rk::cli::Context ctx;
+    CLI::App app{"rk", "rk"};
+    app.require_subcommand(1);
+    app.option_defaults()->always_capture_default();
+    // The global options, as main.cpp declares them.
+    app.add_option("--index", ctx.index_flag);
+    app.add_flag("-q,--quiet", ctx.quiet);
+    app.add_flag("-v,--verbose", ctx.verbose);
+    app.add_option("--color", ctx.color)->check(CLI::IsMember({"auto", "always", "never"}));
+    rk::cli::add_init(app, ctx);
+    rk::cli::add_ingest(app, ctx);
+    rk::cli::add_query(app, ctx);
+    rk::cli::add_get(app, ctx);
+    rk::cli::add_ls(app, ctx);
+    rk::cli::add_rm(app, ctx);
+    rk::cli::add_stats(app, ctx);
+    rk::cli::add_index(app, ctx);
+    rk::cli::add_eval(app, ctx);
+    rk::cli::add_bench(app, ctx);
+    rk::cli::add_mcp(app, ctx);
+    rk::cli::add_serve(app, ctx);
+    rk::cli::add_completions(app, ctx);
+    for (auto* sub : app.get_subcommands({})) sub->fallthrough();
+
+    const auto& command = kCommands[data[0] % kCommands.size()];
+    std::vector<const char*> argv = {"rk", "--index", no_index.c_str()};
+    argv.insert(argv.end(), command.begin(), command.end());
+    app.parse(static_cast<int>(argv.size()), const_cast<char**>(argv.data()));  // NOLINT
+    try {
+        rk::cli::apply_config(app, ctx);
+    } catch (const rk::InputError&) {
+        // What a bad file gets: an error naming the file and key.
+    }
+    return 0;
+}
