@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -213,6 +214,28 @@ class ServeTest(RkTestCase):
             self.assertEqual((e.exception.code, e.exception.headers["Allow"]), (405, allowed))
             self.assertEqual(json.loads(e.exception.read())["error"]["status"], 405)
             e.exception.close()
+
+    def test_bad_or_oversized_length_answered_before_any_body(self):
+        # The client sends headers only: the reply must not wait for a body that never comes
+        # (the server's read timeout is 60 s; the client gives up after 20).
+        srv = Server(self, "--timeout", "60", "--max-body", "1024")
+        host, port = srv.url[len("http://"):].rsplit(":", 1)
+        for length, want in (("-1", 400), ("abc", 400), ("1025", 413), ("99999999999", 413)):
+            with self.subTest(length=length):
+                with socket.create_connection((host, int(port)), timeout=20) as s:
+                    s.sendall(f"POST /search HTTP/1.1\r\nHost: {host}\r\n"
+                              f"Content-Type: application/json\r\n"
+                              f"Content-Length: {length}\r\n\r\n".encode())
+                    reply = b""
+                    while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        reply += chunk
+                head, _, body = reply.partition(b"\r\n\r\n")
+                self.assertTrue(head.startswith(f"HTTP/1.1 {want} ".encode()), reply)
+                self.assertIn(b"Connection: close", head)
+                self.assertEqual(json.loads(body)["error"]["status"], want)
 
     def test_sigterm_and_sigint_stop_cleanly(self):
         fetch(self.srv.url + "/health")

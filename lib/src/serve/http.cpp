@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <ctime>
@@ -293,9 +294,27 @@ void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& 
     routes(svr, pool, index_dir);
     // Every reply is a JSON document made for the request: a byte range of one is not a
     // reply (HTTP lets a server ignore Range, and this one does).
-    svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    // A body announced as too long, or a length that is not one (-1), is refused before any
+    // of it is read: cpp-httplib would read or skip it first, and wait out the timeout for
+    // bytes the client never sends. The connection closes after the reply.
+    const std::size_t max_body = options.max_body;
+    svr.set_pre_routing_handler([max_body](const httplib::Request& req, httplib::Response& res) {
         // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): the server's own request
         const_cast<httplib::Request&>(req).ranges.clear();
+        if (req.has_header("Content-Length")) {
+            const std::string length = req.get_header_value("Content-Length");
+            std::uint64_t n = 0;
+            const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
+            const bool number = ec == std::errc() && end == length.data() + length.size();
+            if (!number || n > max_body) {
+                res.set_header("Connection", "close");
+                send_error(res, number ? 413 : 400,
+                           number
+                               ? fmt::format("request body too large (at most {} bytes)", max_body)
+                               : fmt::format("bad Content-Length '{}'", length));
+                return httplib::Server::HandlerResponse::Handled;
+            }
+        }
         return httplib::Server::HandlerResponse::Unhandled;
     });
     svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
