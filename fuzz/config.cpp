@@ -11,7 +11,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     // Command lines that parse, each with a section of its own in a config file.
-    static const std::array<std::vector<const char*>, 8> kCommands = {{
+    static const std::array<std::vector<const char*>, 10> kCommands = {{
         {"query", "retry"},
         {"ingest", "-"},
         {"eval", "--qrels", "q", "--run", "r"},
@@ -20,6 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         {"serve"},
         {"mcp"},
         {"stats"},
+        {"export"},
+        {"import", "-"},
     }};
     static rk::fuzz::ScratchFile config("config.toml");
     // No index's config.toml: --index names a directory that holds none.
@@ -45,6 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     rk::cli::add_rm(app, ctx);
     rk::cli::add_stats(app, ctx);
     rk::cli::add_index(app, ctx);
+    rk::cli::add_export(app, ctx);
+    rk::cli::add_import(app, ctx);
     rk::cli::add_eval(app, ctx);
     rk::cli::add_bench(app, ctx);
     rk::cli::add_mcp(app, ctx);
