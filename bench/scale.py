@@ -233,6 +233,7 @@ def measure_rk(args, n, corpus, queries):
     row = {"system": "rk", "ingest_s": seconds, "peak_rss_mib": rss / 2**20,
            "files_mib": {f: mib(os.path.join(index, f))
                          for f in ("rk.db", "rk.db-wal", "vectors.hnsw")}}
+    row["files_mib"]["postings/"] = dir_mib(os.path.join(index, "postings"))
     stats = json.loads(subprocess.run([args.rk, "--index", index, "stats", "--json"], check=True,
                                       capture_output=True, text=True).stdout)
     row["documents"], row["chunks"] = stats["documents"], stats["chunks"]

@@ -19,14 +19,16 @@ int run_stats(Context& ctx, bool json) {
     t += fmt::format("documents    {}\n", s.documents);
     t += fmt::format("chunks       {}\n", s.chunks);
     t += fmt::format("text         {}\n", human_bytes(s.text_bytes));
-    t += fmt::format("on disk      {} (+ {} write-ahead log)\n", human_bytes(s.db_bytes),
+    t += fmt::format("on disk      {} (+ {} write-ahead log)\n",
+                     human_bytes(s.db_bytes + s.graph_bytes + s.posting_file_bytes),
                      human_bytes(s.wal_bytes));
     t += fmt::format("settings     embedder {}, tokenizer {}, chunks {} tokens (overlap {})\n",
                      s.settings.embedder, s.settings.tokenizer, s.settings.chunk_size,
                      s.settings.chunk_overlap);
-    t += fmt::format("postings     {} segment{}, {} removed chunk{} not yet merged away\n",
-                     s.posting_segments, s.posting_segments == 1 ? "" : "s", s.dead_chunks,
-                     s.dead_chunks == 1 ? "" : "s");
+    t += fmt::format(
+        "postings     {} segment{} (files {}), {} removed chunk{} not yet merged away\n",
+        s.posting_segments, s.posting_segments == 1 ? "" : "s", human_bytes(s.posting_file_bytes),
+        s.dead_chunks, s.dead_chunks == 1 ? "" : "s");
     if (s.dimension == 0) {
         t += "vectors      none (embedder none)\n";
     } else {

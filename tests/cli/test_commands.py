@@ -257,9 +257,15 @@ class Commands(RkTestCase):
         self.assertGreater(self.stats()["postings"]["segments"], 1)
         self.ok("rm", self.path("extra1.txt"))
         self.ok("index", "optimize")
-        self.assertEqual(self.stats()["postings"], {"segments": 1, "dead_chunks": 0})
+        postings = self.stats()["postings"]
+        self.assertEqual((postings["segments"], postings["dead_chunks"]), (1, 0))
+        # The one segment's copy, which queries read.
+        files = os.listdir(os.path.join(self.index, "postings"))
+        self.assertEqual(len(files), 1)
+        self.assertEqual(postings["file_bytes"],
+                         os.path.getsize(os.path.join(self.index, "postings", files[0])))
         self.ok("index", "verify")
-        self.assertIn("1 segment,", self.ok("stats").out)
+        self.assertIn("1 segment (files ", self.ok("stats").out)
 
     def test_rebuild_and_optimize_keep_it_healthy(self):
         self.ok("index", "rebuild")

@@ -3,6 +3,7 @@
 import fcntl
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -294,7 +295,16 @@ class Database(RkTestCase):
                 self.assertEqual(self.ok("query", "--format", "tsv", "alpha").out.count("\n"), 2)
 
     def test_garbage_postings_are_a_clear_query_error(self):
+        before = self.ok("query", "--format", "tsv", "alpha").out
         self._sql("UPDATE lex_postings SET data = x'ff' WHERE term = 'alpha'")
+        # The posting files still hold the rows as they were written: queries read them, and
+        # verify finds the damage in rk.db.
+        self.assertEqual(self.ok("query", "--format", "tsv", "alpha").out, before)
+        r = self.rk("index", "verify")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("postings of 'alpha'", r.out + r.err)
+        # Without them, the query reads the rows and says what is wrong.
+        shutil.rmtree(os.path.join(self.index, "postings"))
         r = self.rk("query", "alpha")
         self.assertError(r, 2, mentions=["posting", "rk index rebuild"])
         self.assertNoStdout(r)

@@ -83,8 +83,9 @@ struct Stats {
     Settings settings;
     std::int64_t created = 0, updated = 0;  // unix seconds; updated is 0 if never written
     // rk's BM25 postings: segments written and not yet merged, and removed chunks whose
-    // entries are still in them (`rk index optimize` merges both away).
-    std::int64_t posting_segments = 0, dead_chunks = 0;
+    // entries are still in them (`rk index optimize` merges both away); the size of their
+    // copies in postings/, which queries read.
+    std::int64_t posting_segments = 0, dead_chunks = 0, posting_file_bytes = 0;
     // The vectors (one per chunk), their dimension (0 without vectors), what one takes in
     // rk.db, and vectors.hnsw's size on disk.
     std::int64_t vectors = 0, dimension = 0, vector_bytes = 0, graph_bytes = 0;

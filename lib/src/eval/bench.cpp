@@ -165,7 +165,7 @@ DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOption
     }
     const Stats stats = index.stats();
     r.documents = stats.documents;
-    r.index_bytes = stats.db_bytes + stats.wal_bytes + stats.graph_bytes;
+    r.index_bytes = stats.db_bytes + stats.wal_bytes + stats.graph_bytes + stats.posting_file_bytes;
 
     const auto metrics = parse_metrics(o.metrics);
     std::vector<std::string> modes = o.modes;

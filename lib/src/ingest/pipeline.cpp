@@ -24,6 +24,7 @@
 #include "ingest/walker.hpp"
 #include "ingest/work.hpp"
 #include "ingest/writer.hpp"
+#include "lexical/segment_file.hpp"
 #include "rk/error.hpp"
 #include "rk/ingest.hpp"
 #include "store/documents.hpp"
@@ -346,6 +347,14 @@ IngestReport run(Index& index, const IngestOptions& options, const IngestCallbac
         }
     }
     if (options.prune) writer.prune(walk.roots);
+    if (!options.dry_run) {
+        // The posting files follow once, at the end: the segments of each commit are soon
+        // merged into bigger ones, whose rows readers read until then.
+        if (const auto problem = lexical::sync_posting_files(*index.impl().db);
+            !problem.empty() && cb.note) {
+            cb.note({IngestNote::Level::warning, "postings", problem});
+        }
+    }
     // Fold the write-ahead log into rk.db, so that the index's size on disk is what it holds
     // and readers start from a short log. Busy readers only make this partial.
     if (!options.dry_run) {

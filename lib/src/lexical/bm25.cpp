@@ -12,6 +12,7 @@
 
 #include "lexical/fts_functions.hpp"
 #include "lexical/postings.hpp"
+#include "lexical/segment_file.hpp"
 #include "rk/error.hpp"
 #include "text/words.hpp"
 
@@ -56,16 +57,22 @@ struct Candidate {
 // blocks, and at a block's first entry, the directories say enough.
 class Cursor {
   public:
-    // A stored list. `dead` must outlive the cursor.
+    // A stored list, read from its segment's posting file when `file` is set (its rows in
+    // `in_file`), else from rk.db. `dead` and `files` must outlive the cursor.
     Cursor(store::Database& db, std::int64_t seg, std::string term, TermList list, double idf,
-           const Weigher& weigh, const std::unordered_map<std::int64_t, std::int64_t>& dead)
+           const Weigher& weigh, const std::unordered_map<std::int64_t, std::int64_t>& dead,
+           std::shared_ptr<const SegmentFile> file, FileTerm in_file, PostingFiles* files)
         : db_(&db),
           seg_(seg),
           term_(std::move(term)),
           list_(std::move(list)),
           dead_(&dead),
           idf_(idf),
-          weigh_(&weigh) {
+          weigh_(&weigh),
+          file_(std::move(file)),
+          in_file_(in_file),
+          files_(files) {
+        if (file_) place_pages();
         init();
     }
 
@@ -217,12 +224,52 @@ class Cursor {
 
     void load_page() {
         if (db_ == nullptr) {
-            page_bytes_ = list_.inline_page.empty() ? memory_.pages[page_] : list_.inline_page;
-            decode_page(page_bytes_, list_.pages[page_], blocks_);
+            page_view_ = list_.inline_page.empty() ? memory_.pages[page_] : list_.inline_page;
+            decode_page(page_view_, list_.pages[page_], blocks_);
+        } else if (file_ && list_.inline_page.empty()) {
+            const std::string_view bytes =
+                in_file_.pages.substr(page_at_[page_], list_.pages[page_].bytes);
+            if (file_->page_sound(in_file_, page_, bytes)) {
+                page_view_ = bytes;
+                try {
+                    decode_page(page_view_, list_.pages[page_], blocks_);
+                } catch (const IndexError& e) {
+                    throw IndexError(fmt::format("postings of '{}' in segment {}: {} (run `rk "
+                                                 "index rebuild`)",
+                                                 term_, seg_, e.what()),
+                                     db_->file().string());
+                }
+            } else {
+                file_damaged(fmt::format("page {} of the postings of '{}' fails its checksum",
+                                         page_, term_));
+                read_page(*db_, seg_, term_, list_, page_, page_bytes_, blocks_);
+                page_view_ = page_bytes_;
+            }
         } else {
             read_page(*db_, seg_, term_, list_, page_, page_bytes_, blocks_);
+            page_view_ = page_bytes_;
         }
         to_block(0);
+    }
+
+    // Where each page starts in the file's copy of the list, checked against the head.
+    void place_pages() {
+        if (!list_.inline_page.empty()) return;  // a list of one block has no page rows
+        std::uint64_t at = 0;
+        page_at_.reserve(list_.pages.size());
+        for (const auto& p : list_.pages) {
+            page_at_.push_back(at);
+            at += p.bytes;
+        }
+        if (at != in_file_.pages.size() || list_.pages.size() != in_file_.page_count) {
+            file_damaged(
+                fmt::format("holds pages of '{}' of other sizes than its head says", term_));
+        }
+    }
+
+    void file_damaged(const std::string& what) {
+        if (files_ != nullptr) files_->damaged(*file_, what);
+        file_.reset();
     }
 
     void to_block(std::size_t b) {
@@ -238,7 +285,7 @@ class Cursor {
     // Decodes the current block and stands on its first live entry (or moves on, if none).
     void load_block() {
         buf_.clear();
-        decode_block(page_bytes_, blocks_[block_], buf_);
+        decode_block(page_view_, blocks_[block_], buf_);
         if (dead_ != nullptr && !dead_->empty()) {
             std::erase_if(buf_, [&](const Posting& p) { return is_dead(*dead_, p.chunk, seg_); });
         }
@@ -274,9 +321,14 @@ class Cursor {
     // The list's first and last chunk ids: a segment's lists cover the chunks written in
     // its time, so a chunk is within the range of one of a term's cursors, most often.
     std::int64_t first_ = kEnd, last_ = 0;
+    std::shared_ptr<const SegmentFile> file_;  // null: the list is read from rk.db
+    FileTerm in_file_;
+    PostingFiles* files_ = nullptr;
+    std::vector<std::uint64_t> page_at_;  // each page's place in in_file_.pages
     State state_ = State::page;
     std::size_t page_ = 0, block_ = 0, pos_ = 0, wpage_ = 0;
-    std::string page_bytes_;
+    std::string_view page_view_;  // the current page's bytes (in the file, or in page_bytes_)
+    std::string page_bytes_;      // a page read from rk.db
     std::vector<BlockRef> blocks_;
     std::vector<Posting> buf_;
     std::int64_t doc_ = kEnd;
@@ -375,17 +427,26 @@ class TopK {
 }  // namespace
 
 Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<QueryTerm>& terms,
-             const Bm25Params& params, std::size_t k) {
+             const Bm25Params& params, std::size_t k, PostingFiles* files) {
     const CorpusStats stats = read_corpus_stats(db);
     const auto n_chunks = static_cast<double>(stats.chunks);
     const double avg_length = stats.chunks > 0 ? static_cast<double>(stats.length) / n_chunks : 1.0;
     const Weigher weigh(params, avg_length);
     const auto dead = load_dead(db);
 
-    std::vector<std::int64_t> segments;
+    // Each segment, and its posting file when there is one to read instead of the rows.
+    struct Segment {
+        std::int64_t id;
+        std::shared_ptr<const SegmentFile> file;
+    };
+    std::vector<Segment> segments;
     {
-        auto& st = db.cached("SELECT seg FROM lex_segments ORDER BY seg");
-        while (st.step()) segments.push_back(st.int64(0));
+        const std::uint64_t tag = files != nullptr ? posting_tag(db) : 0;
+        auto& st = db.cached("SELECT seg, entries FROM lex_segments ORDER BY seg");
+        while (st.step()) {
+            const std::int64_t seg = st.int64(0);
+            segments.push_back({seg, tag != 0 ? files->get(tag, seg, st.int64(1)) : nullptr});
+        }
         st.reset();
     }
     auto& head = db.cached("SELECT df, data FROM lex_postings WHERE seg = ?1 AND term = ?2");
@@ -396,21 +457,48 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     // their sum.
     std::vector<std::vector<std::unique_ptr<Cursor>>> groups;
     std::vector<std::string> tokens;
+    struct Found {
+        std::int64_t seg;
+        TermList list;
+        std::shared_ptr<const SegmentFile> file;
+        FileTerm in_file;
+    };
+    auto bad_list = [&](const std::string& t, std::int64_t seg, const IndexError& e) {
+        return IndexError(fmt::format("postings of '{}' in segment {}: {} (run `rk index rebuild`)",
+                                      t, seg, e.what()),
+                          db.file().string());
+    };
     auto add_term = [&](const std::string& t, double weight) {
-        std::vector<std::pair<std::int64_t, TermList>> lists;
+        std::vector<Found> lists;
         double df = 0;
-        for (const auto seg : segments) {
-            head.bind(1, seg).bind(2, t);
+        for (auto& seg : segments) {
+            if (seg.file) {
+                std::optional<FileTerm> in_file;
+                try {
+                    in_file = seg.file->find(t);
+                } catch (const IndexError& e) {
+                    files->damaged(*seg.file, e.what());
+                    seg.file.reset();
+                }
+                if (seg.file) {
+                    if (!in_file) continue;
+                    df += static_cast<double>(in_file->df);
+                    try {
+                        lists.push_back({seg.id, decode_head(in_file->head), seg.file, *in_file});
+                    } catch (const IndexError& e) {
+                        throw bad_list(t, seg.id, e);
+                    }
+                    continue;
+                }
+            }
+            head.bind(1, seg.id).bind(2, t);
             if (head.step()) {
                 df += static_cast<double>(head.int64(0));
                 try {
-                    lists.emplace_back(seg, decode_head(head.blob(1)));
+                    lists.push_back({seg.id, decode_head(head.blob(1)), nullptr, {}});
                 } catch (const IndexError& e) {
                     head.reset();
-                    throw IndexError(fmt::format("postings of '{}' in segment {}: {} (run `rk "
-                                                 "index rebuild`)",
-                                                 t, seg, e.what()),
-                                     db.file().string());
+                    throw bad_list(t, seg.id, e);
                 }
             }
             head.reset();
@@ -421,8 +509,9 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
         if (df <= 0) return;
         const double w = idf(n_chunks, df) * weight;
         auto& group = groups.emplace_back();
-        for (auto& [seg, list] : lists) {
-            group.push_back(std::make_unique<Cursor>(db, seg, t, std::move(list), w, weigh, dead));
+        for (auto& f : lists) {
+            group.push_back(std::make_unique<Cursor>(db, f.seg, t, std::move(f.list), w, weigh,
+                                                     dead, std::move(f.file), f.in_file, files));
         }
     };
     for (const auto& term : terms) {

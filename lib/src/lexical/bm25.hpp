@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lexical/query.hpp"
+#include "lexical/segment_file.hpp"
 #include "rk/search.hpp"
 #include "store/sqlite.hpp"
 #include "text/tokenizer.hpp"
@@ -28,9 +29,10 @@ struct Bm25Top {
 };
 
 // The `k` best chunks holding at least one of the terms that are not excluded (k = 0: all of
-// them). Call inside a read transaction, so that all reads see one state. Throws IndexError
-// naming the term and segment of a malformed posting list.
+// them). Call inside a read transaction, so that all reads see one state. Postings are read
+// from the segments' posting files in `files` where they can be (null: from rk.db only).
+// Throws IndexError naming the term and segment of a malformed posting list.
 Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<QueryTerm>& terms,
-             const Bm25Params& params, std::size_t k);
+             const Bm25Params& params, std::size_t k, PostingFiles* files = nullptr);
 
 }  // namespace rk::lexical

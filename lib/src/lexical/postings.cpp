@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 
+#include "lexical/segment_file.hpp"
 #include "rk/error.hpp"
 
 namespace rk::lexical {
@@ -30,10 +31,14 @@ int level_of(std::int64_t entries) {
     return level;
 }
 
+// Ids grow and are never given twice under one posting tag (lex_stats 'last_seg' remembers
+// the greatest given, also once its segment is merged away): a posting file names its
+// segment by id (segment_file.hpp).
 std::int64_t next_segment_id(store::Database& db) {
     return db.query_int(
                  "SELECT max(coalesce((SELECT max(seg) FROM lex_segments), 0), "
-                 "coalesce((SELECT max(seg) FROM lex_dead), 0))")
+                 "coalesce((SELECT max(seg) FROM lex_dead), 0), "
+                 "coalesce((SELECT value FROM lex_stats WHERE key = 'last_seg'), 0))")
                .value_or(0) +
            1;
 }
@@ -41,6 +46,12 @@ std::int64_t next_segment_id(store::Database& db) {
 void add_segment(store::Database& db, std::int64_t seg, std::int64_t entries) {
     auto st = db.prepare("INSERT INTO lex_segments(seg, level, entries) VALUES(?, ?, ?)");
     st.bind(1, seg).bind(2, level_of(entries)).bind(3, entries).run();
+    db.cached(
+          "INSERT INTO lex_stats(key, value) VALUES('last_seg', ?1) "
+          "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)")
+        .bind(1, seg)
+        .run();
+    ensure_posting_tag(db);
 }
 
 }  // namespace

@@ -119,14 +119,16 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
             // The feedback comes from the whole index, before filters: a filter that leaves
             // few chunks would leave little to learn from.
             const auto first =
-                lexical::bm25(db, tokenizer, terms, q.bm25, static_cast<std::size_t>(q.rm3->docs));
+                lexical::bm25(db, tokenizer, terms, q.bm25, static_cast<std::size_t>(q.rm3->docs),
+                              &index.impl().posting_files());
             ++stats.bm25_rounds;
             ranked_terms = lexical::rm3_expand(db, tokenizer, terms, first.chunks, *q.rm3);
         }
         const auto& bm25_terms = q.rm3 ? ranked_terms : terms;
         std::size_t want = depth + depth / 4 + 16;
         for (int round = 0;; ++round) {
-            auto top = lexical::bm25(db, tokenizer, bm25_terms, q.bm25, want);
+            auto top = lexical::bm25(db, tokenizer, bm25_terms, q.bm25, want,
+                                     &index.impl().posting_files());
             ++stats.bm25_rounds;
             by_bm25 = collector.collect(top.chunks, depth);
             if (by_bm25.size() >= depth || top.complete) break;

@@ -153,6 +153,24 @@ store::Database& Index::Impl::second_reader() const {
     return *second_reader_;
 }
 
+lexical::PostingFiles& Index::Impl::posting_files() const {
+    const std::lock_guard hold(posting_files_mu_);
+    if (!posting_files_) {
+        posting_files_ = std::make_unique<lexical::PostingFiles>(lexical::posting_dir(*db),
+                                                                 [this](const std::string& m) {
+                                                                     if (note) note(m);
+                                                                 });
+    }
+    return *posting_files_;
+}
+
+void Index::Impl::sync_posting_files() const {
+    if (mode != Mode::write) return;
+    if (const auto problem = lexical::sync_posting_files(*db); !problem.empty() && note) {
+        note(problem);
+    }
+}
+
 Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 void Index::set_notes(std::function<void(const std::string&)> sink) {
@@ -372,6 +390,7 @@ std::vector<std::string> Index::remove(const std::vector<std::string>& selectors
     }
     writer.finish();
     tx.commit();
+    impl_->sync_posting_files();
     if (impl_->has_vectors()) (void)impl_->graph();
     return removed;
 }
@@ -399,6 +418,10 @@ Stats Index::stats() const {
     s.vector_bytes =
         s.dimension > 0 ? static_cast<std::int64_t>(vector::stored_size(s.dimension)) : 0;
     s.graph_bytes = file_size_or_zero(impl_->dir / "vectors.hnsw");
+    std::error_code ec;
+    for (const auto& f : fs::directory_iterator(lexical::posting_dir(db), ec)) {
+        s.posting_file_bytes += file_size_or_zero(f.path());
+    }
     return s;
 }
 
@@ -441,6 +464,8 @@ std::string stats_json(const Index& index) {
         .value(s.posting_segments)
         .key("dead_chunks")
         .value(s.dead_chunks)
+        .key("file_bytes")
+        .value(s.posting_file_bytes)
         .end_object()
         .key("vectors")
         .begin_object()
@@ -504,6 +529,7 @@ Health Index::verify() const {
     } catch (const IndexError& e) {
         problem(fmt::format("lexical postings: {}", e.what()));
     }
+    for (auto& p : lexical::verify_posting_files(db)) problem(fmt::format("posting files: {}", p));
     if (!impl_->has_vectors()) {
         const auto stored = db.query_int("SELECT count(*) FROM vectors").value_or(0);
         if (stored > 0) problem(fmt::format("vectors: {} stored in an index without them", stored));
@@ -531,6 +557,7 @@ void Index::rebuild() {
     lexical::rebuild_postings(db, impl_->query_tokenizer());
     if (impl_->has_vectors()) vector::rebuild_vectors(db, impl_->embedder());
     tx.commit();
+    impl_->sync_posting_files();
     if (impl_->has_vectors()) (void)impl_->graph(true);
 }
 
@@ -542,6 +569,7 @@ void Index::optimize() {
         lexical::optimize_postings(*impl_->db);
         tx.commit();
     }
+    impl_->sync_posting_files();
     // A fresh graph drops the dead nodes removed vectors leave behind.
     if (impl_->has_vectors()) (void)impl_->graph(impl_->graph().deleted() > 0);
     impl_->db->exec("VACUUM");

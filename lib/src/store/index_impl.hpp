@@ -3,12 +3,14 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "embed/builtin.hpp"
+#include "lexical/segment_file.hpp"
 #include "rk/index.hpp"
 #include "store/lock.hpp"
 #include "store/sqlite.hpp"
@@ -45,6 +47,11 @@ struct Index::Impl {
     // A second connection to rk.db for reads, opened on first use: a query reads on it from
     // a second thread while it reads on `db` in this one. Only that thread may use it.
     store::Database& second_reader() const;
+    // The segments' posting files, shared by this Index's queries (any thread).
+    lexical::PostingFiles& posting_files() const;
+    // After a write's commit: copies new segments' postings into their files and removes
+    // those of merged ones (a failure is a note: queries then read rk.db's rows).
+    void sync_posting_files() const;
     // Whether the index holds vectors (its embedder is not "none").
     [[nodiscard]] bool has_vectors() const { return settings.embedder != "none"; }
     // The index's embedder; only for an index that has vectors.
@@ -71,6 +78,8 @@ struct Index::Impl {
   private:
     mutable std::unique_ptr<text::Tokenizer> tokenizer_;
     mutable std::unique_ptr<store::Database> second_reader_;
+    mutable std::mutex posting_files_mu_;
+    mutable std::unique_ptr<lexical::PostingFiles> posting_files_;
     mutable std::unique_ptr<embed::BuiltinEmbedder> embedder_;
     mutable std::unique_ptr<vector::Graph> graph_;
     mutable bool graph_unsaved_ = false;  // graph_ was built elsewhere and not saved yet

@@ -2,7 +2,6 @@
 // from vectors.hnsw.
 #include "vector/graph.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 // hnswlib's headers define functions that are not inline: this is the one file that
 // includes them. Its manual vectorization only serves its own spaces, and its prefetches
@@ -19,6 +18,7 @@
 #include <system_error>
 #include <thread>
 
+#include "util/file_io.hpp"
 #include "vector/graph_format.hpp"
 
 namespace rk::vector {
@@ -27,73 +27,6 @@ namespace {
 
 using format::Header;
 using format::NodeEntry;
-
-std::string error_text(int err) {
-    return std::error_code(err, std::generic_category()).message();
-}
-
-// Writes a file through a buffer, synced at the end; a failure throws IndexError and leaves
-// the caller to remove the file.
-class FileWriter {
-  public:
-    explicit FileWriter(const std::filesystem::path& file)
-        : file_(file), fd_(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) {
-        if (fd_ < 0) throw IndexError(fmt::format("cannot write: {}", error_text(errno)), file_);
-        buffer_.reserve(kBuffer);
-    }
-    ~FileWriter() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    FileWriter(const FileWriter&) = delete;
-    FileWriter& operator=(const FileWriter&) = delete;
-
-    void write(const void* data, std::size_t n) {
-        const auto* p = static_cast<const char*>(data);
-        if (buffer_.size() + n > kBuffer) flush();
-        if (n >= kBuffer) {
-            put(p, n);
-        } else {
-            buffer_.append(p, n);
-        }
-    }
-    void pad_to(std::uint64_t offset) {
-        const std::string zeros(offset - written(), '\0');
-        write(zeros.data(), zeros.size());
-    }
-    [[nodiscard]] std::uint64_t written() const { return done_ + buffer_.size(); }
-    void finish() {
-        flush();
-        const bool synced = ::fsync(fd_) == 0;
-        const int err = errno;
-        ::close(fd_);
-        fd_ = -1;
-        if (!synced) throw IndexError(fmt::format("cannot sync: {}", error_text(err)), file_);
-    }
-
-  private:
-    static constexpr std::size_t kBuffer = std::size_t{1} << 20;
-    void flush() {
-        put(buffer_.data(), buffer_.size());
-        buffer_.clear();
-    }
-    void put(const char* p, std::size_t n) {
-        std::size_t at = 0;
-        while (at < n) {
-            const ssize_t w = ::write(fd_, p + at, n - at);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) {
-                const int err = w < 0 ? errno : ENOSPC;
-                throw IndexError(fmt::format("cannot write: {}", error_text(err)), file_);
-            }
-            at += static_cast<std::size_t>(w);
-        }
-        done_ += n;
-    }
-    std::filesystem::path file_;
-    int fd_;
-    std::string buffer_;
-    std::uint64_t done_ = 0;
-};
 
 [[noreturn]] void fail(const std::filesystem::path& file, std::string_view what) {
     throw IndexError(fmt::format("the vector graph {}", what), file.string());
@@ -208,7 +141,7 @@ void Graph::save(const std::filesystem::path& file) const {
     tmp += fmt::format(".tmp-{}", ::getpid());
     try {
         // Written as it is read from memory, so that saving takes no second copy of the graph.
-        FileWriter out(tmp);
+        util::FileWriter out(tmp);
         out.write(&head, sizeof head);
         out.pad_to(head.level0_at);
         out.write(level0, n * head.node_bytes);
@@ -234,17 +167,7 @@ void Graph::save(const std::filesystem::path& file) const {
         at && std::string_view(at) == "graph-rename") {
         (void)::raise(SIGKILL);
     }
-    std::filesystem::rename(tmp, file, ec);
-    if (ec) {
-        std::filesystem::remove(tmp, ec);
-        throw IndexError(fmt::format("cannot replace the vector graph: {}", ec.message()), file);
-    }
-    // The rename is durable once the directory is.
-    const int dir = ::open(file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-        ::fsync(dir);
-        ::close(dir);
-    }
+    util::replace_file(tmp, file, "the vector graph");
 }
 
 std::unique_ptr<Graph> Graph::load(const std::filesystem::path& file, std::size_t bits) {
