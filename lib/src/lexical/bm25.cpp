@@ -3,13 +3,17 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <numeric>
 #include <string>
+#include <thread>
 
+#include "lexical/cursor.hpp"
 #include "lexical/fts_functions.hpp"
 #include "lexical/postings.hpp"
 #include "lexical/segment_file.hpp"
@@ -20,319 +24,9 @@ namespace rk::lexical {
 
 namespace {
 
-constexpr std::int64_t kEnd = std::numeric_limits<std::int64_t>::max();
 // Chunk ids are scored a window at a time; the cursors that need reading are chosen anew for
 // each window from their blocks' bounds in it.
 constexpr std::int64_t kWindow = 8192;
-// Bounds are raised by this much, so that rounding can never make a bound fall under the
-// score it bounds.
-constexpr double kBoundSlack = 1 + 1e-9;
-
-// BM25's term-frequency part for one entry, with the query's parameters.
-class Weigher {
-  public:
-    Weigher(const Bm25Params& p, double avg_length)
-        : w_{p.title, p.heading, p.body}, k1_(p.k1), b_(p.b), avg_(avg_length) {}
-    [[nodiscard]] double operator()(const std::array<std::uint32_t, kFields>& tf,
-                                    std::uint32_t length) const {
-        double f = 0;
-        for (std::size_t i = 0; i < kFields; ++i) f += w_[i] * tf[i];
-        if (f <= 0) return 0;
-        return f * (k1_ + 1.0) / (f + k1_ * (1.0 - b_ + b_ * length / avg_));
-    }
-
-  private:
-    std::array<double, kFields> w_;
-    double k1_, b_, avg_;
-};
-
-// A chunk an essential term holds, and its score so far.
-struct Candidate {
-    std::int64_t chunk = 0;
-    double score = 0;
-};
-
-// One term's entries in one segment (or from FTS5, in memory). It reads a page only when it
-// must stand in it, and decodes a block only when one of its entries is wanted: between
-// blocks, and at a block's first entry, the directories say enough.
-class Cursor {
-  public:
-    // A stored list, read from its segment's posting file when `file` is set (its rows in
-    // `in_file`), else from rk.db. `dead` and `files` must outlive the cursor.
-    Cursor(store::Database& db, std::int64_t seg, std::string term, TermList list, double idf,
-           const Weigher& weigh, const std::unordered_map<std::int64_t, std::int64_t>& dead,
-           std::shared_ptr<const SegmentFile> file, FileTerm in_file, PostingFiles* files)
-        : db_(&db),
-          seg_(seg),
-          term_(std::move(term)),
-          list_(std::move(list)),
-          dead_(&dead),
-          idf_(idf),
-          weigh_(&weigh),
-          file_(std::move(file)),
-          in_file_(in_file),
-          files_(files) {
-        if (file_) place_pages();
-        init();
-    }
-
-    // Entries held in memory, sorted by chunk id, encoded as a stored list is.
-    Cursor(const std::vector<Posting>& postings, double idf, const Weigher& weigh)
-        : memory_(encode_list(postings)),
-          list_(decode_head(memory_.head)),
-          idf_(idf),
-          weigh_(&weigh) {
-        init();
-    }
-
-    // The current entry's chunk id, kEnd past the last.
-    [[nodiscard]] std::int64_t doc() const { return doc_; }
-    [[nodiscard]] double max_bound() const { return max_bound_; }
-
-    // The current entry's score.
-    double score() {
-        ensure_entry();
-        return idf_ * (*weigh_)(buf_[pos_].tf, buf_[pos_].length);
-    }
-
-    void next() {
-        ensure_entry();
-        if (doc_ == kEnd) return;
-        if (++pos_ < buf_.size()) {
-            doc_ = buf_[pos_].chunk;
-        } else {
-            to_block(block_ + 1);
-        }
-    }
-
-    // To the first entry at or after `target`.
-    void advance(std::int64_t target) {
-        if (doc_ >= target) return;
-        if (state_ == State::page || list_.pages[page_].last < target) {
-            std::size_t p = page_;
-            while (p < list_.pages.size() && list_.pages[p].last < target) ++p;
-            if (p != page_ || state_ != State::page) to_page(p);
-            if (doc_ >= target) return;
-            load_page();
-        }
-        std::size_t b = block_;
-        while (blocks_[b].last < target) ++b;
-        if (b != block_ || state_ != State::entry) {
-            to_block(b);
-            if (doc_ >= target) return;
-            load_block();
-            if (doc_ >= target || state_ != State::entry) return;
-        }
-        const auto it =
-            std::lower_bound(buf_.begin() + static_cast<std::ptrdiff_t>(pos_), buf_.end(), target,
-                             [](const Posting& p, std::int64_t t) { return p.chunk < t; });
-        pos_ = static_cast<std::size_t>(it - buf_.begin());
-        if (pos_ < buf_.size()) {
-            doc_ = buf_[pos_].chunk;
-        } else {
-            to_block(block_ + 1);
-        }
-    }
-
-    // Adds the scores of the entries in [lo, hi) into acc[chunk - lo], marking them in
-    // `touched`, and stands on the first entry at or after hi.
-    void accumulate(std::int64_t lo, std::int64_t hi, double* acc, std::uint64_t* touched) {
-        advance(lo);
-        while (doc_ < hi) {
-            ensure_entry();
-            if (doc_ >= hi) return;
-            for (; pos_ < buf_.size() && buf_[pos_].chunk < hi; ++pos_) {
-                const auto at = static_cast<std::size_t>(buf_[pos_].chunk - lo);
-                acc[at] += idf_ * (*weigh_)(buf_[pos_].tf, buf_[pos_].length);
-                touched[at / 64] |= std::uint64_t{1} << (at % 64);
-            }
-            if (pos_ < buf_.size()) {
-                doc_ = buf_[pos_].chunk;
-                return;
-            }
-            to_block(block_ + 1);
-        }
-    }
-
-    // Adds this list's score to each of `candidates` (sorted by chunk id) it holds.
-    void add_to(std::vector<Candidate>& candidates) {
-        if (candidates.empty() || candidates.back().chunk < first_ ||
-            candidates.front().chunk > last_) {
-            return;
-        }
-        for (auto& c : candidates) {
-            if (c.chunk > last_ || doc_ == kEnd) return;
-            if (at(c.chunk)) c.score += score();
-        }
-    }
-
-    // Whether the list holds `chunk`, standing on it if so (or on the first entry after).
-    bool at(std::int64_t chunk) {
-        if (chunk < first_ || chunk > last_) return false;  // outside the list: not moved
-        advance(chunk);
-        if (doc_ != chunk) return false;
-        ensure_entry();  // the block's first entry may have been removed since
-        return doc_ == chunk;
-    }
-
-    // The bound of the scores of entries in [lo, hi), from the pages there (0 if none).
-    double window_bound(std::int64_t lo, std::int64_t hi) {
-        const auto& pages = list_.pages;
-        while (wpage_ < pages.size() && pages[wpage_].last < lo) ++wpage_;
-        double best = 0;
-        for (std::size_t p = wpage_; p < pages.size() && pages[p].first < hi; ++p) {
-            best = std::max(best, bound_[p]);
-        }
-        return best;
-    }
-    // The first chunk id at or after `lo` an entry could have.
-    [[nodiscard]] std::int64_t earliest(std::int64_t lo) const {
-        if (doc_ >= lo) return doc_;
-        std::size_t p = wpage_;
-        while (p < list_.pages.size() && list_.pages[p].last < lo) ++p;
-        return p == list_.pages.size() ? kEnd : std::max(lo, list_.pages[p].first);
-    }
-
-  private:
-    // Where the cursor stands: at a page's first entry (page not read), at a block's first
-    // entry (block not decoded), or at a decoded entry.
-    enum class State { page, block, entry };
-
-    void init() {
-        if (!list_.pages.empty()) {
-            first_ = list_.pages.front().first;
-            last_ = list_.pages.back().last;
-        }
-        bound_.reserve(list_.pages.size());
-        std::uint32_t at = 0;
-        for (const auto& p : list_.pages) {
-            double best = 0;
-            for (; at < p.impacts_end; ++at) {
-                best = std::max(best, (*weigh_)(list_.impacts[at].tf, list_.impacts[at].length));
-            }
-            bound_.push_back(idf_ * best * kBoundSlack);
-            max_bound_ = std::max(max_bound_, bound_.back());
-        }
-        to_page(0);
-    }
-
-    void to_page(std::size_t p) {
-        page_ = p;
-        state_ = State::page;
-        doc_ = p < list_.pages.size() ? list_.pages[p].first : kEnd;
-    }
-
-    void load_page() {
-        if (db_ == nullptr) {
-            page_view_ = list_.inline_page.empty() ? memory_.pages[page_] : list_.inline_page;
-            decode_page(page_view_, list_.pages[page_], blocks_);
-        } else if (file_ && list_.inline_page.empty()) {
-            const std::string_view bytes =
-                in_file_.pages.substr(page_at_[page_], list_.pages[page_].bytes);
-            if (file_->page_sound(in_file_, page_, bytes)) {
-                page_view_ = bytes;
-                try {
-                    decode_page(page_view_, list_.pages[page_], blocks_);
-                } catch (const IndexError& e) {
-                    throw IndexError(fmt::format("postings of '{}' in segment {}: {} (run `rk "
-                                                 "index rebuild`)",
-                                                 term_, seg_, e.what()),
-                                     db_->file().string());
-                }
-            } else {
-                file_damaged(fmt::format("page {} of the postings of '{}' fails its checksum",
-                                         page_, term_));
-                read_page(*db_, seg_, term_, list_, page_, page_bytes_, blocks_);
-                page_view_ = page_bytes_;
-            }
-        } else {
-            read_page(*db_, seg_, term_, list_, page_, page_bytes_, blocks_);
-            page_view_ = page_bytes_;
-        }
-        to_block(0);
-    }
-
-    // Where each page starts in the file's copy of the list, checked against the head.
-    void place_pages() {
-        if (!list_.inline_page.empty()) return;  // a list of one block has no page rows
-        std::uint64_t at = 0;
-        page_at_.reserve(list_.pages.size());
-        for (const auto& p : list_.pages) {
-            page_at_.push_back(at);
-            at += p.bytes;
-        }
-        if (at != in_file_.pages.size() || list_.pages.size() != in_file_.page_count) {
-            file_damaged(
-                fmt::format("holds pages of '{}' of other sizes than its head says", term_));
-        }
-    }
-
-    void file_damaged(const std::string& what) {
-        if (files_ != nullptr) files_->damaged(*file_, what);
-        file_.reset();
-    }
-
-    void to_block(std::size_t b) {
-        if (b >= blocks_.size()) {
-            to_page(page_ + 1);
-            return;
-        }
-        block_ = b;
-        state_ = State::block;
-        doc_ = blocks_[b].first;
-    }
-
-    // Decodes the current block and stands on its first live entry (or moves on, if none).
-    void load_block() {
-        buf_.clear();
-        decode_block(page_view_, blocks_[block_], buf_);
-        if (dead_ != nullptr && !dead_->empty()) {
-            std::erase_if(buf_, [&](const Posting& p) { return is_dead(*dead_, p.chunk, seg_); });
-        }
-        if (buf_.empty()) {
-            to_block(block_ + 1);
-            return;
-        }
-        pos_ = 0;
-        state_ = State::entry;
-        doc_ = buf_.front().chunk;
-    }
-
-    void ensure_entry() {
-        while (state_ != State::entry && doc_ != kEnd) {
-            if (state_ == State::page) {
-                load_page();
-            } else {
-                load_block();
-            }
-        }
-    }
-
-    store::Database* db_ = nullptr;  // null for a list in memory
-    std::int64_t seg_ = 0;
-    std::string term_;
-    EncodedList memory_;
-    TermList list_;
-    const std::unordered_map<std::int64_t, std::int64_t>* dead_ = nullptr;
-    double idf_;
-    const Weigher* weigh_;
-    std::vector<double> bound_;  // per page
-    double max_bound_ = 0;
-    // The list's first and last chunk ids: a segment's lists cover the chunks written in
-    // its time, so a chunk is within the range of one of a term's cursors, most often.
-    std::int64_t first_ = kEnd, last_ = 0;
-    std::shared_ptr<const SegmentFile> file_;  // null: the list is read from rk.db
-    FileTerm in_file_;
-    PostingFiles* files_ = nullptr;
-    std::vector<std::uint64_t> page_at_;  // each page's place in in_file_.pages
-    State state_ = State::page;
-    std::size_t page_ = 0, block_ = 0, pos_ = 0, wpage_ = 0;
-    std::string_view page_view_;  // the current page's bytes (in the file, or in page_bytes_)
-    std::string page_bytes_;      // a page read from rk.db
-    std::vector<BlockRef> blocks_;
-    std::vector<Posting> buf_;
-    std::int64_t doc_ = kEnd;
-};
 
 // A phrase or prefix: FTS5 finds the chunks and counts the matches per field.
 std::vector<Posting> fts_postings(store::Statement& st, const QueryTerm& term) {
@@ -424,10 +118,95 @@ class TopK {
     std::vector<ScoredChunk> heap_;
 };
 
+// The best k-th score found by either of two threads scoring halves of the chunk ids.
+class SharedThreshold {
+  public:
+    [[nodiscard]] double get() const { return value_.load(std::memory_order_relaxed); }
+    void raise(double v) {
+        double now = get();
+        while (v > now && !value_.compare_exchange_weak(now, v, std::memory_order_relaxed)) {
+        }
+    }
+
+  private:
+    std::atomic<double> value_{0};
+};
+
+using Groups = std::vector<std::vector<std::unique_ptr<Cursor>>>;
+
+// MaxScore over the chunk ids in [from, to), window by window, into `top`. The cursors of
+// each group (a query term) stand at or before `from`.
+void score_range(Groups& groups, std::int64_t from, std::int64_t to, TopK& top,
+                 SharedThreshold* shared) {
+    std::vector<double> acc(static_cast<std::size_t>(kWindow), 0.0);
+    std::vector<std::uint64_t> touched(static_cast<std::size_t>(kWindow) / 64, 0);
+    std::vector<double> wb(groups.size());
+    std::vector<Candidate> candidates;
+    std::vector<std::size_t> order(groups.size());
+    auto threshold = [&] {
+        return shared != nullptr ? std::max(top.threshold(), shared->get()) : top.threshold();
+    };
+    std::int64_t lo = kEnd;
+    for (const auto& g : groups) {
+        for (const auto& c : g) lo = std::min(lo, c->earliest(from));
+    }
+    while (lo < to) {
+        const std::int64_t hi = std::min(lo + kWindow, to);
+        for (std::size_t t = 0; t < groups.size(); ++t) {
+            wb[t] = 0;
+            for (const auto& c : groups[t]) wb[t] = std::max(wb[t], c->window_bound(lo, hi));
+        }
+        std::iota(order.begin(), order.end(), std::size_t{0});
+        std::sort(order.begin(), order.end(),
+                  [&](std::size_t a, std::size_t b) { return wb[a] < wb[b]; });
+        // The terms before `essential` cannot lift a chunk past the threshold together: a
+        // chunk only they hold is not worth scoring.
+        const double floor = threshold();
+        std::size_t essential = 0;
+        double below = 0;
+        while (essential < order.size() && below + wb[order[essential]] < floor) {
+            below += wb[order[essential++]];
+        }
+        for (std::size_t e = essential; e < order.size(); ++e) {
+            for (const auto& cursor : groups[order[e]]) {
+                cursor->accumulate(lo, hi, acc.data(), touched.data());
+            }
+        }
+        // The essential terms' chunks, then the other terms added one at a time (largest
+        // bound first), each time to the chunks that can still reach the threshold: merging
+        // sorted candidates with each list costs less than looking each chunk up in each.
+        candidates.clear();
+        for (std::size_t word = 0; word < touched.size(); ++word) {
+            for (std::uint64_t bits = touched[word]; bits != 0; bits &= bits - 1) {
+                const std::size_t at = word * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+                candidates.push_back({lo + static_cast<std::int64_t>(at), acc[at]});
+                acc[at] = 0;
+            }
+            touched[word] = 0;
+        }
+        double rest = below;
+        for (std::size_t i = essential; i-- > 0 && !candidates.empty();) {
+            std::erase_if(candidates, [&](const Candidate& c) { return c.score + rest < floor; });
+            rest -= wb[order[i]];
+            for (const auto& cursor : groups[order[i]]) cursor->add_to(candidates);
+        }
+        for (const auto& c : candidates) {
+            if (c.score + rest >= threshold()) top.offer(c.chunk, c.score);
+        }
+        if (shared != nullptr && top.full()) shared->raise(top.threshold());
+        std::int64_t next = kEnd;
+        for (const auto& g : groups) {
+            for (const auto& c : g) next = std::min(next, c->earliest(hi));
+        }
+        lo = next;
+    }
+}
+
 }  // namespace
 
 Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<QueryTerm>& terms,
-             const Bm25Params& params, std::size_t k, PostingFiles* files) {
+             const Bm25Params& params, std::size_t k, PostingFiles* files,
+             std::size_t split_from_entries) {
     const CorpusStats stats = read_corpus_stats(db);
     const auto n_chunks = static_cast<double>(stats.chunks);
     const double avg_length = stats.chunks > 0 ? static_cast<double>(stats.length) / n_chunks : 1.0;
@@ -455,7 +234,8 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     // The cursors of each query term: one per segment (or one from FTS5). A chunk's entry is
     // live in at most one segment, so a term's bound is the greatest of its cursors', not
     // their sum.
-    std::vector<std::vector<std::unique_ptr<Cursor>>> groups;
+    Groups groups;
+    std::size_t entries = 0;  // in all lists, dead ones included
     std::vector<std::string> tokens;
     struct Found {
         std::int64_t seg;
@@ -507,6 +287,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
         if (dead_df.step()) df -= static_cast<double>(dead_df.int64(0));
         dead_df.reset();
         if (df <= 0) return;
+        entries += static_cast<std::size_t>(df);
         const double w = idf(n_chunks, df) * weight;
         auto& group = groups.emplace_back();
         for (auto& f : lists) {
@@ -543,6 +324,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
             }
             auto postings = fts_postings(*fts, term);
             if (postings.empty()) continue;
+            entries += postings.size();
             const double w = idf(n_chunks, static_cast<double>(postings.size())) * term.weight;
             groups.emplace_back().push_back(std::make_unique<Cursor>(postings, w, weigh));
         }
@@ -550,65 +332,57 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     for (auto& g : groups) std::erase_if(g, [](const auto& c) { return c->doc() == kEnd; });
     std::erase_if(groups, [](const auto& g) { return g.empty(); });
 
-    TopK top(k);
-    std::vector<double> acc(static_cast<std::size_t>(kWindow), 0.0);
-    std::vector<std::uint64_t> touched(static_cast<std::size_t>(kWindow) / 64, 0);
-    std::vector<double> wb(groups.size());
-    std::vector<Candidate> candidates;
-    std::vector<std::size_t> order(groups.size());
-    std::int64_t lo = kEnd;
+    // A long query's chunk ids are cut in two halves, scored at once by this thread and a
+    // helper, each with its own cursors and top k; each prunes with the better of the two
+    // k-th scores, which the final top k can only beat, so the result is exact.
+    std::int64_t first = kEnd, last = 0;
+    bool in_memory = true;
     for (const auto& g : groups) {
-        for (const auto& c : g) lo = std::min(lo, c->doc());
+        for (const auto& c : g) {
+            first = std::min(first, c->doc());
+            last = std::max(last, c->last());
+            in_memory = in_memory && c->needs_no_database();
+        }
     }
-    while (lo != kEnd) {
-        const std::int64_t hi = lo + kWindow;
-        for (std::size_t t = 0; t < groups.size(); ++t) {
-            wb[t] = 0;
-            for (const auto& c : groups[t]) wb[t] = std::max(wb[t], c->window_bound(lo, hi));
-        }
-        std::iota(order.begin(), order.end(), std::size_t{0});
-        std::sort(order.begin(), order.end(),
-                  [&](std::size_t a, std::size_t b) { return wb[a] < wb[b]; });
-        // The terms before `essential` cannot lift a chunk past the threshold together: a
-        // chunk only they hold is not worth scoring.
-        const double threshold = top.threshold();
-        std::size_t essential = 0;
-        double below = 0;
-        while (essential < order.size() && below + wb[order[essential]] < threshold) {
-            below += wb[order[essential++]];
-        }
-        for (std::size_t e = essential; e < order.size(); ++e) {
-            for (const auto& cursor : groups[order[e]]) {
-                cursor->accumulate(lo, hi, acc.data(), touched.data());
-            }
-        }
-        // The essential terms' chunks, then the other terms added one at a time (largest
-        // bound first), each time to the chunks that can still reach the threshold: merging
-        // sorted candidates with each list costs less than looking each chunk up in each.
-        candidates.clear();
-        for (std::size_t word = 0; word < touched.size(); ++word) {
-            for (std::uint64_t bits = touched[word]; bits != 0; bits &= bits - 1) {
-                const std::size_t at = word * 64 + static_cast<std::size_t>(std::countr_zero(bits));
-                candidates.push_back({lo + static_cast<std::int64_t>(at), acc[at]});
-                acc[at] = 0;
-            }
-            touched[word] = 0;
-        }
-        double rest = below;
-        for (std::size_t i = essential; i-- > 0 && !candidates.empty();) {
-            std::erase_if(candidates,
-                          [&](const Candidate& c) { return c.score + rest < threshold; });
-            rest -= wb[order[i]];
-            for (const auto& cursor : groups[order[i]]) cursor->add_to(candidates);
-        }
-        for (const auto& c : candidates) {
-            if (c.score + rest >= top.threshold()) top.offer(c.chunk, c.score);
-        }
-        std::int64_t next = kEnd;
+    SharedThreshold shared;
+    TopK top(k);
+    const bool split = k > 0 && in_memory && entries >= split_from_entries && last > first &&
+                       std::thread::hardware_concurrency() > 1;
+    if (!split) {
+        score_range(groups, first, kEnd, top, nullptr);
+    } else {
+        const std::int64_t mid = first + (last - first) / 2;
+        Groups upper;
+        upper.reserve(groups.size());
         for (const auto& g : groups) {
-            for (const auto& c : g) next = std::min(next, c->earliest(hi));
+            auto& u = upper.emplace_back();
+            for (const auto& c : g) u.push_back(std::make_unique<Cursor>(c->clone_for_thread()));
         }
-        lo = next;
+        TopK upper_top(k);
+        bool helped = true;
+        std::exception_ptr failure;
+        std::thread helper([&] {
+            try {
+                score_range(upper, mid, kEnd, upper_top, &shared);
+            } catch (const NeedsDatabase&) {
+                helped = false;  // this thread scores that half again, reading rk.db
+            } catch (...) {
+                failure = std::current_exception();
+            }
+        });
+        try {
+            score_range(groups, first, mid, top, &shared);
+        } catch (...) {
+            helper.join();
+            throw;
+        }
+        helper.join();
+        if (failure) std::rethrow_exception(failure);
+        if (!helped) {
+            upper_top = TopK(k);
+            score_range(groups, mid, kEnd, upper_top, &shared);
+        }
+        for (const auto& c : upper_top.take()) top.offer(c.chunk, c.score);
     }
     Bm25Top out;
     // Until the heap is full nothing is turned away, by it or by the bounds.

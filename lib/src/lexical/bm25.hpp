@@ -31,8 +31,13 @@ struct Bm25Top {
 // The `k` best chunks holding at least one of the terms that are not excluded (k = 0: all of
 // them). Call inside a read transaction, so that all reads see one state. Postings are read
 // from the segments' posting files in `files` where they can be (null: from rk.db only).
-// Throws IndexError naming the term and segment of a malformed posting list.
+// A query whose lists hold `split_from_entries` entries or more is scored by two threads,
+// each over half of the chunk ids (when the machine has two cores and every list is in
+// memory or in a posting file); the result is the same, to the last bit of each score. Throws
+// IndexError naming the term and segment of a malformed posting list.
+inline constexpr std::size_t kSplitEntries = 65536;
 Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<QueryTerm>& terms,
-             const Bm25Params& params, std::size_t k, PostingFiles* files = nullptr);
+             const Bm25Params& params, std::size_t k, PostingFiles* files = nullptr,
+             std::size_t split_from_entries = kSplitEntries);
 
 }  // namespace rk::lexical
