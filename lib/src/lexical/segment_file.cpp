@@ -12,46 +12,24 @@
 #include <set>
 #include <system_error>
 
+#include "lexical/segment_file_format.hpp"
 #include "rk/error.hpp"
 
 namespace rk::lexical {
 
 namespace {
 
-constexpr char kMagic[8] = {'r', 'k', '-', 'p', 'o', 's', 't', '\n'};
-constexpr std::uint32_t kFormat = 1;
 constexpr std::string_view kPrefix = "seg-";
 constexpr std::string_view kSuffix = ".rkp";
 // A file a query could not use is looked for again after this long (a writer may have
 // copied it since).
 constexpr auto kRetry = std::chrono::seconds(1);
 
-struct Trailer {
-    char magic[8];
-    std::uint32_t format, reserved;
-    std::uint64_t tag;
-    std::int64_t seg, entries;
-    std::uint64_t terms, pages;
-    std::uint64_t table_at;
-    std::uint64_t index_sum;    // XXH3 of table, sums and strings
-    std::uint64_t trailer_sum;  // XXH3 of everything before it
-};
-static_assert(sizeof(Trailer) == 80);
-
-struct TermRecord {
-    std::uint64_t term_at;     // in strings
-    std::uint64_t data_at;     // from the file's start: its head, then its pages
-    std::uint64_t data_bytes;  // head and pages
-    std::uint64_t sums_first;  // its first page's checksum, in sums
-    std::int64_t df;
-    std::uint64_t head_sum;
-    std::uint32_t term_bytes, head_bytes, pages, reserved;
-};
-static_assert(sizeof(TermRecord) == 64);
-
-std::uint64_t trailer_sum(const Trailer& t) {
-    return XXH3_64bits(&t, offsetof(Trailer, trailer_sum));
-}
+using posting_file::kFormat;
+using posting_file::kMagic;
+using posting_file::TermRecord;
+using posting_file::Trailer;
+using posting_file::trailer_sum;
 
 bool fits(std::uint64_t at, std::uint64_t count, std::uint64_t each, std::uint64_t end) {
     std::uint64_t bytes = 0;

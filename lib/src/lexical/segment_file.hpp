@@ -13,7 +13,8 @@
 // checksum, the term table one for all of it) says so, removes the file and reads the rows.
 // Writers copy new segments' rows after each commit and remove the files of merged ones.
 //
-// Layout (in the machine's byte order), written front to back in one pass:
+// Layout (in the machine's byte order; segment_file_format.hpp), written front to back in one
+// pass:
 //   data:    per term, in term order: its head row, then its page rows in page order
 //   table:   per term, a TermRecord (64 bytes), sorted by term (bytewise, as SQLite sorts)
 //   sums:    per page row, its XXH3 (8 bytes), in data order
