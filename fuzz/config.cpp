@@ -34,27 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CLI::App app{"rk", "rk"};
     app.require_subcommand(1);
     app.option_defaults()->always_capture_default();
-    // The global options, as main.cpp declares them.
-    app.add_option("--index", ctx.index_flag);
-    app.add_flag("-q,--quiet", ctx.quiet);
-    app.add_flag("-v,--verbose", ctx.verbose);
-    app.add_option("--color", ctx.color)->check(CLI::IsMember({"auto", "always", "never"}));
-    rk::cli::add_init(app, ctx);
-    rk::cli::add_ingest(app, ctx);
-    rk::cli::add_query(app, ctx);
-    rk::cli::add_get(app, ctx);
-    rk::cli::add_ls(app, ctx);
-    rk::cli::add_rm(app, ctx);
-    rk::cli::add_stats(app, ctx);
-    rk::cli::add_index(app, ctx);
-    rk::cli::add_export(app, ctx);
-    rk::cli::add_import(app, ctx);
-    rk::cli::add_eval(app, ctx);
-    rk::cli::add_bench(app, ctx);
-    rk::cli::add_mcp(app, ctx);
-    rk::cli::add_serve(app, ctx);
-    rk::cli::add_completions(app, ctx);
-    for (auto* sub : app.get_subcommands({})) sub->fallthrough();
+    rk::cli::add_commands(app, ctx);
 
     const auto& command = kCommands[data[0] % kCommands.size()];
     std::vector<const char*> argv = {"rk", "--index", no_index.c_str()};

@@ -196,4 +196,33 @@ void add_rm3_options(CLI::App* cmd, Rm3Flags& flags) {
         ->type_name("LIST");
 }
 
+void add_commands(CLI::App& app, Context& ctx) {
+    app.add_option("--index", ctx.index_flag,
+                   "Index directory (default: $RK_INDEX, ./.rk or a "
+                   "parent's, else ~/.local/share/rk/default)")
+        ->type_name("DIR");
+    app.add_flag("-q,--quiet", ctx.quiet, "Print no progress, notes or summaries");
+    app.add_flag("-v,--verbose", ctx.verbose, "Say more (repeat for even more)");
+    app.add_option("--color", ctx.color, "Colour: auto, always or never (NO_COLOR honoured)")
+        ->check(CLI::IsMember({"auto", "always", "never"}))
+        ->type_name("WHEN");
+
+    add_init(app, ctx);
+    add_ingest(app, ctx);
+    add_query(app, ctx);
+    add_get(app, ctx);
+    add_ls(app, ctx);
+    add_rm(app, ctx);
+    add_stats(app, ctx);
+    add_index(app, ctx);
+    add_export(app, ctx);
+    add_import(app, ctx);
+    add_eval(app, ctx);
+    add_bench(app, ctx);
+    add_mcp(app, ctx);
+    add_serve(app, ctx);
+    add_completions(app, ctx);
+    for (auto* sub : app.get_subcommands({})) sub->fallthrough();
+}
+
 }  // namespace rk::cli

@@ -109,6 +109,10 @@ void add_rm3_options(CLI::App* cmd, Rm3Flags& flags);
 // ${XDG_CONFIG_HOME:-~/.config}/rk/config.toml (or $RK_CONFIG). Call after parsing.
 void apply_config(CLI::App& app, const Context& ctx);
 
+// rk's global options and every command, as `rk` and the configuration's fuzzing target
+// both declare them.
+void add_commands(CLI::App& app, Context& ctx);
+
 void add_init(CLI::App& app, Context& ctx);
 void add_ingest(CLI::App& app, Context& ctx);
 void add_get(CLI::App& app, Context& ctx);

@@ -74,32 +74,7 @@ int run(int argc, char** argv) {
     app.set_version_flag("--version", std::string("rk ") + std::string(rk::version()));
     app.require_subcommand(1);
     app.option_defaults()->always_capture_default();
-    app.add_option("--index", ctx.index_flag,
-                   "Index directory (default: $RK_INDEX, ./.rk or a "
-                   "parent's, else ~/.local/share/rk/default)")
-        ->type_name("DIR");
-    app.add_flag("-q,--quiet", ctx.quiet, "Print no progress, notes or summaries");
-    app.add_flag("-v,--verbose", ctx.verbose, "Say more (repeat for even more)");
-    app.add_option("--color", ctx.color, "Colour: auto, always or never (NO_COLOR honoured)")
-        ->check(CLI::IsMember({"auto", "always", "never"}))
-        ->type_name("WHEN");
-
-    rk::cli::add_init(app, ctx);
-    rk::cli::add_ingest(app, ctx);
-    rk::cli::add_query(app, ctx);
-    rk::cli::add_get(app, ctx);
-    rk::cli::add_ls(app, ctx);
-    rk::cli::add_rm(app, ctx);
-    rk::cli::add_stats(app, ctx);
-    rk::cli::add_index(app, ctx);
-    rk::cli::add_export(app, ctx);
-    rk::cli::add_import(app, ctx);
-    rk::cli::add_eval(app, ctx);
-    rk::cli::add_bench(app, ctx);
-    rk::cli::add_mcp(app, ctx);
-    rk::cli::add_serve(app, ctx);
-    rk::cli::add_completions(app, ctx);
-    for (auto* sub : app.get_subcommands({})) sub->fallthrough();
+    rk::cli::add_commands(app, ctx);
 
     try {
         app.parse(argc, argv);
