@@ -243,11 +243,6 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
         std::shared_ptr<const SegmentFile> file;
         FileTerm in_file;
     };
-    auto bad_list = [&](const std::string& t, std::int64_t seg, const IndexError& e) {
-        return IndexError(fmt::format("postings of '{}' in segment {}: {} (run `rk index rebuild`)",
-                                      t, seg, e.what()),
-                          db.file().string());
-    };
     auto add_term = [&](const std::string& t, double weight) {
         std::vector<Found> lists;
         double df = 0;
@@ -266,7 +261,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
                     try {
                         lists.push_back({seg.id, decode_head(in_file->head), seg.file, *in_file});
                     } catch (const IndexError& e) {
-                        throw bad_list(t, seg.id, e);
+                        throw list_error(db, seg.id, t, e);
                     }
                     continue;
                 }
@@ -278,7 +273,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
                     lists.push_back({seg.id, decode_head(head.blob(1)), nullptr, {}});
                 } catch (const IndexError& e) {
                     head.reset();
-                    throw bad_list(t, seg.id, e);
+                    throw list_error(db, seg.id, t, e);
                 }
             }
             head.reset();

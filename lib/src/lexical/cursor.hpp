@@ -263,10 +263,7 @@ class Cursor {
                 try {
                     decode_page(page_view_, list_.pages[page_], blocks_);
                 } catch (const IndexError& e) {
-                    throw IndexError(fmt::format("postings of '{}' in segment {}: {} (run `rk "
-                                                 "index rebuild`)",
-                                                 term_, seg_, e.what()),
-                                     db_->file().string());
+                    throw list_error(*db_, seg_, term_, e);
                 }
             } else {
                 if (!db_allowed_) throw NeedsDatabase{};

@@ -297,16 +297,12 @@ void write_list(store::Database& db, std::int64_t seg, std::string_view term,
     }
 }
 
-namespace {
-
 IndexError list_error(const store::Database& db, std::int64_t seg, std::string_view term,
                       const IndexError& e) {
     return IndexError(fmt::format("postings of '{}' in segment {}: {} (run `rk index rebuild`)",
                                   term, seg, e.what()),
                       db.file().string());
 }
-
-}  // namespace
 
 void read_page(store::Database& db, std::int64_t seg, std::string_view term, const TermList& list,
                std::size_t p, std::string& bytes, std::vector<BlockRef>& blocks) {

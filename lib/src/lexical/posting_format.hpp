@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rk/error.hpp"
 #include "store/sqlite.hpp"
 
 namespace rk::lexical {
@@ -93,6 +94,10 @@ CREATE TABLE IF NOT EXISTS lex_dead(chunk INTEGER PRIMARY KEY, seg INTEGER NOT N
 CREATE TABLE IF NOT EXISTS lex_dead_df(term TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS lex_stats(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
+
+// `e`, found in the list of `term` in segment `seg`, as the error that names them.
+IndexError list_error(const store::Database& db, std::int64_t seg, std::string_view term,
+                      const IndexError& e);
 
 // Writes a list's rows.
 void write_list(store::Database& db, std::int64_t seg, std::string_view term,
