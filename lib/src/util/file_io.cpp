@@ -91,7 +91,7 @@ void replace_file(const std::filesystem::path& tmp, const std::filesystem::path&
     }
 }
 
-MappedFile::MappedFile(const std::filesystem::path& file) : file_(file) {
+MappedFile::MappedFile(const std::filesystem::path& file, Access access) : file_(file) {
     const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw IndexError(fmt::format("cannot read: {}", error_text(errno)), file_);
     struct stat st {};
@@ -108,6 +108,7 @@ MappedFile::MappedFile(const std::filesystem::path& file) : file_(file) {
         if (map == MAP_FAILED) {
             throw IndexError(fmt::format("cannot be mapped: {}", error_text(err)), file_);
         }
+        if (access == Access::random) (void)::madvise(map, size_, MADV_RANDOM);
         data_ = static_cast<const unsigned char*>(map);
     } else {
         ::close(fd);

@@ -46,8 +46,11 @@ void replace_file(const std::filesystem::path& tmp, const std::filesystem::path&
 // only if someone rewrites the file in place, which rk never does (it renames new files in).
 class MappedFile {
   public:
+    // How the file will be read: `random` for scattered small reads, where the kernel's
+    // read-around (mapping the pages around each fault) would only cost time and memory.
+    enum class Access { normal, random };
     // Throws IndexError naming the file when it cannot be opened or mapped.
-    explicit MappedFile(const std::filesystem::path& file);
+    explicit MappedFile(const std::filesystem::path& file, Access access = Access::normal);
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
     MappedFile& operator=(const MappedFile&) = delete;

@@ -23,6 +23,10 @@
 #include "rk/error.hpp"
 #include "vector/codec.hpp"
 
+namespace rk::util {
+class MappedFile;
+}  // namespace rk::util
+
 namespace hnswlib {
 template <typename dist_t>
 class HierarchicalNSW;
@@ -119,8 +123,7 @@ class GraphFile {
 
   private:
     GraphFile() = default;
-    void* map_ = nullptr;
-    std::size_t map_bytes_ = 0;
+    std::unique_ptr<util::MappedFile> map_;
     std::unique_ptr<Layout> layout_;
 };
 

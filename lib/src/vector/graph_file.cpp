@@ -1,13 +1,10 @@
 // GraphFile: vectors.hnsw mapped read-only and searched in place, checking each node the
 // first time a search reaches it.
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <fstream>
 
+#include "util/file_io.hpp"
 #include "vector/graph.hpp"
 #include "vector/graph_format.hpp"
 
@@ -116,29 +113,19 @@ std::unique_ptr<GraphFile> GraphFile::open(const std::filesystem::path& file, st
     auto fail = [&](std::string_view what) -> void {
         throw IndexError(fmt::format("the vector graph {}", what), file.string());
     };
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail("cannot be read");
-    struct stat st {};
-    const bool sized = ::fstat(fd, &st) == 0;
-    const auto size = sized ? static_cast<std::size_t>(st.st_size) : 0;
-    if (size < sizeof(Header)) {
-        ::close(fd);
-        fail("is truncated");
-    }
-    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-    ::close(fd);  // the mapping keeps the file
-    if (map == MAP_FAILED) fail("cannot be mapped");
-    // A search reads a few hundred nodes of under 1 KiB each, scattered over the file: the
-    // kernel's read-around (mapping the pages around each fault) only costs a fresh process
-    // time and memory.
-    (void)::madvise(map, size, MADV_RANDOM);
     std::unique_ptr<GraphFile> g(new GraphFile());
-    g->map_ = map;
-    g->map_bytes_ = size;
+    try {
+        // A search reads a few hundred nodes of under 1 KiB each, scattered over the file.
+        g->map_ = std::make_unique<util::MappedFile>(file, util::MappedFile::Access::random);
+    } catch (const IndexError&) {
+        fail("cannot be read");
+    }
+    const std::size_t size = g->map_->size();
+    if (size < sizeof(Header)) fail("is truncated");
     g->layout_ = std::make_unique<Layout>();
     auto& l = *g->layout_;
     l.file = file;
-    const auto* base = static_cast<const unsigned char*>(map);
+    const unsigned char* base = g->map_->data();
     std::memcpy(&l.head, base, sizeof l.head);
     const Header& h = l.head;
     if (std::memcmp(h.magic, format::kMagic, sizeof format::kMagic) != 0) {
@@ -174,9 +161,7 @@ std::unique_ptr<GraphFile> GraphFile::open(const std::filesystem::path& file, st
     return g;
 }
 
-GraphFile::~GraphFile() {
-    if (map_ != nullptr) ::munmap(map_, map_bytes_);
-}
+GraphFile::~GraphFile() = default;
 
 std::int64_t GraphFile::generation() const {
     return layout_->head.generation;
