@@ -23,6 +23,12 @@ class Embedder {
     // floats): unit length, or all zero for text with nothing to embed. Safe to call from
     // several threads at once.
     virtual void embed(std::span<const std::string_view> texts, std::span<float> out) const = 0;
+    // One query's vector into `out` (dimension() floats). A service answers it under a
+    // shorter timeout than ingest's batches, since someone is waiting. Throws ServiceError
+    // when the service fails.
+    virtual void embed_query(std::string_view text, std::span<float> out) const {
+        embed({&text, 1}, out);
+    }
 };
 
 // "builtin" (4096 dimensions) or "builtin:N" for N a power of two from 256 to 65536, or "none"

@@ -40,6 +40,13 @@ class IndexError : public Error {
     using Error::Error;
 };
 
+// An embedding or reranking service refused, failed or could not be reached (after its
+// retries); where() names the service's URL, never its key.
+class ServiceError : public Error {
+  public:
+    using Error::Error;
+};
+
 // Another process holds the index's writer lock.
 class LockError : public IndexError {
   public:
