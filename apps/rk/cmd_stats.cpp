@@ -78,11 +78,16 @@ void add_index(CLI::App& app, Context& ctx) {
     });
     auto* rebuild =
         cmd->add_subcommand("rebuild", "Rebuild the derived structures from the stored chunks");
-    rebuild->callback([&ctx] {
-        ctx.action = [&ctx] {
+    auto reembed = std::make_shared<bool>(false);
+    rebuild->add_flag("--vectors", *reembed,
+                      "Embed every chunk again, also with a model or a service (whose vectors are "
+                      "kept otherwise)");
+    rebuild->callback([&ctx, reembed] {
+        ctx.action = [&ctx, reembed] {
             Index index = ctx.open(Index::Mode::write);
-            index.rebuild();
-            ctx.note("rebuilt the full-text index");
+            index.rebuild(*reembed);
+            ctx.note(*reembed ? "rebuilt the full-text index and the vectors"
+                             : "rebuilt the full-text index");
             return kOk;
         };
     });

@@ -140,9 +140,11 @@ class Index {
     // Checks SQLite's integrity, FTS5's, that documents and chunks agree, the postings and
     // the vectors against the text, and vectors.hnsw against the stored vectors.
     [[nodiscard]] Health verify() const;
-    // Rebuilds the full-text index, the postings, the vectors and their graph from the
-    // stored chunks.
-    void rebuild();
+    // Rebuilds the full-text index, the postings and the vector graph from the stored chunks,
+    // and the vectors of the builtin embedder (which cost little). A model's or a service's
+    // vectors are kept, unless `reembed`: then every chunk is embedded again (throws
+    // ServiceError when a service fails; nothing is changed then).
+    void rebuild(bool reembed = false);
     // Merges the full-text index's segments and the postings, rebuilds the vector graph if
     // removals left dead nodes in it, and compacts the database file.
     void optimize();

@@ -11,6 +11,7 @@
 
 #include "rk/error.hpp"
 #include "text/words.hpp"
+#include "util/hadamard.hpp"
 
 namespace rk::embed {
 
@@ -144,41 +145,6 @@ class GramCounter {
 
 constexpr std::size_t kMaxWord = 64;  // longer runs (hashes, base64) add little but cost
 
-// The unnormalised Walsh-Hadamard transform of p[0, n) in place, n a power of two from 8:
-// the first three levels within each run of 8, the rest across runs, where the compiler
-// vectorises the inner loop. Compiled for AVX2 and for any x86-64, picked at load.
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void walsh_hadamard(float* p, std::size_t n) {
-    for (std::size_t i = 0; i < n; i += 8) {
-        float* q = p + i;
-        const float a0 = q[0] + q[1], a1 = q[0] - q[1], a2 = q[2] + q[3], a3 = q[2] - q[3];
-        const float a4 = q[4] + q[5], a5 = q[4] - q[5], a6 = q[6] + q[7], a7 = q[6] - q[7];
-        const float b0 = a0 + a2, b1 = a1 + a3, b2 = a0 - a2, b3 = a1 - a3;
-        const float b4 = a4 + a6, b5 = a5 + a7, b6 = a4 - a6, b7 = a5 - a7;
-        q[0] = b0 + b4;
-        q[1] = b1 + b5;
-        q[2] = b2 + b6;
-        q[3] = b3 + b7;
-        q[4] = b0 - b4;
-        q[5] = b1 - b5;
-        q[6] = b2 - b6;
-        q[7] = b3 - b7;
-    }
-    for (std::size_t len = 8; len < n; len <<= 1) {
-        for (std::size_t i = 0; i < n; i += 2 * len) {
-            float* lo = p + i;
-            float* hi = p + i + len;
-            for (std::size_t j = 0; j < len; ++j) {
-                const float a = lo[j], b = hi[j];
-                lo[j] = a + b;
-                hi[j] = a - b;
-            }
-        }
-    }
-}
-
 // Calls fn(word) for every word of `text` that is not a stop word, lower-cased (a word with
 // non-ASCII letters NFKC-casefolded, as the full-text index folds it: NFC and NFD, upper and
 // lower case are one word), cut at kMaxWord bytes and padded with a space either side: the
@@ -290,9 +256,9 @@ void BuiltinEmbedder::project(std::span<const Gram> grams,
         v[g.hash & (wide - 1)] += (g.hash >> 63) != 0 ? -w : w;
     }
     for (std::size_t i = 0; i < wide; ++i) v[i] *= signs1_[i];
-    walsh_hadamard(v.data(), wide);
+    util::walsh_hadamard(v.data(), wide);
     for (std::size_t i = 0; i < wide; ++i) v[i] *= signs2_[i];
-    walsh_hadamard(v.data(), wide);
+    util::walsh_hadamard(v.data(), wide);
     std::copy_n(v.begin(), out.size(), out.begin());
 }
 
@@ -405,22 +371,3 @@ double ExactQuery::cosine(std::string_view text, float text_norm) const {
 }
 
 }  // namespace rk::embed
-
-namespace rk {
-
-std::unique_ptr<Embedder> make_embedder(std::string_view spec) {
-    if (spec == "none") return nullptr;
-    if (spec == "builtin") return std::make_unique<embed::BuiltinEmbedder>();
-    if (spec.starts_with("builtin:")) {
-        const std::string_view n = spec.substr(8);
-        int dim = 0;
-        const auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), dim);
-        if (ec == std::errc() && end == n.data() + n.size()) {
-            return std::make_unique<embed::BuiltinEmbedder>(dim);
-        }
-    }
-    throw UsageError(
-        fmt::format("unknown embedder '{}' (expected builtin, builtin:BITS or none)", spec));
-}
-
-}  // namespace rk

@@ -254,6 +254,13 @@ std::vector<WorkResult> process(std::vector<WorkItem> items, std::vector<Prepare
         threads.reserve(preparers.size());
         for (auto& p : preparers) threads.emplace_back(work, std::ref(p));
     }
+    // A model or a service embeds the round's chunks together (a service in batches).
+    std::vector<Prepared*> docs;
+    for (auto& r : results) {
+        if (r.stop) continue;
+        for (auto& d : r.docs) docs.push_back(&d);
+    }
+    preparers.front().cutter().embed_rest(docs);
     return results;
 }
 
@@ -281,25 +288,25 @@ IngestReport run(Index& index, const IngestOptions& options, const IngestCallbac
 
     unsigned jobs = options.jobs != 0 ? options.jobs : std::thread::hardware_concurrency();
     jobs = std::clamp(jobs, 1U, 256U);
-    const embed::BuiltinEmbedder* embedder =
-        index.impl().has_vectors() ? &index.impl().embedder() : nullptr;
+    const vector::Embedding* embedding =
+        index.impl().has_vectors() && !options.dry_run ? &index.impl().embedding() : nullptr;
     std::vector<pipeline::Preparer> preparers;
     preparers.reserve(jobs);
     const std::string tokenizer =
         store::fts_tokenize_arg(index.settings().tokenizer, index.settings().split_words);
     for (unsigned i = 0; i < jobs; ++i) {
         preparers.emplace_back(options, index.settings(), known,
-                               text::Tokenizer(db.handle(), tokenizer), embedder, import);
+                               text::Tokenizer(db.handle(), tokenizer), embedding, import);
     }
 
     text::Tokenizer writer_tokenizer(db.handle(), tokenizer);
     // The graph takes the committed vectors in the background while the text goes in.
     std::optional<vector::GraphBuilder> graph;
-    if (embedder != nullptr && !options.dry_run) {
-        graph.emplace(db.file(), index.dir() / "vectors.hnsw",
-                      static_cast<std::size_t>(embedder->dimension()), vector::GraphParams{});
+    if (embedding != nullptr) {
+        graph.emplace(db.file(), index.dir() / "vectors.hnsw", embedding->bits(),
+                      vector::GraphParams{});
     }
-    pipeline::Writer writer(db, writer_tokenizer, index.settings(), embedder, options, known, cb,
+    pipeline::Writer writer(db, writer_tokenizer, index.settings(), embedding, options, known, cb,
                             report, graph ? &*graph : nullptr);
     pipeline::RoundMaker rounds(walk.files, options, import);
     auto fail = [&](const IngestNote& n) {

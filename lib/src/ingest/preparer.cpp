@@ -83,13 +83,36 @@ void Cutter::cut(Prepared& p, const std::vector<inputs::Segment>* segments) {
     if (!o_.dry_run) {
         for (auto& c : p.rec.chunks) {
             c.terms = counter_.count(p.rec.title, c.heading, c.text);
-            if (embedder_ != nullptr) {
-                c.vector = vector::embed_chunk(
-                    *embedder_, vector::embedding_text(p.rec.title, c.heading, c.text));
+            if (embedding_ != nullptr && embedding_->per_chunk()) {
+                embed_one(c, vector::embedding_text(p.rec.title, c.heading, c.text));
             }
         }
     }
     p.cut = true;
+}
+
+void Cutter::embed_one(store::ChunkRecord& c, std::string_view text) const {
+    [[gnu::tls_model("initial-exec")]] thread_local std::vector<vector::ChunkVector> one;
+    embedding_->embed({&text, 1}, one);
+    c.vector = std::move(one.front());
+}
+
+void Cutter::embed_rest(std::span<Prepared* const> docs) const {
+    if (!embeds() || embedding_->per_chunk()) return;
+    std::vector<store::ChunkRecord*> chunks;
+    std::vector<std::string> texts;
+    for (auto* p : docs) {
+        for (auto& c : p->rec.chunks) {
+            if (!c.vector.encoded.empty()) continue;
+            chunks.push_back(&c);
+            texts.push_back(vector::embedding_text(p->rec.title, c.heading, c.text));
+        }
+    }
+    if (chunks.empty()) return;
+    const std::vector<std::string_view> views(texts.begin(), texts.end());
+    std::vector<vector::ChunkVector> vectors;
+    embedding_->embed(views, vectors);
+    for (std::size_t i = 0; i < chunks.size(); ++i) chunks[i]->vector = std::move(vectors[i]);
 }
 
 std::int64_t Cutter::complete(Prepared& p) {
@@ -97,16 +120,16 @@ std::int64_t Cutter::complete(Prepared& p) {
     for (auto& c : p.rec.chunks) {
         if (o_.dry_run) break;
         c.terms = counter_.count(p.rec.title, c.heading, c.text);
-        if (embedder_ == nullptr) {
+        if (embedding_ == nullptr) {
             c.vector = {};
             continue;
         }
         const std::string text = vector::embedding_text(p.rec.title, c.heading, c.text);
-        if (c.vector.encoded.empty()) {
-            c.vector = vector::embed_chunk(*embedder_, text);
-        } else {
-            c.vector = vector::kept_chunk(std::move(c.vector.encoded), text);
+        if (!c.vector.encoded.empty()) {
+            c.vector = embedding_->kept(std::move(c.vector.encoded), text);
             ++kept;
+        } else if (embedding_->per_chunk()) {
+            embed_one(c, text);
         }
     }
     p.cut = true;

@@ -6,12 +6,12 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "embed/builtin.hpp"
 #include "ingest/readers.hpp"
 #include "ingest/records.hpp"
 #include "ingest/work.hpp"
@@ -20,6 +20,7 @@
 #include "rk/ingest.hpp"
 #include "text/tokenizer.hpp"
 #include "transfer/format.hpp"
+#include "vector/embedding.hpp"
 
 namespace rk::pipeline {
 
@@ -29,8 +30,8 @@ namespace rk::pipeline {
 class Cutter {
   public:
     Cutter(const IngestOptions& o, const Settings& s, text::Tokenizer& tokenizer,
-           const embed::BuiltinEmbedder* embedder)
-        : o_(o), s_(s), embedder_(embedder), counter_(tokenizer) {}
+           const vector::Embedding* embedding)
+        : o_(o), s_(s), embedding_(embedding), counter_(tokenizer) {}
 
     // `segments`: a reader's, or null for a record (which carries no structure of its own, so
     // its text is cut at paragraphs).
@@ -40,12 +41,18 @@ class Cutter {
     // one embedded here. Returns the number of vectors kept.
     std::int64_t complete(Prepared& p);
     // Whether cut() and complete() embed chunks (the index has vectors; not a dry run).
-    [[nodiscard]] bool embeds() const { return embedder_ != nullptr && !o_.dry_run; }
+    [[nodiscard]] bool embeds() const { return embedding_ != nullptr && !o_.dry_run; }
+    // An embedding that takes a round's chunks at once (a model's, a service's) leaves cut()'s
+    // and complete()'s chunks without a vector; this gives every such chunk of `docs` one, in
+    // as few embedding calls as it can. Throws ServiceError when a service fails.
+    void embed_rest(std::span<Prepared* const> docs) const;
 
   private:
+    void embed_one(store::ChunkRecord& c, std::string_view text) const;
+
     const IngestOptions& o_;
     const Settings& s_;
-    const embed::BuiltinEmbedder* embedder_;  // null for an index without vectors
+    const vector::Embedding* embedding_;  // null for an index without vectors
     lexical::TermCounter counter_;
 };
 
@@ -54,16 +61,17 @@ class Preparer {
   public:
     // `import`: the export being imported, when this is rk import.
     Preparer(const IngestOptions& o, const Settings& s, const Known& known,
-             text::Tokenizer tokenizer, const embed::BuiltinEmbedder* embedder,
+             text::Tokenizer tokenizer, const vector::Embedding* embedding,
              const ImportInput* import = nullptr)
         : o_(o),
           known_(known),
           import_(import),
           tokenizer_(std::make_unique<text::Tokenizer>(std::move(tokenizer))),
-          cutter_(o, s, *tokenizer_, embedder),
+          cutter_(o, s, *tokenizer_, embedding),
           fields_{o.id_field, o.title_field, o.text_field} {}
 
     void run(WorkItem& item, WorkResult& r);
+    [[nodiscard]] const Cutter& cutter() const { return cutter_; }
 
   private:
     static void note(WorkResult& r, IngestNote::Level level, std::string where, std::string what);

@@ -24,24 +24,24 @@ std::size_t commit_bytes() {
 }  // namespace
 
 Writer::Writer(store::Database& db, text::Tokenizer& tokenizer, const Settings& settings,
-               const embed::BuiltinEmbedder* embedder, const IngestOptions& o, const Known& known,
+               const vector::Embedding* embedding, const IngestOptions& o, const Known& known,
                const IngestCallbacks& cb, IngestReport& report, vector::GraphBuilder* graph)
     : db_(db),
       graph_(graph),
       tokenizer_(tokenizer),
-      vectors_(embedder != nullptr),
+      settings_(settings),
       o_(o),
       known_(known),
       cb_(cb),
       report_(report),
       commit_bytes_(commit_bytes()),
-      cutter_(o, settings, tokenizer, embedder) {}
+      cutter_(o, settings, tokenizer, embedding) {}
 
 void Writer::write(std::vector<WorkResult>& results) {
     if (stop_) return;
     if (!o_.dry_run && !tx_) {
         tx_.emplace(db_);
-        writer_.emplace(db_, tokenizer_, vectors_);
+        writer_.emplace(db_, tokenizer_, settings_);
     }
     // An import writes nothing after a line that stops it (a bad one, or any after the last).
     std::size_t until = 0;
@@ -145,7 +145,7 @@ void Writer::prune(const std::vector<fs::path>& roots) {
     std::optional<store::DocumentWriter> writer;
     if (!o_.dry_run) {
         tx.emplace(db_);
-        writer.emplace(db_, tokenizer_, vectors_);
+        writer.emplace(db_, tokenizer_, settings_);
     }
     for (const auto& v : victims) {
         if (writer) writer->remove(v.rowid);
@@ -188,7 +188,11 @@ void Writer::write_one(Prepared& p, bool superseded, store::DocumentWriter* writ
         if (writer != nullptr) {
             // Unchanged since before the run, so not cut by the worker, but an earlier
             // record with its id has replaced it in this run.
-            if (!p.cut) cutter_.cut(p, p.segments ? &*p.segments : nullptr);
+            if (!p.cut) {
+                cutter_.cut(p, p.segments ? &*p.segments : nullptr);
+                Prepared* const one[] = {&p};
+                cutter_.embed_rest(one);
+            }
             if (d.stored) {
                 writer->replace(d.rowid, p.rec);
             } else {

@@ -36,7 +36,7 @@ namespace rk::pipeline {
 class Writer {
   public:
     Writer(store::Database& db, text::Tokenizer& tokenizer, const Settings& settings,
-           const embed::BuiltinEmbedder* embedder, const IngestOptions& o, const Known& known,
+           const vector::Embedding* embedding, const IngestOptions& o, const Known& known,
            const IngestCallbacks& cb, IngestReport& report, vector::GraphBuilder* graph);
 
     // Writes one round, committing when the open transaction has grown enough.
@@ -74,7 +74,7 @@ class Writer {
     store::Database& db_;
     vector::GraphBuilder* graph_;  // told of each commit, when the index has vectors
     text::Tokenizer& tokenizer_;   // the writing thread's own
-    bool vectors_;
+    const Settings& settings_;
     const IngestOptions& o_;
     const Known& known_;
     const IngestCallbacks& cb_;

@@ -135,21 +135,30 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
             want = round < kBm25Rounds ? want * 8 : 0;
         }
     }
-    if (vector_thread) {
-        vector_thread->help(db);
-        std::optional<std::vector<Ranked>> units;
-        try {
-            units = vector_thread->get(stats);
-        } catch (const vector::GraphDamage& e) {
-            index.impl().graph_damaged(e);
-        }
-        if (units) {
-            by_vector = std::move(*units);
-        } else {
+    try {
+        if (vector_thread) {
+            vector_thread->help(db);
+            std::optional<std::vector<Ranked>> units;
+            try {
+                units = vector_thread->get(stats);
+            } catch (const vector::GraphDamage& e) {
+                index.impl().graph_damaged(e);
+            }
+            if (units) {
+                by_vector = std::move(*units);
+            } else {
+                by_vector = vector_units(index, q, collector, depth, lexical, stats);
+            }
+        } else if (vectors) {
             by_vector = vector_units(index, q, collector, depth, lexical, stats);
         }
-    } else if (vectors) {
-        by_vector = vector_units(index, q, collector, depth, lexical, stats);
+    } catch (const ServiceError& e) {
+        // The embedding service is down: BM25 alone still answers (vector mode has nothing
+        // else, and fails).
+        if (!lexical) throw;
+        const auto& note = index.impl().note;
+        if (note) note(fmt::format("vector signal left out: {}", e.message()));
+        by_vector.clear();
     }
 
     // Fuse: each unit's place in each list, then one score.

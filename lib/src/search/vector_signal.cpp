@@ -15,10 +15,6 @@ namespace {
 
 using lexical::ScoredChunk;
 
-// Text sharing nothing with the query still shares some n-grams: such texts score under
-// 0.06 on the shared datasets, while real matches score 0.25 and up. Below this cosine a
-// text is no evidence, and a query for a word found nowhere finds nothing.
-constexpr double kMinSimilarity = 0.1;
 // Below this many candidate vectors a scan of their codes is as fast as the graph, and finds
 // every candidate.
 constexpr std::int64_t kExactLimit = 4096;
@@ -30,22 +26,25 @@ constexpr std::size_t kRescoreExtra = 32;
 // times more.
 constexpr std::size_t kFilterRetry = 8;
 
-// The statement exact_similarity() reads a chunk's text and stored vector with.
-store::Statement& chunk_text(store::Database& db) {
-    return db.cached(
-        "SELECT v.title, v.heading, v.body, x.data FROM chunk_view v "
-        "JOIN vectors x ON x.chunk = v.id WHERE v.id = ?1");
+// The statement exact_similarity() reads a chunk's stored vector with, and its text when the
+// embedding's scores need it.
+store::Statement& chunk_vector(store::Database& db, bool text) {
+    return text ? db.cached(
+                      "SELECT x.data, v.title, v.heading, v.body FROM chunk_view v "
+                      "JOIN vectors x ON x.chunk = v.id WHERE v.id = ?1")
+                : db.cached("SELECT data FROM vectors WHERE chunk = ?1");
 }
 
-// A chunk's exact similarity to the query, from its text and stored bag length (read with
-// `st`, from chunk_text()); nullopt when the chunk is gone.
-std::optional<double> exact_similarity(store::Statement& st, const embed::ExactQuery& query,
-                                       std::int64_t chunk, std::size_t bits) {
+// A chunk's exact similarity to the query, from its stored vector (and text), read with `st`
+// from chunk_vector(); nullopt when the chunk is gone.
+std::optional<double> exact_similarity(store::Statement& st, const vector::QueryVector& query,
+                                       std::int64_t chunk, bool text) {
     st.bind(1, chunk);
     std::optional<double> out;
     if (st.step()) {
-        out = query.cosine(vector::embedding_text(st.text(0), st.text(1), st.text(2)),
-                           vector::stored_norm(st.blob(3), bits));
+        out = query.similarity(
+            text ? vector::embedding_text(st.text(1), st.text(2), st.text(3)) : std::string(),
+            st.blob(0));
     }
     st.reset();
     return out;
@@ -61,22 +60,21 @@ class SharedRescore {
   public:
     // By the finder, at most once: shares `chunks` and scores them with the helper's help
     // (score i for chunks[i], nullopt for a chunk that is gone).
-    std::vector<std::optional<double>> run(store::Database& db, const embed::ExactQuery& query,
-                                           const std::vector<std::int64_t>& chunks,
-                                           std::size_t bits) {
+    std::vector<std::optional<double>> run(store::Database& db, const vector::QueryVector& query,
+                                           const std::vector<std::int64_t>& chunks, bool text) {
         {
             const std::lock_guard lock(mutex_);
             chunks_ = chunks;
             scores_.assign(chunks.size(), std::nullopt);
             taken_by_helper_.assign(chunks.size(), 0);
-            query_.emplace(query);  // the helper's copy (a query caches what it scores)
-            bits_ = bits;
+            query_ = query.copy();  // the helper's (a query caches what it scores)
+            text_ = text;
             state_ = State::shared;
         }
         ready_.notify_all();
-        auto& st = chunk_text(db);
+        auto& st = chunk_vector(db, text);
         for (auto i = take(false); i < chunks.size(); i = take(false)) {
-            scores_[i] = exact_similarity(st, query, chunks[i], bits);
+            scores_[i] = exact_similarity(st, query, chunks[i], text);
         }
         std::unique_lock lock(mutex_);
         done_.wait(lock, [&] { return helper_busy_ == 0 || helper_failed_; });
@@ -85,7 +83,7 @@ class SharedRescore {
             // What the helper took and could not score is scored here.
             for (std::size_t i = 0; i < chunks.size(); ++i) {
                 if (taken_by_helper_[i] == 1) {
-                    scores_[i] = exact_similarity(st, query, chunks[i], bits);
+                    scores_[i] = exact_similarity(st, query, chunks[i], text);
                 }
             }
         }
@@ -109,9 +107,9 @@ class SharedRescore {
         if (state_ != State::shared) return;
         lock.unlock();
         try {
-            auto& st = chunk_text(db);
+            auto& st = chunk_vector(db, text_);
             for (auto i = take(true); i < chunks_.size(); i = take(true)) {
-                auto score = exact_similarity(st, *query_, chunks_[i], bits_);
+                auto score = exact_similarity(st, *query_, chunks_[i], text_);
                 const std::lock_guard guard(mutex_);
                 scores_[i] = score;
                 taken_by_helper_[i] = 2;
@@ -148,8 +146,8 @@ class SharedRescore {
     std::vector<std::int64_t> chunks_;
     std::vector<std::optional<double>> scores_;
     std::vector<char> taken_by_helper_;  // 1 taken, 2 scored
-    std::optional<embed::ExactQuery> query_;
-    std::size_t bits_ = 0;
+    std::unique_ptr<vector::QueryVector> query_;
+    bool text_ = false;
     std::size_t next_ = 0;
     int helper_busy_ = 0;
     bool helper_failed_ = false;
@@ -159,23 +157,25 @@ namespace {
 
 // Scores candidate chunks exactly (with `share`'s helper when given) and keeps those at or
 // above the similarity floor, in their order.
-std::vector<ScoredChunk> rescore(store::Database& db, const vector::QueryVector& query,
-                                 const std::vector<std::int64_t>& chunks, std::size_t bits,
-                                 SharedRescore* share) {
+std::vector<ScoredChunk> rescore(store::Database& db, const vector::Embedding& embedding,
+                                 const vector::QueryVector& query,
+                                 const std::vector<std::int64_t>& chunks, SharedRescore* share) {
+    const bool text = embedding.reads_text();
     std::vector<std::optional<double>> scores;
     if (share != nullptr) {
-        scores = share->run(db, query.exact, chunks, bits);
+        scores = share->run(db, query, chunks, text);
     } else {
         scores.reserve(chunks.size());
-        auto& st = chunk_text(db);
+        auto& st = chunk_vector(db, text);
         for (const auto chunk : chunks) {
-            scores.push_back(exact_similarity(st, query.exact, chunk, bits));
+            scores.push_back(exact_similarity(st, query, chunk, text));
         }
     }
+    const double floor = embedding.min_similarity();
     std::vector<ScoredChunk> out;
     out.reserve(chunks.size());
     for (std::size_t i = 0; i < chunks.size(); ++i) {
-        if (scores[i] && *scores[i] >= kMinSimilarity) out.push_back({chunks[i], *scores[i]});
+        if (scores[i] && *scores[i] >= floor) out.push_back({chunks[i], *scores[i]});
     }
     return out;
 }
@@ -206,13 +206,12 @@ bool may_need_graph(const Query& q, std::int64_t vectors) {
 // text (the first ones with `share`'s helper, when given). A search costs at most two graph
 // searches, whatever the filters and the similarity floor leave. Throws vector::GraphDamage
 // when the graph file is found damaged.
-std::vector<Ranked> vector_units(store::Database& db, const embed::BuiltinEmbedder& embedder,
+std::vector<Ranked> vector_units(store::Database& db, const vector::Embedding& embedding,
                                  const VectorView* view, const Query& q, Collector& collector,
                                  std::size_t depth, bool fused, SearchStats& stats,
                                  SharedRescore* share = nullptr) {
-    const auto query = vector::embed_query(db, embedder, q.text);
-    if (query.exact.empty()) return {};
-    const auto bits = static_cast<std::size_t>(embedder.dimension());
+    const auto query = embedding.query(db, q.text);
+    if (query->empty()) return {};
     // Alone, the vector list is the answer, and its tail counts; fused, it is a second opinion
     // whose tail adds little (see kRescoreExtra).
     const std::size_t rescored = (fused ? depth : 2 * depth) + kRescoreExtra;
@@ -225,12 +224,12 @@ std::vector<Ranked> vector_units(store::Database& db, const embed::BuiltinEmbedd
             scored.reserve(stored.size());
             for (const auto& [chunk, v] : stored) {
                 scored.push_back(
-                    {chunk, query.codes.score(reinterpret_cast<const unsigned char*>(v.data()))});
+                    {chunk, query->codes().score(reinterpret_cast<const unsigned char*>(v.data()))});
             }
             stats.codes_scored += std::ssize(scored);
             const auto head = best(scored, rescored);
             stats.rescored += std::ssize(head);
-            auto chunks = rescore(db, query, head, bits, share);
+            auto chunks = rescore(db, embedding, *query, head, share);
             return collector.collect(chunks, depth);
         }
     }
@@ -239,7 +238,7 @@ std::vector<Ranked> vector_units(store::Database& db, const embed::BuiltinEmbedd
         const std::size_t want = attempt == 0 ? rescored : kFilterRetry * rescored;
         // At least twice as wide as the candidates wanted: the codes' graph is coarse, and a
         // narrower search misses good candidates.
-        const auto found = view->search(query.codes, want, std::max(ef, 2 * want));
+        const auto found = view->search(query->codes(), want, std::max(ef, 2 * want));
         ++stats.graph_searches;
         stats.codes_scored += static_cast<std::int64_t>(found.scored + view->fresh.size());
         std::vector<ScoredChunk> scored;
@@ -249,14 +248,14 @@ std::vector<Ranked> vector_units(store::Database& db, const embed::BuiltinEmbedd
         // Vectors stored since the graph was saved are compared one by one.
         for (const auto& [chunk, v] : view->fresh) {
             scored.push_back(
-                {chunk, query.codes.score(reinterpret_cast<const unsigned char*>(v.data()))});
+                {chunk, query->codes().score(reinterpret_cast<const unsigned char*>(v.data()))});
         }
         if (collector.filtered()) {
             std::erase_if(scored, [&](const ScoredChunk& c) { return !collector.passes(c.chunk); });
         }
         const auto head = best(scored, rescored);
         stats.rescored += std::ssize(head);
-        auto chunks = rescore(db, query, head, bits, std::exchange(share, nullptr));
+        auto chunks = rescore(db, embedding, *query, head, std::exchange(share, nullptr));
         auto units = collector.collect(chunks, depth);
         // Only filters make a second search worth it: the graph gives its nearest first, so
         // candidates under the similarity floor mean there are no better ones.
@@ -274,11 +273,11 @@ std::vector<Ranked> vector_units(const Index& index, const Query& q, Collector& 
     auto& impl = index.impl();
     const bool graph = may_need_graph(q, vector::read_state(*impl.db).count);
     try {
-        return vector_units(*impl.db, impl.embedder(), graph ? &impl.vectors() : nullptr, q,
+        return vector_units(*impl.db, impl.embedding(), graph ? &impl.vectors() : nullptr, q,
                             collector, depth, fused, stats);
     } catch (const vector::GraphDamage& e) {
         impl.graph_damaged(e);
-        return vector_units(*impl.db, impl.embedder(), graph ? &impl.vectors() : nullptr, q,
+        return vector_units(*impl.db, impl.embedding(), graph ? &impl.vectors() : nullptr, q,
                             collector, depth, fused, stats);
     }
 }
@@ -288,10 +287,10 @@ VectorThread::VectorThread(const Index& index, const Query& q,
     : commits_(store::commit_count(*index.impl().db)), share_(std::make_unique<SharedRescore>()) {
     auto& impl = index.impl();
     // Made here: the thread must not change what this one may use.
-    const auto& embedder = impl.embedder();
+    const auto& embedding = impl.embedding();
     const VectorView* view =
         may_need_graph(q, vector::read_state(*impl.db).count) ? &impl.vectors() : nullptr;
-    auto work = [this, &impl, &q, &embedder, view, depth,
+    auto work = [this, &impl, &q, &embedding, view, depth,
                  excluded = std::move(excluded)]() mutable {
         struct Close {
             SharedRescore& share;
@@ -303,7 +302,7 @@ VectorThread::VectorThread(const Index& index, const Query& q,
         if (store::commit_count(db) != commits_) return out;
         Collector collector(db, q);
         collector.exclude(std::move(excluded));
-        out = vector_units(db, embedder, view, q, collector, depth, true, stats_, share_.get());
+        out = vector_units(db, embedding, view, q, collector, depth, true, stats_, share_.get());
         return out;
     };
     try {

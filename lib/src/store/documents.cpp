@@ -4,6 +4,7 @@
 
 #include "rk/error.hpp"
 #include "util/hash.hpp"
+#include "vector/embedding.hpp"
 
 namespace rk::store {
 
@@ -30,7 +31,7 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db) {
     return known;
 }
 
-DocumentWriter::DocumentWriter(Database& db, text::Tokenizer& tokenizer, bool vectors)
+DocumentWriter::DocumentWriter(Database& db, text::Tokenizer& tokenizer, const rk::Settings& settings)
     : db_(db),
       postings_(db, tokenizer),
       insert_doc_(db,
@@ -51,7 +52,7 @@ DocumentWriter::DocumentWriter(Database& db, text::Tokenizer& tokenizer, bool ve
                   "SELECT 'delete', id, title, heading, body FROM chunk_view "
                   "WHERE id IN (SELECT id FROM chunks WHERE doc=?)"),
       delete_chunks_(db, "DELETE FROM chunks WHERE doc=?") {
-    if (vectors) vectors_.emplace(db);
+    if (settings.embedder != "none") vectors_.emplace(db, vector::counts_grams(settings.embedder));
 }
 
 namespace {

@@ -9,6 +9,7 @@
 
 #include "lexical/postings.hpp"
 #include "store/sqlite.hpp"
+#include "rk/index.hpp"
 #include "vector/store.hpp"
 
 namespace rk::store {
@@ -44,9 +45,9 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db);
 // committing it.
 class DocumentWriter {
   public:
-    // `tokenizer`: the index's, to count the terms of removed chunks again. `vectors`: whether
-    // the index stores vectors (then every chunk must bring one).
-    DocumentWriter(Database& db, text::Tokenizer& tokenizer, bool vectors);
+    // `tokenizer`: the index's, to count the terms of removed chunks again. `settings`: the
+    // index's; unless its embedder is "none", every chunk must bring a vector.
+    DocumentWriter(Database& db, text::Tokenizer& tokenizer, const rk::Settings& settings);
     // Both take the chunks' term counts out of `doc`.
     std::int64_t insert(DocumentRecord& doc);
     // Replaces the document's fields and all its chunks, keeping its rowid.

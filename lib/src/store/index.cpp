@@ -383,7 +383,7 @@ std::vector<std::string> Index::remove(const std::vector<std::string>& selectors
     }
     std::vector<std::string> removed;
     store::Transaction tx(db);
-    store::DocumentWriter writer(db, impl_->query_tokenizer(), impl_->has_vectors());
+    store::DocumentWriter writer(db, impl_->query_tokenizer(), impl_->settings);
     for (auto& [rowid, id] : victims) {
         writer.remove(rowid);
         removed.push_back(std::move(id));
@@ -414,9 +414,9 @@ Stats Index::stats() const {
     s.db_bytes = file_size_or_zero(impl_->dir / kDbFile);
     s.wal_bytes = file_size_or_zero(impl_->dir / (std::string(kDbFile) + "-wal"));
     s.vectors = vector::read_state(db).count;
-    s.dimension = impl_->has_vectors() ? impl_->embedder().dimension() : 0;
+    s.dimension = impl_->has_vectors() ? impl_->dimension() : 0;
     s.vector_bytes =
-        s.dimension > 0 ? static_cast<std::int64_t>(vector::stored_size(s.dimension)) : 0;
+        static_cast<std::int64_t>(vector::stored_bytes(impl_->settings.embedder, impl_->dimension()));
     s.graph_bytes = file_size_or_zero(impl_->dir / "vectors.hnsw");
     std::error_code ec;
     for (const auto& f : fs::directory_iterator(lexical::posting_dir(db), ec)) {
@@ -544,18 +544,22 @@ Health Index::verify() const {
         problem(fmt::format("vectors: {}", e.message()));
     }
     std::vector<std::string> vector_problems;
-    vector::verify_vectors(db, impl_->embedder(), graph, vector_problems);
+    try {
+        vector::verify_vectors(db, impl_->embedding(), graph, vector_problems);
+    } catch (const Error& e) {
+        problem(fmt::format("vectors: {}", e.message()));
+    }
     for (const auto& p : vector_problems) problem(fmt::format("vectors: {}", p));
     return h;
 }
 
-void Index::rebuild() {
+void Index::rebuild(bool reembed) {
     if (impl_->mode != Mode::write) throw IndexError("index is open read-only", dir().string());
     auto& db = *impl_->db;
     store::Transaction tx(db);
     db.exec("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')");
     lexical::rebuild_postings(db, impl_->query_tokenizer());
-    if (impl_->has_vectors()) vector::rebuild_vectors(db, impl_->embedder());
+    if (impl_->has_vectors()) vector::rebuild_vectors(db, impl_->embedding(), reembed);
     tx.commit();
     impl_->sync_posting_files();
     if (impl_->has_vectors()) (void)impl_->graph(true);

@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "embed/builtin.hpp"
+#include "vector/embedding.hpp"
 #include "lexical/segment_file.hpp"
 #include "rk/index.hpp"
 #include "store/lock.hpp"
@@ -54,8 +54,11 @@ struct Index::Impl {
     void sync_posting_files() const;
     // Whether the index holds vectors (its embedder is not "none").
     [[nodiscard]] bool has_vectors() const { return settings.embedder != "none"; }
-    // The index's embedder; only for an index that has vectors.
-    const embed::BuiltinEmbedder& embedder() const;
+    // How the index's chunks are embedded and scored, opened on first use; only for an index
+    // that has vectors. Throws what opening its embedder throws (a model's missing file).
+    const vector::Embedding& embedding() const;
+    // The dimension of the index's vectors, as its settings record it (0 without vectors).
+    [[nodiscard]] int dimension() const;
 
     // The vector graph in memory as of rk.db's current vectors: vectors.hnsw read and
     // checked whole, caught up if it is behind, rebuilt if it is missing or damaged (with a
@@ -80,7 +83,7 @@ struct Index::Impl {
     mutable std::unique_ptr<store::Database> second_reader_;
     mutable std::mutex posting_files_mu_;
     mutable std::unique_ptr<lexical::PostingFiles> posting_files_;
-    mutable std::unique_ptr<embed::BuiltinEmbedder> embedder_;
+    mutable std::unique_ptr<vector::Embedding> embedding_;
     mutable std::unique_ptr<vector::Graph> graph_;
     mutable bool graph_unsaved_ = false;  // graph_ was built elsewhere and not saved yet
     mutable std::unique_ptr<vector::GraphFile> file_;

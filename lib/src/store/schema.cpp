@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "embed/builtin.hpp"
+#include "embed/registry.hpp"
 #include "lexical/postings.hpp"
 #include "rk/error.hpp"
 #include "rk/version.hpp"
@@ -131,7 +131,7 @@ std::string fts_tokenize_arg(const std::string& tokenizer, bool split_words) {
 
 void check_settings(const Settings& s) {
     (void)fts_tokenize_arg(s.tokenizer, s.split_words);
-    (void)make_embedder(s.embedder);
+    embed::check_spec(s.embedder);
     if (s.chunk_size < 16 || s.chunk_size > 100000) {
         throw UsageError(fmt::format("chunk size {} is out of range 16..100000", s.chunk_size));
     }
@@ -202,11 +202,10 @@ void migrate(Database& db) {
             db.exec(kVectorIndex);
             // Only the builtin embedder existed before version 3.
             const auto spec = db.query_text("SELECT value FROM settings WHERE key = 'embedder'");
-            const auto made = make_embedder(spec.value_or("builtin"));
-            if (!made) throw IndexError("an index of schema version 2 has no embedder 'none'");
-            const embed::BuiltinEmbedder embedder(made->dimension());
-            put_setting(db, "dimension", std::to_string(embedder.dimension()));
-            vector::rebuild_vectors(db, embedder);
+            const auto embedding = vector::make_embedding(spec.value_or("builtin"), 0);
+            if (!embedding) throw IndexError("an index of schema version 2 has no embedder 'none'");
+            put_setting(db, "dimension", std::to_string(embedding->embedder().dimension()));
+            vector::rebuild_vectors(db, *embedding, true);
             db.exec("PRAGMA user_version = 3");
             tx.commit();
         } catch (const Error& e) {
@@ -221,12 +220,11 @@ void migrate(Database& db) {
             // builtin:N named N int8 dimensions, and now names codes of N bits: the default of
             // 4096 bits is as good as any larger code.
             if (spec.starts_with("builtin:") && std::stoi(spec.substr(8)) >= 4096) spec = "builtin";
-            const auto made = make_embedder(spec);
-            if (made) {
-                const embed::BuiltinEmbedder embedder(made->dimension());
-                put_setting(db, "embedder", embedder.spec());
-                put_setting(db, "dimension", std::to_string(embedder.dimension()));
-                vector::rebuild_vectors(db, embedder);
+            const auto embedding = vector::make_embedding(spec, 0);
+            if (embedding) {
+                put_setting(db, "embedder", embedding->embedder().spec());
+                put_setting(db, "dimension", std::to_string(embedding->embedder().dimension()));
+                vector::rebuild_vectors(db, *embedding, true);
             }
             db.exec("PRAGMA user_version = 4");
             tx.commit();
@@ -299,20 +297,20 @@ Settings load_settings(Database& db) {
             fmt::format("index was created with settings this rk cannot use: {}", e.what()),
             db.file().string());
     }
-    // Vectors from one embedder mean nothing to another: the stored ones must have the
-    // dimension this rk's embedder of that name makes.
-    const auto embedder = make_embedder(s.embedder);
-    const int made = embedder ? embedder->dimension() : 0;
+    // Vectors from one embedder mean nothing to another: the stored ones must have the size
+    // the index's embedder and dimension give. (A model's own dimension is checked when it is
+    // opened, which only what needs vectors does.)
+    const bool builtin = embed::is_builtin(s.embedder);
+    const int expected = builtin ? make_embedder(s.embedder)->dimension() : dimension;
     const auto stored = db.query_int("SELECT length(data) FROM vectors LIMIT 1");
-    if ((dimension != 0 && dimension != made) ||
-        (stored && *stored != static_cast<std::int64_t>(vector::stored_size(made)))) {
+    const auto bytes = static_cast<std::int64_t>(vector::stored_bytes(s.embedder, dimension));
+    if (s.embedder != "none" &&
+        (dimension != expected || dimension <= 0 || (stored && *stored != bytes))) {
         throw IndexError(
-            fmt::format("the index's vectors have {} dimensions, but its embedder '{}' makes {} "
-                        "here: it was built with another embedder or by another version of rk",
-                        dimension != 0 && dimension != made
-                            ? dimension
-                            : 8 * (static_cast<int>(*stored) - static_cast<int>(sizeof(float))),
-                        s.embedder, made),
+            fmt::format("the index's vectors ({} dimensions, {} bytes each) do not fit its "
+                        "embedder '{}' ({} dimensions): it was built with another embedder or "
+                        "by another version of rk",
+                        dimension, stored.value_or(bytes), s.embedder, expected),
             db.file().string());
     }
     return s;

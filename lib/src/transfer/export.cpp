@@ -79,7 +79,7 @@ ExportReport export_jsonl(const Index& index, const ExportOptions& options,
         piece.clear();
     };
     piece += transfer::header_line(
-        impl.settings, impl.has_vectors() ? impl.embedder().dimension() : 0, utc_now(), holds);
+        impl.settings, impl.has_vectors() ? impl.dimension() : 0, utc_now(), holds);
     piece += '\n';
 
     // By rowid, the order in which documents were first added (an import adds them in this

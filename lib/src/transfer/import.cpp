@@ -9,7 +9,7 @@
 #include "store/index_impl.hpp"
 #include "store/schema.hpp"
 #include "transfer/format.hpp"
-#include "vector/codec.hpp"
+#include "vector/embedding.hpp"
 
 namespace rk {
 
@@ -69,7 +69,7 @@ ImportReport import_jsonl(Index& index, std::istream& in, const ExportHeader& he
                          here.embedder == there.embedder && header.schema == store::kSchemaVersion;
     if (index.impl().has_vectors()) {
         input.vector_bytes =
-            vector::stored_size(static_cast<std::size_t>(index.impl().embedder().dimension()));
+            vector::stored_bytes(index.impl().settings.embedder, index.impl().dimension());
     }
     auto note = [&](std::string what) {
         if (callbacks.note) {

@@ -19,7 +19,8 @@ namespace {
 
 constexpr std::size_t kBatch = 4096;  // vectors read into memory at a time
 
-// The document-frequency buckets of distinct grams, each once (in no particular order).
+}  // namespace
+
 void distinct_buckets(const std::vector<embed::Gram>& grams, std::vector<std::uint32_t>& out) {
     [[gnu::tls_model("initial-exec")]] thread_local std::vector<std::uint64_t> marks(
         embed::kDfBuckets / 64, 0);
@@ -38,6 +39,8 @@ void distinct_buckets(const std::vector<embed::Gram>& grams, std::vector<std::ui
     for (const auto b : out) seen[b / 64] = 0;
 }
 
+namespace {
+
 void put_state(store::Database& db, std::string_view key, std::int64_t value) {
     db.cached("INSERT OR REPLACE INTO vec_state(key, value) VALUES(?1, ?2)")
         .bind(1, key)
@@ -49,6 +52,25 @@ unsigned cores() {
     return std::max(1U, std::thread::hardware_concurrency());
 }
 
+// Compares vec_df with the document frequencies counted from the chunks' text, `df`.
+void check_df(store::Database& db, const std::vector<std::int32_t>& df,
+              std::vector<std::string>& problems) {
+    std::int64_t wrong = 0;
+    auto stored = db.prepare("SELECT bucket, df FROM vec_df");
+    std::vector<std::int32_t> seen(embed::kDfBuckets, 0);
+    while (stored.step()) {
+        const auto b = stored.int64(0);
+        if (b < 0 || b >= embed::kDfBuckets || stored.int64(1) != df[b]) ++wrong;
+        if (b >= 0 && b < embed::kDfBuckets) seen[b] = 1;
+    }
+    for (std::uint32_t b = 0; b < embed::kDfBuckets; ++b) {
+        if (df[b] != 0 && seen[b] == 0) ++wrong;
+    }
+    if (wrong > 0) {
+        problems.push_back(fmt::format("{} n-gram document frequencies are wrong", wrong));
+    }
+}
+
 }  // namespace
 
 std::string embedding_text(std::string_view title, std::string_view heading,
@@ -57,28 +79,6 @@ std::string embedding_text(std::string_view title, std::string_view heading,
     text.reserve(title.size() + heading.size() + body.size() + 2);
     text.append(title).append("\n").append(heading).append("\n").append(body);
     return text;
-}
-
-ChunkVector embed_chunk(const embed::BuiltinEmbedder& embedder, std::string_view text) {
-    [[gnu::tls_model("initial-exec")]] thread_local std::vector<embed::Gram> grams;
-    [[gnu::tls_model("initial-exec")]] thread_local std::vector<float> v;
-    embed::BuiltinEmbedder::grams(text, grams);
-    v.resize(static_cast<std::size_t>(embedder.dimension()));
-    embedder.project(
-        grams, [](const embed::Gram&) { return 1.0F; }, v);
-    ChunkVector out;
-    out.encoded = encode(v, embed::BuiltinEmbedder::norm(grams));
-    distinct_buckets(grams, out.df_buckets);
-    return out;
-}
-
-ChunkVector kept_chunk(std::string stored, std::string_view text) {
-    [[gnu::tls_model("initial-exec")]] thread_local std::vector<embed::Gram> grams;
-    embed::BuiltinEmbedder::grams(text, grams);
-    ChunkVector out;
-    out.encoded = std::move(stored);
-    distinct_buckets(grams, out.df_buckets);
-    return out;
 }
 
 VectorState read_state(store::Database& db) {
@@ -92,7 +92,8 @@ VectorState read_state(store::Database& db) {
     return s;
 }
 
-VectorWriter::VectorWriter(store::Database& db) : db_(db), df_delta_(embed::kDfBuckets, 0) {}
+VectorWriter::VectorWriter(store::Database& db, bool count_grams)
+    : db_(db), count_grams_(count_grams), df_delta_(count_grams ? embed::kDfBuckets : 0, 0) {}
 
 std::int64_t VectorWriter::generation() {
     if (!gen_) gen_ = read_state(db_).generation + 1;
@@ -112,6 +113,16 @@ void VectorWriter::add(std::int64_t chunk, const ChunkVector& v) {
 }
 
 void VectorWriter::remove_document(std::int64_t doc) {
+    if (count_grams_) uncount_grams(doc);
+    db_.cached("DELETE FROM vectors WHERE chunk IN (SELECT id FROM chunks WHERE doc = ?1)")
+        .bind(1, doc)
+        .run();
+    const auto removed = db_.changes();
+    removed_ += removed;
+    if (removed > 0) (void)generation();
+}
+
+void VectorWriter::uncount_grams(std::int64_t doc) {
     // The removed chunks' n-grams leave the document frequencies; they are recounted from
     // the text, which is still there.
     auto& texts = db_.cached(
@@ -129,12 +140,6 @@ void VectorWriter::remove_document(std::int64_t doc) {
         }
     }
     texts.reset();
-    db_.cached("DELETE FROM vectors WHERE chunk IN (SELECT id FROM chunks WHERE doc = ?1)")
-        .bind(1, doc)
-        .run();
-    const auto removed = db_.changes();
-    removed_ += removed;
-    if (removed > 0) (void)generation();
 }
 
 void VectorWriter::finish() {
@@ -156,39 +161,29 @@ void VectorWriter::finish() {
     added_ = removed_ = 0;
 }
 
-void rebuild_vectors(store::Database& db, const embed::BuiltinEmbedder& embedder) {
+void rebuild_vectors(store::Database& db, const Embedding& embedding, bool reembed) {
+    if (!embedding.per_chunk() && !reembed) return;
     db.exec("DELETE FROM vectors; DELETE FROM vec_df;");
-    VectorWriter writer(db);
+    VectorWriter writer(db, embedding.counts_grams());
     auto st = db.prepare("SELECT id, title, heading, body FROM chunk_view ORDER BY id");
+    std::vector<std::int64_t> ids;
+    std::vector<std::string> texts;
+    std::vector<ChunkVector> vectors;
+    auto flush = [&] {
+        const std::vector<std::string_view> views(texts.begin(), texts.end());
+        embedding.embed(views, vectors);
+        for (std::size_t i = 0; i < ids.size(); ++i) writer.add(ids[i], vectors[i]);
+        ids.clear();
+        texts.clear();
+    };
     while (st.step()) {
-        writer.add(st.int64(0),
-                   embed_chunk(embedder, embedding_text(st.text(1), st.text(2), st.text(3))));
+        ids.push_back(st.int64(0));
+        texts.push_back(embedding_text(st.text(1), st.text(2), st.text(3)));
+        if (ids.size() == kBatch) flush();
     }
+    flush();
     put_state(db, "count", 0);  // finish() adds what was written
     writer.finish();
-}
-
-QueryVector embed_query(store::Database& db, const embed::BuiltinEmbedder& embedder,
-                        std::string_view text) {
-    std::vector<embed::Gram> grams;
-    embed::BuiltinEmbedder::grams(text, grams);
-    const auto n = static_cast<double>(read_state(db).count);
-    auto& df = db.cached("SELECT df FROM vec_df WHERE bucket = ?1");
-    std::unordered_map<std::uint32_t, float> idf;
-    for (const auto& g : grams) {
-        const auto b = embed::df_bucket(g.hash);
-        if (idf.contains(b)) continue;
-        df.bind(1, std::int64_t{b});
-        const double d = df.step() ? static_cast<double>(df.int64(0)) : 0.0;
-        df.reset();
-        idf[b] = static_cast<float>(std::log(1.0 + (n - d + 0.5) / (d + 0.5)));
-    }
-    auto weight = [&](const embed::Gram& g) {
-        return n > 0 ? idf[embed::df_bucket(g.hash)] : 1.0F;
-    };
-    std::vector<float> v(static_cast<std::size_t>(embedder.dimension()));
-    embedder.project(grams, weight, v);
-    return {embed::ExactQuery(grams, weight), v};
 }
 
 std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t bits, GraphParams params) {
@@ -260,27 +255,29 @@ std::optional<std::size_t> catch_up(store::Database& db, Graph& graph, VectorSta
     return changes;
 }
 
-void verify_vectors(store::Database& db, const embed::BuiltinEmbedder& embedder, const Graph* graph,
+void verify_vectors(store::Database& db, const Embedding& embedding, const Graph* graph,
                     std::vector<std::string>& problems) {
     const auto state = read_state(db);
-    std::vector<std::int32_t> df(embed::kDfBuckets, 0);
+    std::vector<std::int32_t> df(embedding.counts_grams() ? embed::kDfBuckets : 0, 0);
     std::int64_t rows = 0;
     auto st = db.prepare(
         "SELECT c.id, x.data IS NULL, x.data, v.title, v.heading, v.body FROM chunks c "
         "LEFT JOIN vectors x ON x.chunk = c.id JOIN chunk_view v ON v.id = c.id ORDER BY c.id");
     while (st.step()) {
         const auto chunk = st.int64(0);
-        const auto expected =
-            embed_chunk(embedder, embedding_text(st.text(3), st.text(4), st.text(5)));
-        for (const auto b : expected.df_buckets) ++df[b];
+        const std::string text = embedding.reads_text() || embedding.counts_grams()
+                                     ? embedding_text(st.text(3), st.text(4), st.text(5))
+                                     : std::string();
         if (st.int64(1) != 0) {
+            if (embedding.counts_grams()) {
+                std::vector<std::string> ignored;
+                embedding.check(chunk, text, {}, ignored, df);
+            }
             problems.push_back(fmt::format("chunk {} has no vector", chunk));
             continue;
         }
         ++rows;
-        if (st.blob(2) != expected.encoded) {
-            problems.push_back(fmt::format("chunk {}'s vector differs from its text's", chunk));
-        }
+        embedding.check(chunk, text, st.blob(2), problems, df);
         if (graph != nullptr) {
             const auto* in_graph = graph->code(chunk);
             const std::size_t bytes = graph->code_bytes();
@@ -301,20 +298,7 @@ void verify_vectors(store::Database& db, const embed::BuiltinEmbedder& embedder,
         problems.push_back(fmt::format("vector count is {}, but {} are stored", state.count,
                                        rows + orphans.value_or(0)));
     }
-    std::int64_t wrong = 0;
-    auto stored = db.prepare("SELECT bucket, df FROM vec_df");
-    std::vector<std::int32_t> seen(embed::kDfBuckets, 0);
-    while (stored.step()) {
-        const auto b = stored.int64(0);
-        if (b < 0 || b >= embed::kDfBuckets || stored.int64(1) != df[b]) ++wrong;
-        if (b >= 0 && b < embed::kDfBuckets) seen[b] = 1;
-    }
-    for (std::uint32_t b = 0; b < embed::kDfBuckets; ++b) {
-        if (df[b] != 0 && seen[b] == 0) ++wrong;
-    }
-    if (wrong > 0) {
-        problems.push_back(fmt::format("{} n-gram document frequencies are wrong", wrong));
-    }
+    if (embedding.counts_grams()) check_df(db, df, problems);
     if (graph != nullptr && graph->size() != static_cast<std::size_t>(rows)) {
         problems.push_back(
             fmt::format("vectors.hnsw holds {} vectors, rk.db {}", graph->size(), rows));

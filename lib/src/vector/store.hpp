@@ -1,6 +1,6 @@
 // The vectors in rk.db, the source of truth for the graph: one row per chunk with the
-// generation that wrote it and its stored vector (code and bag length, see codec.hpp), the
-// builtin embedder's n-gram document frequencies, and the current generation (bumped by
+// generation that wrote it and its stored vector (embedding.hpp), the builtin embedder's
+// n-gram document frequencies, and the current generation (bumped by
 // every write that adds or removes vectors).
 #pragma once
 
@@ -12,6 +12,7 @@
 
 #include "embed/builtin.hpp"
 #include "store/sqlite.hpp"
+#include "vector/embedding.hpp"
 #include "vector/graph.hpp"
 
 namespace rk::vector {
@@ -22,19 +23,11 @@ CREATE TABLE vec_df(bucket INTEGER PRIMARY KEY, df INTEGER NOT NULL);
 CREATE TABLE vec_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
-// What the ingest workers compute for a chunk.
-struct ChunkVector {
-    std::string encoded;                    // code and bag length (codec.hpp)
-    std::vector<std::uint32_t> df_buckets;  // distinct
-};
-
 // The text a chunk is embedded from, the same at ingest and when its statistics are undone.
 std::string embedding_text(std::string_view title, std::string_view heading, std::string_view body);
-// Embeds one chunk for storage (a worker calls this; thread-safe).
-ChunkVector embed_chunk(const embed::BuiltinEmbedder& embedder, std::string_view text);
-// A chunk's vector as stored before (an export's, imported): only its n-grams are counted
-// again, for the document frequencies, which the projection does not need. Thread-safe.
-ChunkVector kept_chunk(std::string stored, std::string_view text);
+
+// The document-frequency buckets of distinct grams, each once (in no particular order).
+void distinct_buckets(const std::vector<embed::Gram>& grams, std::vector<std::uint32_t>& out);
 
 struct VectorState {
     std::int64_t generation = 0, count = 0;
@@ -44,7 +37,8 @@ VectorState read_state(store::Database& db);
 // Writes inside the caller's transaction; finish() before it commits.
 class VectorWriter {
   public:
-    explicit VectorWriter(store::Database& db);
+    // `count_grams`: whether the embedding counts n-gram document frequencies (vec_df).
+    VectorWriter(store::Database& db, bool count_grams);
     void add(std::int64_t chunk, const ChunkVector& v);
     // Removes the vectors of a document's chunks (call before the chunks go).
     void remove_document(std::int64_t doc);
@@ -52,26 +46,18 @@ class VectorWriter {
 
   private:
     std::int64_t generation();
+    void uncount_grams(std::int64_t doc);
     store::Database& db_;
+    bool count_grams_;
     std::optional<std::int64_t> gen_;  // the generation this transaction writes
     std::int64_t added_ = 0, removed_ = 0;
     std::vector<std::int32_t> df_delta_;
     std::vector<std::uint32_t> touched_;
 };
 
-// Recomputes every chunk's vector and the document frequencies (inside a transaction).
-void rebuild_vectors(store::Database& db, const embed::BuiltinEmbedder& embedder);
-
-// A query as the vector signal sees it: its grams weighted by their inverse document
-// frequency in the index, to score texts exactly, and their projection, to score codes.
-struct QueryVector {
-    QueryVector(embed::ExactQuery exact_query, const std::vector<float>& projection)
-        : exact(std::move(exact_query)), codes(projection) {}
-    embed::ExactQuery exact;
-    CodeScorer codes;
-};
-QueryVector embed_query(store::Database& db, const embed::BuiltinEmbedder& embedder,
-                        std::string_view text);
+// Embeds every chunk again (inside a transaction) when the embedding is the builtin's, which
+// is cheap, or when `reembed`; else keeps the stored vectors (a model's cost time or money).
+void rebuild_vectors(store::Database& db, const Embedding& embedding, bool reembed);
 
 // Builds a graph of every stored vector, on all cores.
 std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t bits, GraphParams params);
@@ -81,7 +67,7 @@ std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t bits, GraphP
 std::optional<std::size_t> catch_up(store::Database& db, Graph& graph, VectorState state);
 
 // Problems between the stored vectors and the chunks, and between the graph and them.
-void verify_vectors(store::Database& db, const embed::BuiltinEmbedder& embedder, const Graph* graph,
+void verify_vectors(store::Database& db, const Embedding& embedding, const Graph* graph,
                     std::vector<std::string>& problems);
 
 }  // namespace rk::vector

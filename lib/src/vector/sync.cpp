@@ -18,13 +18,22 @@ constexpr std::int64_t kMaxFresh = 50000;
 
 }  // namespace
 
-const embed::BuiltinEmbedder& Index::Impl::embedder() const {
-    if (!embedder_) {
-        const auto made = make_embedder(settings.embedder);
-        if (!made) throw Error("an index without vectors has no embedder");
-        embedder_ = std::make_unique<embed::BuiltinEmbedder>(made->dimension());
+int Index::Impl::dimension() const {
+    return static_cast<int>(
+        db->query_int("SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'dimension'")
+            .value_or(0));
+}
+
+const vector::Embedding& Index::Impl::embedding() const {
+    if (!embedding_) {
+        try {
+            embedding_ = vector::make_embedding(settings.embedder, dimension());
+        } catch (const IndexError& e) {
+            throw IndexError(e.what(), e.where().empty() ? dir.string() : e.where());
+        }
+        if (!embedding_) throw Error("an index without vectors has no embedder");
     }
-    return *embedder_;
+    return *embedding_;
 }
 
 bool Index::Impl::writer_at_work() const {
@@ -43,7 +52,7 @@ const vector::Graph& Index::Impl::graph(bool rebuild, std::string damage) const 
         return *graph_;
     }
     const auto file = dir / kGraphFile;
-    const auto bits = static_cast<std::size_t>(embedder().dimension());
+    const auto bits = embedding().bits();
     const vector::GraphParams params;
     bool changed = graph_unsaved_;
     graph_unsaved_ = false;
@@ -120,7 +129,7 @@ const VectorView& Index::Impl::vectors() const {
     view_ = {};
     view_generation_ = -1;
     const auto file = dir / kGraphFile;
-    const auto bits = static_cast<std::size_t>(embedder().dimension());
+    const auto bits = embedding().bits();
     std::unique_ptr<vector::GraphFile> mapped;
     try {
         mapped = vector::GraphFile::open(file, bits);
