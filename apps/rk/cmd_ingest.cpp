@@ -64,6 +64,8 @@ std::string summary_json(const IngestReport& r, const std::string& index, bool d
         .value(r.pruned)
         .key("chunks")
         .value(r.chunks)
+        .key("vectors_reused")
+        .value(r.vectors_reused)
         .key("bytes")
         .value(r.bytes)
         .key("seconds")
@@ -149,11 +151,15 @@ int run_ingest(Context& ctx, IngestFlags& f) {
     if (!ctx.quiet) {
         const std::int64_t docs = r.added + r.updated + r.unchanged;
         fmt::print(stderr,
-                   "{}added {}, updated {}, unchanged {}, skipped {}, failed {}{}; {} chunks "
+                   "{}added {}, updated {}, unchanged {}, skipped {}, failed {}{}; {} chunks{} "
                    "from {} in {:.2f} s ({:.0f} documents/s)\n",
                    o.dry_run ? "dry run: would have " : "", r.added, r.updated, r.unchanged,
                    r.skipped, r.failed, o.prune ? fmt::format(", pruned {}", r.pruned) : "",
-                   r.chunks, human_bytes(r.bytes), r.seconds,
+                   r.chunks,
+                   r.vectors_reused > 0
+                       ? fmt::format(" ({} kept their vectors)", r.vectors_reused)
+                       : "",
+                   human_bytes(r.bytes), r.seconds,
                    r.seconds > 0 ? static_cast<double>(docs) / r.seconds : 0.0);
     }
     if (r.failed > 0) {

@@ -42,6 +42,9 @@ struct IngestReport {
     // hold it before, else updated or unchanged.
     std::int64_t added = 0, updated = 0, unchanged = 0, skipped = 0, failed = 0, pruned = 0;
     std::int64_t chunks = 0;  // the chunks of the added and updated documents
+    // Chunks of updated documents that kept their stored vector, as their text is unchanged
+    // (with a model or a service, which are not asked again for them).
+    std::int64_t vectors_reused = 0;
     std::int64_t bytes = 0;   // input bytes read
     double seconds = 0;
 };

@@ -254,13 +254,6 @@ std::vector<WorkResult> process(std::vector<WorkItem> items, std::vector<Prepare
         threads.reserve(preparers.size());
         for (auto& p : preparers) threads.emplace_back(work, std::ref(p));
     }
-    // A model or a service embeds the round's chunks together (a service in batches).
-    std::vector<Prepared*> docs;
-    for (auto& r : results) {
-        if (r.stop) continue;
-        for (auto& d : r.docs) docs.push_back(&d);
-    }
-    preparers.front().cutter().embed_rest(docs);
     return results;
 }
 

@@ -71,7 +71,6 @@ class Preparer {
           fields_{o.id_field, o.title_field, o.text_field} {}
 
     void run(WorkItem& item, WorkResult& r);
-    [[nodiscard]] const Cutter& cutter() const { return cutter_; }
 
   private:
     static void note(WorkResult& r, IngestNote::Level level, std::string where, std::string what);

@@ -30,6 +30,7 @@ Writer::Writer(store::Database& db, text::Tokenizer& tokenizer, const Settings& 
       graph_(graph),
       tokenizer_(tokenizer),
       settings_(settings),
+      embedding_(embedding),
       o_(o),
       known_(known),
       cb_(cb),
@@ -61,6 +62,7 @@ void Writer::write(std::vector<WorkResult>& results) {
     for (std::size_t i = 0; i < until; ++i) {
         for (const auto& p : results[i].docs) last[p.rec.ext_id] = &p;
     }
+    embed_round(results, until);
     for (std::size_t i = 0; i < results.size(); ++i) {
         auto& r = results[i];
         if (i == until) {
@@ -154,6 +156,47 @@ void Writer::prune(const std::vector<fs::path>& roots) {
     }
     if (writer) writer->finish();
     if (tx) tx->commit();
+}
+
+// A model or a service embeds the chunks of a round's documents together (a service in
+// batches), after those whose text the index holds already under the same document have taken
+// their stored vector back: a changed file costs only its changed chunks.
+void Writer::embed_round(std::vector<WorkResult>& results, std::size_t until) {
+    if (embedding_ == nullptr || embedding_->per_chunk()) return;
+    std::vector<Prepared*> docs;
+    for (std::size_t i = 0; i < until && i < results.size(); ++i) {
+        for (auto& p : results[i].docs) {
+            if (p.rec.chunks.empty()) continue;
+            docs.push_back(&p);
+            const auto before = known_.find(p.rec.ext_id);
+            if (before != known_.end() && !run_.contains(p.rec.ext_id)) {
+                reuse_vectors(before->second.rowid, p);
+            }
+        }
+    }
+    cutter_.embed_rest(docs);
+}
+
+void Writer::reuse_vectors(std::int64_t rowid, Prepared& p) {
+    std::unordered_map<std::string, std::string> stored;
+    auto& st = db_.cached(
+        "SELECT v.title, v.heading, v.body, x.data FROM chunk_view v "
+        "JOIN vectors x ON x.chunk = v.id WHERE v.id IN (SELECT id FROM chunks WHERE doc = ?1)");
+    st.bind(1, rowid);
+    while (st.step()) {
+        stored.emplace(vector::embedding_text(st.text(0), st.text(1), st.text(2)),
+                       std::string(st.blob(3)));
+    }
+    st.reset();
+    for (auto& c : p.rec.chunks) {
+        if (!c.vector.encoded.empty()) continue;
+        std::string text = vector::embedding_text(p.rec.title, c.heading, c.text);
+        const auto it = stored.find(text);
+        if (it != stored.end() && it->second.size() == embedding_->stored_size()) {
+            c.vector = embedding_->kept(it->second, text);
+            ++report_.vectors_reused;
+        }
+    }
 }
 
 // `superseded`: a later record in this round has the same id.

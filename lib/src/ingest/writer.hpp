@@ -68,6 +68,8 @@ class Writer {
     };
 
     void write_one(Prepared& p, bool superseded, store::DocumentWriter* writer);
+    void embed_round(std::vector<WorkResult>& results, std::size_t until);
+    void reuse_vectors(std::int64_t rowid, Prepared& p);
     void tally(Action a, std::int64_t chunks, std::int64_t n);
     static std::string_view name(Action a);
 
@@ -75,6 +77,7 @@ class Writer {
     vector::GraphBuilder* graph_;  // told of each commit, when the index has vectors
     text::Tokenizer& tokenizer_;   // the writing thread's own
     const Settings& settings_;
+    const vector::Embedding* embedding_;  // null without vectors, or in a dry run
     const IngestOptions& o_;
     const Known& known_;
     const IngestCallbacks& cb_;

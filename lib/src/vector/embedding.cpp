@@ -125,6 +125,9 @@ class BuiltinEmbedding final : public Embedding {
 
 // --- A model's dense vectors --------------------------------------------------------------
 
+// Past this, a dimension is more likely a service's mistake than a model's.
+constexpr int kMaxDimension = 65536;
+
 // A code's length for vectors of `dimension` components: the power of two they are padded to.
 std::size_t dense_bits(int dimension) {
     return std::max<std::size_t>(64, std::bit_ceil(static_cast<std::size_t>(dimension)));
@@ -303,11 +306,15 @@ std::unique_ptr<Embedding> make_embedding(std::string_view spec, int dimension) 
                                      dimension, spec, made->dimension()));
     }
     if (embed::is_builtin(spec)) return std::make_unique<BuiltinEmbedding>(std::move(made));
-    if (made->dimension() < 1) {
-        throw Error(fmt::format("embedder '{}' makes vectors of {} dimensions", spec,
-                                made->dimension()));
+    return dense_embedding(std::move(made));
+}
+
+std::unique_ptr<Embedding> dense_embedding(std::unique_ptr<Embedder> embedder) {
+    if (embedder->dimension() < 1 || embedder->dimension() > kMaxDimension) {
+        throw Error(fmt::format("embedder '{}' makes vectors of {} dimensions (rk takes 1 to {})",
+                                embedder->spec(), embedder->dimension(), kMaxDimension));
     }
-    return std::make_unique<DenseEmbedding>(std::move(made));
+    return std::make_unique<DenseEmbedding>(std::move(embedder));
 }
 
 bool counts_grams(std::string_view spec) {

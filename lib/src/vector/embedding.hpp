@@ -104,6 +104,9 @@ class Embedding {
 // index's, and what opening the embedder throws (a model's missing file).
 std::unique_ptr<Embedding> make_embedding(std::string_view spec, int dimension);
 
+// The embedding of a model's dense vectors, over `embedder` (for tests, and make_embedding()).
+std::unique_ptr<Embedding> dense_embedding(std::unique_ptr<Embedder> embedder);
+
 // The bytes a stored vector of an embedder named `spec` with `dimension` dimensions takes,
 // without opening the embedder (0 for "none").
 std::size_t stored_bytes(std::string_view spec, int dimension);
