@@ -74,8 +74,12 @@ void rerank_hits(store::Database& db, const Query& q, std::size_t depth, std::ve
         st.reset();
         // The title says what a document is about, which its chunk may not repeat.
         const auto& title = hits[i].title;
-        texts.push_back(title.empty() || body.starts_with(title) ? std::move(body)
-                                                                 : title + "\n\n" + body);
+        if (title.empty() || body.starts_with(title)) {
+            texts.push_back(std::move(body));
+        } else {
+            texts.push_back(title);
+            texts.back().append("\n\n").append(body);
+        }
     }
     std::vector<Reranked> ranked;
     try {
