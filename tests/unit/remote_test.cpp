@@ -107,7 +107,10 @@ class LoopbackServer {
 // dimensions, listed last to first.
 Reply openai_reply(const std::string& body, int dim) {
     simdjson::dom::parser parser;
-    const auto inputs = parser.parse(body)["input"].get_array().value();
+    simdjson::dom::array inputs;
+    if (parser.parse(body)["input"].get_array().get(inputs) != simdjson::SUCCESS) {
+        return {400, R"({"error":{"message":"not JSON with an input array"}})"};
+    }
     std::string out = R"({"data":[)";
     for (std::size_t i = inputs.size(); i-- > 0;) {
         if (i + 1 != inputs.size()) out += ',';
@@ -143,9 +146,11 @@ TEST_CASE("the openai embedder batches, orders by index and normalises") {
         REQUIRE(path == "/v1/embeddings");
         return openai_reply(body, 4);
     });
-    const auto e = rk::embed::make_remote("openai:" + server.url() + "/v1?model=m&batch=3", 0);
+    const auto e =
+        rk::embed::make_remote("openai:" + server.url() + "/v1?model=m&batch=3&concurrency=2", 0);
     REQUIRE(e->dimension() == 4);  // learnt by the probe
-    const std::vector<std::string_view> texts{"a", "b", "", "c", "d", "e", "f"};
+    // "caf\xe9" is not UTF-8: the request must still be JSON (the server parses it).
+    const std::vector<std::string_view> texts{"a", "b", " \n", "caf\xe9", "d", "e", "f"};
     std::vector<float> out(texts.size() * 4, -1.0F);
     e->embed(texts, out);
     CHECK(calls == 1 + 3);
