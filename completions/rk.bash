@@ -101,7 +101,8 @@ _rk()
         --include --exclude --collection --meta --id-field --title-field --text-field --encoding
         -j --jobs --format -k --mode --where --path --batch --qrels --run --metrics
         --warmup --repeat --report --gate --baseline --max-regression --bm25 --fusion --ef
-        --vector-search --port --host --threads --max-body --timeout -o --output "
+        --vector-search --port --host --threads --max-body --timeout -o --output --rerank
+        --rerank-depth "
 
     # Find the command (and index's subcommand) and any --index given so far.
     local cmd="" sub="" index="" i w
@@ -201,7 +202,7 @@ _rk()
             ;;
         query)
             opts="-k --mode --chunks --collection --where --path --format --batch --bm25 --fusion
-                --rm3 --rm3-params --explain --ef --vector-search"
+                --rm3 --rm3-params --explain --ef --vector-search --rerank --rerank-depth"
             ;;
         get) opts="--format" ;;
         ls) opts="--collection --format" ;;
@@ -212,11 +213,13 @@ _rk()
         eval) opts="--qrels --run --metrics --per-query --dedupe --format" ;;
         bench)
             opts="--mode -k --warmup --repeat --metrics --report --gate --baseline
-                --max-regression --bm25 --fusion --rm3 --rm3-params --ef --vector-search -j --jobs
+                --max-regression --bm25 --fusion --rm3 --rm3-params --rerank --rerank-depth --ef
+                --vector-search -j --jobs
                 --no-ingest --tokenizer --chunk-size --chunk-overlap"
             ;;
-        serve) opts="--port --host --threads --max-body --timeout" ;;
-        index | completions | mcp) opts="" ;;
+        serve) opts="--port --host --threads --max-body --timeout --rerank --rerank-depth" ;;
+        mcp) opts="--rerank --rerank-depth" ;;
+        index | completions) opts="" ;;
     esac
 
     if [[ $cur == -* ]]; then

@@ -18,7 +18,7 @@ function __rk_positionals
                 --text-field -j --jobs --format -k --mode --where --path --batch \
                 --qrels --run --metrics --warmup --repeat --report --gate --baseline \
                 --max-regression --bm25 --fusion --rm3 --rm3-params --ef --vector-search --port --host \
-                --threads --max-body --timeout -o --output
+                --threads --max-body --timeout -o --output --rerank --rerank-depth
                 set skip 1
             case '-*'
             case '*'
@@ -238,3 +238,13 @@ complete -c rk -n '__rk_using bench' -l chunk-overlap -x -d 'Chunk overlap of th
 complete -c rk -n __rk_index_needs_command -a verify -d 'Check SQLite, full-text and chunk consistency'
 complete -c rk -n __rk_index_needs_command -a rebuild -d 'Rebuild the derived structures from the stored chunks'
 complete -c rk -n __rk_index_needs_command -a optimize -d 'Merge the full-text index and compact'
+
+# --rerank, for every command that searches
+complete -c rk -n '__rk_using query' -l rerank -x -d 'Reorder the best results by a reranking service (URL?model=NAME)'
+complete -c rk -n '__rk_using query' -l rerank-depth -x -d 'How many results the reranker sees (default 50)'
+complete -c rk -n '__rk_using bench' -l rerank -x -d 'Rerank each query by a reranking service (URL?model=NAME)'
+complete -c rk -n '__rk_using bench' -l rerank-depth -x -d 'How many results the reranker sees (default 50)'
+complete -c rk -n '__rk_using serve' -l rerank -x -d 'Default reranking service for searches (URL?model=NAME)'
+complete -c rk -n '__rk_using serve' -l rerank-depth -x -d 'How many results the reranker sees (default 50)'
+complete -c rk -n '__rk_using mcp' -l rerank -x -d 'Default reranking service for searches (URL?model=NAME)'
+complete -c rk -n '__rk_using mcp' -l rerank-depth -x -d 'How many results the reranker sees (default 50)'

@@ -196,6 +196,17 @@ void add_rm3_options(CLI::App* cmd, Rm3Flags& flags) {
         ->type_name("LIST");
 }
 
+void add_rerank_options(CLI::App* cmd, std::string& spec, int& depth) {
+    cmd->add_option("--rerank", spec,
+                    "Reorder the best results by a reranking service: its endpoint's URL and "
+                    "options (model=NAME, key_env=VAR, timeout=S, retries=N)")
+        ->type_name("URL?model=NAME");
+    cmd->add_option("--rerank-depth", depth, "How many of the best results the reranker sees")
+        ->type_name("N")
+        ->default_str("50")
+        ->check(CLI::Range(1, 1000));
+}
+
 void add_commands(CLI::App& app, Context& ctx) {
     app.add_option("--index", ctx.index_flag,
                    "Index directory (default: $RK_INDEX, ./.rk or a "

@@ -104,6 +104,9 @@ struct Rm3Flags {
     [[nodiscard]] std::optional<Rm3Params> parse() const;
 };
 void add_rm3_options(CLI::App* cmd, Rm3Flags& flags);
+// --rerank URL?model=NAME and --rerank-depth N, as `rk query`, `rk bench`, `rk mcp` and
+// `rk serve` take them (the servers: as the default of their search calls).
+void add_rerank_options(CLI::App* cmd, std::string& spec, int& depth);
 
 // Fills options not given on the command line from INDEX/config.toml and then from
 // ${XDG_CONFIG_HOME:-~/.config}/rk/config.toml (or $RK_CONFIG). Call after parsing.

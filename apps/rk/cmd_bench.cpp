@@ -19,6 +19,7 @@ struct BenchFlags {
     std::string max_regression = "5";
     std::string bm25;
     Rm3Flags rm3;
+    std::string rerank;
     Settings settings;
     bool settings_given = false;  // --tokenizer, --chunk-size or --chunk-overlap
     bool no_ingest = false;
@@ -81,6 +82,7 @@ int run_bench_cmd(Context& ctx, BenchFlags& f) {
     f.o.bm25 = parse_bm25_params(f.bm25);
     f.o.fusion = parse_fusion(f.fusion);
     f.o.rm3 = f.rm3.parse();
+    if (!f.rerank.empty()) f.o.rerank = f.rerank;
     f.o.vector_search = parse_vector_search(f.vector_search);
     check_bench_options(f.o);
     const double max_regression = parse_percent(f.max_regression);
@@ -198,6 +200,7 @@ void add_bench(CLI::App& app, Context& ctx) {
                     "BM25 parameters, any of k1=1.8,b=0.75,title=2,heading=1.5,body=1")
         ->type_name("LIST");
     add_rm3_options(cmd, f->rm3);
+    add_rerank_options(cmd, f->rerank, f->o.rerank_depth);
     cmd->add_flag("--no-ingest", f->no_ingest,
                   "Measure the --index as it is; the dataset needs only queries.jsonl");
     cmd->add_option("-j,--jobs", f->o.jobs, "Ingest threads (0: one per core)")->type_name("N");

@@ -30,6 +30,8 @@ struct QueryFlags {
     Rm3Flags rm3;
     int k = 10;
     int ef = 0;
+    std::string rerank;
+    int rerank_depth = 50;
     bool chunks = false;
     bool explain = false;
 };
@@ -40,7 +42,8 @@ std::string signals(const Hit& h) {
         return s.rank > 0 ? fmt::format("{} #{} {:.3f}", name, s.rank, s.score)
                           : fmt::format("{} -", name);
     };
-    return one("bm25", h.bm25) + " · " + one("vector", h.vector);
+    return one("bm25", h.bm25) + " · " + one("vector", h.vector) +
+           (h.rerank ? fmt::format(" · rerank {:.3f}", *h.rerank) : std::string());
 }
 
 std::string flat(std::string_view s) {
@@ -104,6 +107,8 @@ int run_query(Context& ctx, QueryFlags& f) {
     q.rm3 = f.rm3.parse();
     q.ef = f.ef;
     q.vector_search = parse_vector_search(f.vector_search);
+    if (!f.rerank.empty()) q.rerank = f.rerank;
+    q.rerank_depth = f.rerank_depth;
     if (!f.collection.empty()) q.collection = f.collection;
     if (!f.path.empty()) q.path_glob = f.path;
     for (const auto& kv : f.where) {
@@ -121,6 +126,7 @@ int run_query(Context& ctx, QueryFlags& f) {
     JsonWriter all;
     if (f.format == "json" && batch) all.begin_array();
     std::string buf;
+    std::unordered_set<std::string> warned;
     for (const auto& in : inputs) {
         q.text = in.text;
         const auto t0 = std::chrono::steady_clock::now();
@@ -129,6 +135,10 @@ int run_query(Context& ctx, QueryFlags& f) {
         const double ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                 .count();
+        // A batch says each thing once, not once a query.
+        for (const auto& w : stats.warnings) {
+            if (warned.insert(w).second) ctx.warn(w);
+        }
         if (ctx.verbose > 0) {
             ctx.note(fmt::format(
                 "{} results in {:.2f} ms; BM25 passes {}; vector graph searches {}, codes "
@@ -268,6 +278,7 @@ void add_query(CLI::App& app, Context& ctx) {
                     "BM25 parameters, any of k1=1.8,b=0.75,title=2,heading=1.5,body=1")
         ->type_name("LIST");
     add_rm3_options(cmd, f->rm3);
+    add_rerank_options(cmd, f->rerank, f->rerank_depth);
     cmd->footer(
         "Exit status: 0 if something was found, 1 if nothing was, 2 on error.\n"
         "Examples:\n"

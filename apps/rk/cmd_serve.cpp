@@ -23,14 +23,17 @@ void add_serve(CLI::App& app, Context& ctx) {
     cmd->add_option("--timeout", opt->timeout_s, "Seconds to read a request or write a reply")
         ->type_name("S")
         ->check(CLI::Range(1, 3600));
+    auto rerank = std::make_shared<std::string>();
+    add_rerank_options(cmd, *rerank, opt->search.rerank_depth);
     cmd->footer(
         "Endpoints: GET /health, GET /search?q=..., POST /search, GET /docs/ID, GET /stats.\n"
         "Stops cleanly on SIGINT or SIGTERM.\n"
         "Examples:\n"
         "  rk serve --port 7700 &\n"
         "  curl -s 'http://127.0.0.1:7700/search?q=retry+backoff&k=3' | jq '.results[].id'");
-    cmd->callback([&ctx, opt] {
-        ctx.action = [&ctx, opt] {
+    cmd->callback([&ctx, opt, rerank] {
+        ctx.action = [&ctx, opt, rerank] {
+            if (!rerank->empty()) opt->search.rerank = *rerank;
             if (ctx.verbose > 0) opt->log = &std::cerr;
             if (opt->host != "localhost" && opt->host != "::1" && !opt->host.starts_with("127.")) {
                 ctx.warn(fmt::format("listening on {}: anyone who can reach it can read the index",

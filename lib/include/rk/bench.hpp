@@ -29,6 +29,10 @@ struct BenchOptions {
     std::optional<Rm3Params> rm3;  // set: every query expanded by RM3 feedback
     int ef = 0;                    // HNSW search breadth; 0 for the default
     Query::VectorSearch vector_search = Query::VectorSearch::automatic;
+    // Set: a reranking service reorders each query's first rerank_depth hits (Query::rerank);
+    // its failing on any scored query fails the benchmark, whose figures would not be its.
+    std::optional<std::string> rerank;
+    int rerank_depth = 50;
     // false: measure the index as it is, without ingesting the dataset's corpus (which then
     // need not be there).
     bool ingest = true;

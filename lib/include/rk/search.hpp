@@ -91,6 +91,12 @@ struct Query {
     // HNSW graph above (automatic), or always one way (to measure the graph's recall).
     enum class VectorSearch { automatic, exact, graph };
     VectorSearch vector_search = VectorSearch::automatic;
+    // Set: a reranking service ("URL?model=NAME[&key_env=VAR][&timeout=S][&retries=N]", URL
+    // the full endpoint, e.g. http://host/v1/rerank) reorders the first `rerank_depth` fused
+    // hits (1 to 1000); later hits follow them in their fused order. When it fails, the fused
+    // order stands and SearchStats::warnings says why.
+    std::optional<std::string> rerank;
+    int rerank_depth = 50;
 };
 
 // One signal's view of a hit: its 1-based rank in that signal's list (0 when the signal did
@@ -107,6 +113,9 @@ struct Hit {
     std::string snippet;
     std::vector<std::pair<std::size_t, std::size_t>> highlights;  // byte ranges in snippet
     Signal bm25, vector;  // what each signal said (--explain)
+    // The reranking service's score, for hits it reordered; `score` is then this score too
+    // (hits past the rerank depth keep their fused score).
+    std::optional<double> rerank;
 };
 
 // User text as FTS5 expressions: every term quoted, so no FTS5 syntax passes through.
@@ -128,6 +137,9 @@ struct SearchStats {
     int graph_searches = 0;         // searches of the vector graph (at most 2)
     std::int64_t codes_scored = 0;  // chunks' codes compared with the query
     std::int64_t rescored = 0;      // chunks scored exactly from their text
+    // What went wrong without failing the search (a reranker that did not answer), one line
+    // each, for the front end to show.
+    std::vector<std::string> warnings;
 };
 
 // Runs the query against an open index, and says what it did in `stats` when given. Throws
@@ -138,8 +150,8 @@ std::vector<Hit> search(const Index& index, const Query& query, SearchStats* sta
 Query::VectorSearch parse_vector_search(std::string_view name);
 
 // Writes a hit's fields (rank, id, score, title, source, collection, chunk, heading, snippet,
-// highlights, and with `explain` each signal's rank and score) into an open JSON object; the
-// id and source as write_id() in rk/ids.hpp writes them.
+// highlights, the rerank score when reranked, and with `explain` each signal's rank and score)
+// into an open JSON object; the id and source as write_id() in rk/ids.hpp writes them.
 void write_hit(JsonWriter& w, const Hit& hit, int rank, bool explain = false);
 
 }  // namespace rk

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 namespace rk {
@@ -14,12 +15,19 @@ namespace rk {
 // The MCP protocol revisions served, newest first.
 inline constexpr const char* kMcpProtocolVersions[] = {"2025-11-25", "2025-06-18"};
 
+// What a search call gets when it does not say: the front end's --rerank and --rerank-depth
+// (see Query::rerank).
+struct SearchDefaults {
+    std::optional<std::string> rerank;
+    int rerank_depth = 50;
+};
+
 // Serves MCP (JSON-RPC 2.0, one message a line) from `in` to `out` until `in` ends, over the
 // index at `index_dir`, opened once for reading (a later writer's commits are seen by later
 // calls). Diagnostics go to `log` when it is not null; nothing but replies goes to `out`.
 // Throws IndexError when the index cannot be opened.
 void serve_mcp(const std::filesystem::path& index_dir, std::istream& in, std::ostream& out,
-               std::ostream* log);
+               std::ostream* log, const SearchDefaults& defaults = {});
 
 struct HttpOptions {
     std::string host = "127.0.0.1";
@@ -28,6 +36,7 @@ struct HttpOptions {
     std::size_t max_body = std::size_t{1} << 20;  // larger request bodies get 413
     int timeout_s = 10;                           // to read a request, and to write a reply
     std::ostream* log = nullptr;                  // one line a request, when not null
+    SearchDefaults search;
 };
 
 // Serves the HTTP API over the index at `index_dir` until SIGINT or SIGTERM arrives, then

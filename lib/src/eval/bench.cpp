@@ -186,14 +186,21 @@ DatasetResult run_bench(const fs::path& dataset, Index& index, const BenchOption
         q.rm3 = o.rm3;
         q.ef = o.ef;
         q.vector_search = o.vector_search;
+        q.rerank = o.rerank;
+        q.rerank_depth = o.rerank_depth;
         Run run;
         for (const auto& qt : queries) {
             q.text = qt.text;
             auto& entries = run[qt.id];
             // Scores rounded as `rk query --format trec` prints them, so that `rk eval` of
             // that run and this figure agree, ties included.
-            for (const auto& h : search(index, q)) {
+            SearchStats did;
+            for (const auto& h : search(index, q, &did)) {
                 entries.push_back({h.id, std::round(h.score * 1e6) / 1e6});
+            }
+            if (!did.warnings.empty()) {
+                throw ServiceError(did.warnings.front(),
+                                   fmt::format("{}: query {}", r.name, qt.id));
             }
         }
         if (judged) {

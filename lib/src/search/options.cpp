@@ -162,6 +162,7 @@ void write_hit(JsonWriter& w, const Hit& h, int rank, bool explain) {
             .end_array();
     }
     w.end_array();
+    if (h.rerank) w.key("rerank").value(*h.rerank);
     if (!explain) return;
     w.key("signals").begin_object();
     for (const auto& [name, s] : {std::pair{"bm25", h.bm25}, std::pair{"vector", h.vector}}) {

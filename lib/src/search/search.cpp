@@ -14,6 +14,7 @@
 #include "lexical/query.hpp"
 #include "rk/error.hpp"
 #include "search/collector.hpp"
+#include "search/rerank.hpp"
 #include "search/vector_signal.hpp"
 #include "store/index_impl.hpp"
 #include "vector/store.hpp"
@@ -60,6 +61,56 @@ void split_highlights(Hit& hit, std::string_view marked) {
     }
 }
 
+// Reorders the first `depth` hits (and their chunks) as the query's reranker says; on failure
+// leaves them in their fused order and says why in `stats`.
+void rerank_hits(store::Database& db, const Query& q, std::size_t depth, std::vector<Hit>& hits,
+                 std::vector<std::int64_t>& chunks, SearchStats& stats) {
+    depth = std::min(depth, hits.size());
+    std::vector<std::string> texts;
+    auto& st = db.cached("SELECT body FROM chunk_view WHERE id = ?1");
+    for (std::size_t i = 0; i < depth; ++i) {
+        st.bind(1, chunks[i]);
+        std::string body = st.step() ? st.str(0) : std::string();
+        st.reset();
+        // The title says what a document is about, which its chunk may not repeat.
+        const auto& title = hits[i].title;
+        if (title.empty() || body.starts_with(title)) {
+            texts.push_back(std::move(body));
+        } else {
+            texts.push_back(title);
+            texts.back().append("\n\n").append(body);
+        }
+    }
+    std::vector<Reranked> ranked;
+    try {
+        ranked = call_reranker(*q.rerank, q.text, texts);
+    } catch (const ServiceError& e) {
+        stats.warnings.push_back(
+            fmt::format("reranking failed, results are in their fused order: {}", e.message()));
+        return;
+    }
+    // What the service ranked comes first; anything it left out follows in fused order.
+    std::vector<std::size_t> order;
+    std::vector<bool> placed(depth);
+    for (const auto& r : ranked) {
+        hits[r.index].rerank = r.score;
+        hits[r.index].score = r.score;
+        order.push_back(r.index);
+        placed[r.index] = true;
+    }
+    for (std::size_t i = 0; i < depth; ++i) {
+        if (!placed[i]) order.push_back(i);
+    }
+    std::vector<Hit> new_hits;
+    std::vector<std::int64_t> new_chunks;
+    for (const auto i : order) {
+        new_hits.push_back(std::move(hits[i]));
+        new_chunks.push_back(chunks[i]);
+    }
+    std::move(new_hits.begin(), new_hits.end(), hits.begin());
+    std::copy(new_chunks.begin(), new_chunks.end(), chunks.begin());
+}
+
 }  // namespace
 
 SearchMode effective_mode(const Index& index, const Query& q) {
@@ -100,7 +151,11 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
         collector.exclude(excluded);
     }
 
-    const auto k = static_cast<std::size_t>(q.k);
+    // A reranker sees the first rerank_depth hits, though fewer may be shown.
+    const std::size_t depth_reranked =
+        q.rerank ? static_cast<std::size_t>(std::clamp(q.rerank_depth, 1, kMaxRerankDepth)) : 0;
+    const auto k = std::max(static_cast<std::size_t>(q.k), depth_reranked);
+    const auto shown = static_cast<std::size_t>(q.k);
     const std::size_t depth = lexical && vectors ? std::max(k, kFusionDepth) : k;
     std::vector<Ranked> by_bm25, by_vector;
     // Both signals: the vector one runs in a second thread (on a second connection, which a
@@ -209,6 +264,11 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
         h.vector = f.vector;
         hit_chunks.push_back(f.first->chunk);
         hits.push_back(std::move(h));
+    }
+    if (q.rerank && !hits.empty()) rerank_hits(db, q, depth_reranked, hits, hit_chunks, stats);
+    if (hits.size() > shown) {
+        hits.resize(shown);
+        hit_chunks.resize(shown);
     }
     if (q.snippets && !hits.empty()) {
         // Highlighting pasted paragraphs would cost more than the search (snippet() is

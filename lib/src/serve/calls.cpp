@@ -97,7 +97,22 @@ std::pair<std::string, std::string> key_value(std::string_view kv) {
 }
 
 constexpr std::string_view kSearchKeys =
-    "query, mode, k, collection, where, path, chunks or explain";
+    "query, mode, k, collection, where, path, chunks, explain, rerank or rerank_depth";
+
+SearchArgs with_defaults(const SearchDefaults& defaults) {
+    SearchArgs a;
+    a.query.rerank = defaults.rerank;
+    a.query.rerank_depth = defaults.rerank_depth;
+    return a;
+}
+
+void set_rerank(Query& q, std::string spec) {
+    if (spec.empty()) {
+        q.rerank.reset();
+    } else {
+        q.rerank = std::move(spec);
+    }
+}
 
 void line_range(GetArgs& a) {
     if (a.start_line && a.end_line && *a.end_line < *a.start_line) {
@@ -108,8 +123,8 @@ void line_range(GetArgs& a) {
 
 }  // namespace
 
-SearchArgs search_args(const simdjson::dom::object& args) {
-    SearchArgs a;
+SearchArgs search_args(const simdjson::dom::object& args, const SearchDefaults& defaults) {
+    SearchArgs a = with_defaults(defaults);
     bool has_query = false;
     for (const auto field : args) {
         const std::string_view key = field.key;
@@ -129,6 +144,10 @@ SearchArgs search_args(const simdjson::dom::object& args) {
             a.query.chunks = as_bool(v, key);
         } else if (key == "explain") {
             a.explain = as_bool(v, key);
+        } else if (key == "rerank") {
+            set_rerank(a.query, std::string(as_string(v, key)));
+        } else if (key == "rerank_depth") {
+            a.query.rerank_depth = static_cast<int>(as_int(v, key, 1, 1000));
         } else if (key == "where") {
             simdjson::dom::object where;
             if (v.get_object().get(where) != simdjson::SUCCESS) {
@@ -149,8 +168,8 @@ SearchArgs search_args(const simdjson::dom::object& args) {
     return a;
 }
 
-SearchArgs search_args(const Params& params) {
-    SearchArgs a;
+SearchArgs search_args(const Params& params, const SearchDefaults& defaults) {
+    SearchArgs a = with_defaults(defaults);
     bool has_query = false;
     for (const auto& [key, v] : params) {
         if (key == "q" || key == "query") {
@@ -169,10 +188,16 @@ SearchArgs search_args(const Params& params) {
             a.query.chunks = parse_bool(v, key);
         } else if (key == "explain") {
             a.explain = parse_bool(v, key);
+        } else if (key == "rerank") {
+            set_rerank(a.query, v);
+        } else if (key == "rerank_depth") {
+            a.query.rerank_depth = static_cast<int>(parse_int(v, key, 1, 1000));
         } else if (key == "where") {
             a.query.where.push_back(key_value(v));
         } else {
-            unknown(key, "q, mode, k, collection, where, path, chunks or explain");
+            unknown(key,
+                    "q, mode, k, collection, where, path, chunks, explain, rerank or "
+                    "rerank_depth");
         }
     }
     if (!has_query) throw UsageError("'q' is required");
@@ -231,7 +256,8 @@ void stats_args(const Params& params) {
 
 std::string search_result(const Index& index, const SearchArgs& args) {
     const auto t0 = std::chrono::steady_clock::now();
-    const auto hits = search(index, args.query);
+    SearchStats stats;
+    const auto hits = search(index, args.query, &stats);
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     JsonWriter w;
@@ -252,7 +278,13 @@ std::string search_result(const Index& index, const SearchArgs& args) {
         write_hit(w, h, ++rank, args.explain);
         w.end_object();
     }
-    w.end_array().end_object();
+    w.end_array();
+    if (!stats.warnings.empty()) {
+        w.key("warnings").begin_array();
+        for (const auto& warning : stats.warnings) w.value(warning);
+        w.end_array();
+    }
+    w.end_object();
     return w.take();
 }
 
@@ -367,7 +399,9 @@ std::string_view search_input_schema() {
            R"j("where":{"type":"object","additionalProperties":{"type":"string"},"description":"Only documents whose metadata has these key/value pairs"},)j"
            R"j("path":{"type":"string","description":"Only documents whose path or id matches this glob"},)j"
            R"j("chunks":{"type":"boolean","default":false,"description":"One result per matching chunk instead of per document"},)j"
-           R"j("explain":{"type":"boolean","default":false,"description":"Add each signal's rank and score"})j"
+           R"j("explain":{"type":"boolean","default":false,"description":"Add each signal's rank and score"},)j"
+           R"j("rerank":{"type":"string","description":"A reranking service that reorders the best results: URL?model=NAME (the server's default when absent; empty for none)"},)j"
+           R"j("rerank_depth":{"type":"integer","minimum":1,"maximum":1000,"default":50,"description":"How many of the best results the reranker sees"})j"
            R"j(},"required":["query"],"additionalProperties":false})j";
 }
 
@@ -386,9 +420,11 @@ std::string_view search_output_schema() {
            R"j("chunk":{"type":"integer","description":"The best (or the) matching chunk's position in the document, from 0"},)j"
            R"j("heading":{"type":"string"},"snippet":{"type":"string"},)j"
            R"j("highlights":{"type":"array","items":{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":2}},)j"
+           R"j("rerank":{"type":"number","description":"The reranking service's score, when it reordered this result"},)j"
            R"j("signals":{"type":"object","additionalProperties":{"type":"object","properties":{)j"
            R"j("rank":{"type":["integer","null"]},"score":{"type":["number","null"]}}}})j"
            R"j(},"required":["rank","id","score","title","source","collection","chunk","snippet"]}})j"
+           R"j(,"warnings":{"type":"array","items":{"type":"string"},"description":"What failed without failing the search (a reranker that did not answer)"})j"
            R"j(},"required":["query","mode","results"]})j";
 }
 

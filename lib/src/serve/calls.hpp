@@ -12,6 +12,7 @@
 
 #include "rk/index.hpp"
 #include "rk/search.hpp"
+#include "rk/serve.hpp"
 
 namespace rk::serve {
 
@@ -31,15 +32,17 @@ using Params = std::multimap<std::string, std::string>;
 
 // From a JSON object (an MCP tool's arguments, an HTTP request body) or from HTTP query
 // parameters. Unknown keys and values of the wrong type or range throw UsageError.
-SearchArgs search_args(const simdjson::dom::object& args);
-SearchArgs search_args(const Params& params);
+// `defaults` fill what the call does not say (a rerank argument of "" turns reranking off).
+SearchArgs search_args(const simdjson::dom::object& args, const SearchDefaults& defaults = {});
+SearchArgs search_args(const Params& params, const SearchDefaults& defaults = {});
 GetArgs get_args(const simdjson::dom::object& args);
 // `id` comes from the URL's path; chunk and lines from its parameters.
 GetArgs get_args(std::string id, const Params& params);
 void stats_args(const simdjson::dom::object& args);
 void stats_args(const Params& params);
 
-// {"query", "mode", "k", "took_ms", "results": [hit, ...]}, each hit as write_hit writes it.
+// {"query", "mode", "k", "took_ms", "results": [hit, ...]}, each hit as write_hit writes it,
+// and "warnings": [message, ...] when something failed without failing the search.
 std::string search_result(const Index& index, const SearchArgs& args);
 // The document (or chunk, or line range) with its metadata; nullopt when there is none.
 // Throws UsageError for a line range outside the text.

@@ -189,7 +189,8 @@ class BlockedSignals {
 // newline, which a file name may hold.
 constexpr const char* kDocsPath = R"(/docs/([\s\S]+))";
 
-void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& dir) {
+void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& dir,
+            const SearchDefaults& defaults) {
     // Runs `fn` with a pooled index; maps rk's errors to statuses.
     auto with_index = [&pool](httplib::Response& res, const auto& fn) {
         try {
@@ -213,7 +214,7 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
     });
     svr.Get("/search", [=](const httplib::Request& req, httplib::Response& res) {
         with_index(res, [&](const Index& index) {
-            send_json(res, serve::search_result(index, serve::search_args(params(req))));
+            send_json(res, serve::search_result(index, serve::search_args(params(req), defaults)));
         });
     });
     svr.Post("/search", [=](const httplib::Request& req, httplib::Response& res) {
@@ -227,7 +228,7 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
             if (body.get_object().get(args) != simdjson::SUCCESS) {
                 throw UsageError("the request body must be a JSON object");
             }
-            send_json(res, serve::search_result(index, serve::search_args(args)));
+            send_json(res, serve::search_result(index, serve::search_args(args, defaults)));
         });
     });
     svr.Get(kDocsPath, [=](const httplib::Request& req, httplib::Response& res) {
@@ -266,6 +267,63 @@ void routes(httplib::Server& svr, IndexPool& pool, const std::filesystem::path& 
 
 }  // namespace
 
+serve::PostReply serve::post(const PostRequest& request) {
+    // "scheme://authority" for httplib::Client, the rest as the request's path.
+    const auto scheme_end = request.url.find("://");
+    const std::string_view scheme = scheme_end == std::string::npos
+                                        ? std::string_view()
+                                        : std::string_view(request.url).substr(0, scheme_end);
+    if (scheme != "http" && scheme != "https") {
+        throw UsageError(fmt::format("'{}' is not an http:// or https:// URL", request.url));
+    }
+    const auto path_start = request.url.find('/', scheme_end + 3);
+    const std::string origin = request.url.substr(0, path_start);
+    const std::string path =
+        path_start == std::string::npos ? std::string("/") : request.url.substr(path_start);
+
+    httplib::Client client(origin);
+    const auto whole = static_cast<time_t>(request.timeout_s);
+    const auto micros = static_cast<time_t>((request.timeout_s - static_cast<double>(whole)) * 1e6);
+    client.set_connection_timeout(whole, micros);
+    client.set_read_timeout(whole, micros);
+    client.set_write_timeout(whole, micros);
+    client.set_tcp_nodelay(true);
+    // Redirects are not followed: the key would go wherever one points.
+    httplib::Headers headers;
+    for (const auto& [name, value] : request.headers) headers.emplace(name, value);
+
+    PostReply reply;
+    const auto result = client.Post(path, headers, request.body, "application/json");
+    if (!result) {
+        switch (result.error()) {
+            case httplib::Error::Connection:
+                reply.failure = "could not connect";
+                break;
+            case httplib::Error::Read:
+            case httplib::Error::Write:
+                reply.failure = fmt::format("no reply within {:g} s, or the connection broke",
+                                            request.timeout_s);
+                break;
+            case httplib::Error::ConnectionTimeout:
+                reply.failure = fmt::format("no connection within {:g} s", request.timeout_s);
+                break;
+            case httplib::Error::SSLConnection:
+            case httplib::Error::SSLLoadingCerts:
+            case httplib::Error::SSLServerVerification:
+                reply.failure = fmt::format("TLS failed ({})", httplib::to_string(result.error()));
+                break;
+            default:
+                reply.failure = httplib::to_string(result.error());
+        }
+        return reply;
+    }
+    reply.status = result->status;
+    reply.body = result->body;
+    if (result->has_header("Retry-After"))
+        reply.retry_after = result->get_header_value("Retry-After");
+    return reply;
+}
+
 void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& options,
                      const std::function<void(const std::string& url)>& on_listening) {
     if (options.threads < 1) throw UsageError("the number of threads must be at least 1");
@@ -291,7 +349,7 @@ void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& 
     // Headers and body go out in separate writes: without this, Nagle's algorithm holds the
     // body until the client's delayed ACK, 40 ms a request.
     svr.set_tcp_nodelay(true);
-    routes(svr, pool, index_dir);
+    routes(svr, pool, index_dir, options.search);
     // Every reply is a JSON document made for the request: a byte range of one is not a
     // reply (HTTP lets a server ignore Range, and this one does).
     // A Content-Length that is not a length (-1) is refused before any body is read:
@@ -373,6 +431,6 @@ void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& 
 }  // namespace rk
 
 extern "C" const rk::serve::HttpModule* rk_http_module() {
-    static const rk::serve::HttpModule table{rk::serve::run_http};
+    static const rk::serve::HttpModule table{rk::serve::run_http, rk::serve::post};
     return &table;
 }

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "rk/serve.hpp"
 #include "serve/calls.hpp"
@@ -21,10 +23,30 @@ void run_http(const std::filesystem::path& index_dir, const HttpOptions& options
 // repeat. (Here rather than in calls.hpp: the decoding is cpp-httplib's.)
 Params query_params(const std::string& target);
 
+// One POST to a service (embed/service.hpp makes them; the module sends them).
+struct PostRequest {
+    std::string url;  // "http[s]://host[:port]/path"
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;       // JSON
+    double timeout_s = 30;  // to connect, and then between reads of the reply
+};
+
+struct PostReply {
+    int status = 0;  // the HTTP status; 0 when no reply came (see `failure`)
+    std::string body;
+    std::string retry_after;  // the Retry-After header, empty when absent
+    std::string failure;      // with status 0: why ("connection refused", "timed out", ...)
+};
+
+// Sends `request` once. Never throws for what the network or the server did: that is in
+// the reply. Throws UsageError for a URL it cannot send to (no http:// or https://).
+PostReply post(const PostRequest& request);
+
 // The module's functions, as the core calls them.
 struct HttpModule {
     void (*run)(const std::filesystem::path& index_dir, const HttpOptions& options,
                 const std::function<void(const std::string& url)>& on_listening);
+    PostReply (*post)(const PostRequest& request);
 };
 
 }  // namespace rk::serve

@@ -89,8 +89,12 @@ struct RpcError {
 
 class Session {
   public:
-    Session(const Index& index, std::ostream& out, std::ostream* log)
-        : index_(index), out_(out), log_(log), tools_(tools_list()) {}
+    Session(const Index& index, std::ostream& out, std::ostream* log, SearchDefaults defaults)
+        : index_(index),
+          out_(out),
+          log_(log),
+          defaults_(std::move(defaults)),
+          tools_(tools_list()) {}
 
     void handle(std::string_view line) {
         if (line.size() > kMaxMessageBytes) {
@@ -242,7 +246,7 @@ class Session {
         std::string failure;
         try {
             if (name == "search") {
-                result = serve::search_result(index_, serve::search_args(args));
+                result = serve::search_result(index_, serve::search_args(args, defaults_));
             } else if (name == "get") {
                 const auto a = serve::get_args(args);
                 result = serve::get_result(index_, a);
@@ -297,6 +301,7 @@ class Session {
     const Index& index_;
     std::ostream& out_;
     std::ostream* log_;
+    SearchDefaults defaults_;
     std::string tools_;
     simdjson::dom::parser parser_, empty_;
 };
@@ -304,13 +309,13 @@ class Session {
 }  // namespace
 
 void serve_mcp(const std::filesystem::path& index_dir, std::istream& in, std::ostream& out,
-               std::ostream* log) {
+               std::ostream* log, const SearchDefaults& defaults) {
     Index index = Index::open(index_dir, Index::Mode::read);
     if (log != nullptr) {
         index.set_notes([log](const std::string& msg) { *log << "rk: mcp: " << msg << '\n'; });
         *log << "rk: mcp: serving " << index.dir().string() << " on stdio\n" << std::flush;
     }
-    Session session(index, out, log);
+    Session session(index, out, log, defaults);
     std::string line;
     while (session.ok() && std::getline(in, line)) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
