@@ -1,9 +1,9 @@
 #include "embed/model2vec.hpp"
 
+#include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -26,21 +26,22 @@ std::vector<float> row(int i) {
 constexpr int kDim = 3;
 
 // The WordPiece vocabulary, in id order.
-const std::vector<std::string> kWordPieces = {"[PAD]", "[UNK]",  "[CLS]", "[SEP]", "un",
-                                              "##aff", "##able", "the",   "cafe",  ".",
-                                              "hello", "##s",    "a"};
+constexpr std::array<std::string_view, 13> kWordPieces = {"[PAD]", "[UNK]",  "[CLS]", "[SEP]", "un",
+                                                          "##aff", "##able", "the",   "cafe",  ".",
+                                                          "hello", "##s",    "a"};
 
 // The Unigram vocabulary with scores, in id order.
-const std::vector<std::pair<std::string, double>> kUnigram = {{"<unk>", 0.0},
-                                                              {"\xE2\x96\x81hello", -1.0},
-                                                              {"\xE2\x96\x81he", -2.0},
-                                                              {"llo", -2.0},
-                                                              {"\xE2\x96\x81", -3.0},
-                                                              {"h", -4.0},
-                                                              {"e", -4.0},
-                                                              {"l", -4.0},
-                                                              {"o", -4.0},
-                                                              {"\xE2\x96\x81world", -1.5}};
+constexpr auto kUnigram =
+    std::to_array<std::pair<std::string_view, double>>({{"<unk>", 0.0},
+                                                        {"\xE2\x96\x81hello", -1.0},
+                                                        {"\xE2\x96\x81he", -2.0},
+                                                        {"llo", -2.0},
+                                                        {"\xE2\x96\x81", -3.0},
+                                                        {"h", -4.0},
+                                                        {"e", -4.0},
+                                                        {"l", -4.0},
+                                                        {"o", -4.0},
+                                                        {"\xE2\x96\x81world", -1.5}});
 
 void write(const fs::path& file, const std::string& bytes) {
     std::ofstream out(file, std::ios::binary);
@@ -205,6 +206,7 @@ TEST_CASE("model2vec: many texts at once equal one at a time", "[model2vec]") {
     const Model2VecEmbedder e(tmp.path);
     const std::vector<std::string> words = {"unaffable", "the", "cafe.", "zzz", "hellos", "a"};
     std::vector<std::string> texts;
+    texts.reserve(500);
     for (int i = 0; i < 500; ++i) {
         texts.push_back(words[i % words.size()] + " " + words[(i / 7) % words.size()]);
     }
@@ -213,7 +215,7 @@ TEST_CASE("model2vec: many texts at once equal one at a time", "[model2vec]") {
     e.embed(views, all);
     for (std::size_t i = 0; i < texts.size(); ++i) {
         const auto one = embed(e, texts[i]);
-        CHECK(std::memcmp(one.data(), all.data() + i * kDim, kDim * sizeof(float)) == 0);
+        for (int j = 0; j < kDim; ++j) CHECK(one[j] == all[i * kDim + j]);
     }
     std::vector<float> wrong(kDim);
     CHECK_THROWS_AS(e.embed(views, wrong), rk::Error);

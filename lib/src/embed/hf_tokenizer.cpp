@@ -499,8 +499,8 @@ void HfTokenizer::encode(std::string_view text, std::vector<std::uint32_t>& ids)
 void HfTokenizer::word_piece(std::string_view word, std::vector<std::uint32_t>& ids) const {
     const std::size_t before = ids.size();
     std::size_t chars = 0;
-    for (std::size_t i = 0; i < word.size(); ++i) {
-        if ((static_cast<unsigned char>(word[i]) & 0xC0U) != 0x80U) ++chars;
+    for (const char c : word) {
+        if ((static_cast<unsigned char>(c) & 0xC0U) != 0x80U) ++chars;
     }
     bool known = chars <= max_word_chars_;
     std::string candidate;

@@ -69,8 +69,9 @@ std::map<std::string, Tensor, std::less<>> read_tensors(const util::MappedFile& 
     std::map<std::string, Tensor, std::less<>> tensors;
     for (auto [name, value] : root) {
         if (name == "__metadata__") continue;
+        const std::string_view key = name;
         auto bad = [&](std::string_view what) {
-            fail(path, fmt::format("tensor '{}': {}", name, what));
+            fail(path, fmt::format("tensor '{}': {}", key, what));
         };
         Tensor t;
         std::string_view dtype;
@@ -106,7 +107,7 @@ std::map<std::string, Tensor, std::less<>> read_tensors(const util::MappedFile& 
                             count, t.item, end - begin));
         }
         t.data = file.data() + data_begin + begin;
-        tensors.emplace(std::string(name), std::move(t));
+        tensors.emplace(std::string(key), std::move(t));
     }
     return tensors;
 }
