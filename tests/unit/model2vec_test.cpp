@@ -58,15 +58,27 @@ std::uint16_t to_half(float f) {
 }
 
 // A safetensors file with one tensor "embeddings" of `rows` rows, in `dtype`.
-std::string safetensors(const std::string& dtype, int rows, const std::string& extra_header = "") {
+// A tensor beside the embeddings: its name, dtype, shape ("[13]") and bytes.
+struct Extra {
+    std::string name, dtype, shape, bytes;
+};
+
+template <typename T>
+std::string bytes_of(const std::vector<T>& values) {
+    std::string out;
+    for (const T& v : values) out.append(reinterpret_cast<const char*>(&v), sizeof v);
+    return out;
+}
+
+// A safetensors file with the tensor "embeddings" of `rows` rows in `dtype`, then `extras`.
+std::string safetensors(const std::string& dtype, int rows, const std::vector<Extra>& extras = {}) {
     std::string data;
     for (int i = 0; i < rows; ++i) {
         for (float v : row(i)) {
             if (dtype == "F32") {
-                data.append(reinterpret_cast<const char*>(&v), 4);
+                data += bytes_of(std::vector<float>{v});
             } else if (dtype == "F16") {
-                const std::uint16_t h = to_half(v);
-                data.append(reinterpret_cast<const char*>(&h), 2);
+                data += bytes_of(std::vector<std::uint16_t>{to_half(v)});
             } else {
                 data.push_back(static_cast<char>(static_cast<std::int8_t>(v)));
             }
@@ -74,8 +86,14 @@ std::string safetensors(const std::string& dtype, int rows, const std::string& e
     }
     std::string header = R"({"__metadata__":{"format":"pt"},"embeddings":{"dtype":")" + dtype +
                          R"(","shape":[)" + std::to_string(rows) + "," + std::to_string(kDim) +
-                         R"(],"data_offsets":[0,)" + std::to_string(data.size()) + "]}" +
-                         extra_header + "}";
+                         R"(],"data_offsets":[0,)" + std::to_string(data.size()) + "]}";
+    for (const Extra& x : extras) {
+        header += ",\"" + x.name + R"(":{"dtype":")" + x.dtype + R"(","shape":)" + x.shape +
+                  R"(,"data_offsets":[)" + std::to_string(data.size()) + "," +
+                  std::to_string(data.size() + x.bytes.size()) + "]}";
+        data += x.bytes;
+    }
+    header += "}";
     std::string out(8, '\0');
     const std::uint64_t n = header.size();
     for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xFF);
@@ -295,4 +313,62 @@ TEST_CASE("model2vec: each bad file is named in its error", "[model2vec]") {
     fresh();
     write(dir / "model.safetensors", safetensors("F32", 12));  // a row short of the vocab
     CHECK(error_for(dir).where() == where("tokenizer.json"));
+}
+
+TEST_CASE("model2vec: weights scale and a mapping picks each token's row", "[model2vec]") {
+    rk::test::TempDir tmp;
+    write_model(tmp.path, "F32");
+    // Vocabulary quantised to 4 rows: token id t uses row t % 4, weighted by 1 + t / 4.
+    std::vector<std::int64_t> mapping;
+    std::vector<double> weights;
+    for (std::size_t t = 0; t < kWordPieces.size(); ++t) {
+        mapping.push_back(static_cast<std::int64_t>(t % 4));
+        weights.push_back(1.0 + static_cast<double>(t) / 4);
+    }
+    std::string shape = "[";
+    shape.append(std::to_string(kWordPieces.size())).append("]");
+    write(tmp.path / "model.safetensors",
+          safetensors("F32", 4,
+                      {{"weights", "F64", shape, bytes_of(weights)},
+                       {"mapping", "I64", shape, bytes_of(mapping)}}));
+    const Model2VecEmbedder e(tmp.path);
+    // "unaffable": tokens 4, 5, 6 -> rows 0, 1, 2 with weights 2, 2.25, 2.5.
+    std::vector<double> sum(kDim);
+    for (const auto& [r, w] : {std::pair{0, 2.0}, {1, 2.25}, {2, 2.5}}) {
+        for (int j = 0; j < kDim; ++j) sum[j] += w * row(r)[j];
+    }
+    const double norm = std::sqrt(sum[0] * sum[0] + sum[1] * sum[1] + sum[2] * sum[2]);
+    check_close(embed(e, "unaffable"),
+                {static_cast<float>(sum[0] / norm), static_cast<float>(sum[1] / norm),
+                 static_cast<float>(sum[2] / norm)},
+                1e-5);
+
+    mapping[3] = 4;  // a row the matrix lacks
+    write(tmp.path / "model.safetensors",
+          safetensors("F32", 4, {{"mapping", "I64", shape, bytes_of(mapping)}}));
+    CHECK(error_for(tmp.path).where() == (tmp.path / "model.safetensors").string());
+}
+
+TEST_CASE("model2vec: without normalize the vector is the mean", "[model2vec]") {
+    rk::test::TempDir tmp;
+    write_model(tmp.path, "F32");
+    write(tmp.path / "config.json", R"({"normalize": false})");
+    const Model2VecEmbedder e(tmp.path);
+    // Rows 12, 12 and 10: (0, 12, 2), (0, 12, 2), (-2, 10, -1).
+    check_close(embed(e, "a a hello"), {-2.0F / 3, 34.0F / 3, 1.0F}, 1e-5);
+}
+
+TEST_CASE("model2vec: Unigram falls back to bytes when its vocabulary has them", "[model2vec]") {
+    rk::test::TempDir tmp;
+    write_model(tmp.path, "F32", true);
+    std::string tok = unigram_tokenizer();
+    tok.replace(tok.find("\"byte_fallback\":false"), 21, "\"byte_fallback\":true");
+    // Pieces for the bytes of "x" and "é" (C3 A9) after the others: ids 10, 11, 12.
+    tok.replace(tok.rfind("]}}"), 3, R"(,["<0x78>",-5.0],["<0xC3>",-5.0],["<0xA9>",-5.0]]}})");
+    write(tmp.path / "tokenizer.json", tok);
+    write(tmp.path / "model.safetensors", safetensors("F32", 13));
+    const Model2VecEmbedder e(tmp.path);
+    CHECK(e.token_ids("hellx") == std::vector<std::uint32_t>{2, 7, 7, 10});
+    // "é" is no piece, but both its bytes are.
+    CHECK(e.token_ids("h\xC3\xA9") == std::vector<std::uint32_t>{4, 5, 11, 12});
 }
