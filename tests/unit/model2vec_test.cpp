@@ -106,7 +106,9 @@ std::string wordpiece_tokenizer() {
         if (i > 0) vocab += ',';
         vocab.append("\"").append(kWordPieces[i]).append("\":").append(std::to_string(i));
     }
-    return R"({"version":"1.0","added_tokens":[],"normalizer":{"type":"BertNormalizer",)"
+    return R"({"version":"1.0","added_tokens":[{"id":2,"content":"[CLS]","single_word":false,)"
+           R"("lstrip":false,"rstrip":false,"normalized":false,"special":true}],)"
+           R"("normalizer":{"type":"BertNormalizer",)"
            R"("clean_text":true,"handle_chinese_chars":true,"strip_accents":null,"lowercase":true},)"
            R"("pre_tokenizer":{"type":"BertPreTokenizer"},"post_processor":null,"decoder":null,)"
            R"("model":{"type":"WordPiece","unk_token":"[UNK]","continuing_subword_prefix":"##",)"
@@ -195,6 +197,15 @@ TEST_CASE("model2vec: WordPiece model pools the rows of its tokens", "[model2vec
         check_close(embed(e, "zzz qqq"), {0, 0, 0}, 0);
         check_close(embed(e, ""), {0, 0, 0}, 0);
     }
+}
+
+TEST_CASE("model2vec: special tokens in the text are matched before normalising", "[model2vec]") {
+    rk::test::TempDir tmp;
+    write_model(tmp.path, "F32");
+    const Model2VecEmbedder e(tmp.path);
+    CHECK(e.token_ids("the[CLS]hello") == std::vector<std::uint32_t>{7, 2, 10});
+    CHECK(e.token_ids("[CLS]") == std::vector<std::uint32_t>{2});
+    CHECK(e.token_ids("[cls] a") == std::vector<std::uint32_t>{12});  // "[", "cls", "]" unknown
 }
 
 TEST_CASE("model2vec: the spec names the directory however it was written", "[model2vec]") {

@@ -6,8 +6,9 @@
 // BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation (isolated or removed), Metaspace
 // and Sequence of them; models WordPiece, WordLevel and Unigram (with byte_fallback). Anything
 // else the file names (BPE, Precompiled, ByteLevel, Split, a regex pattern, ...) is an
-// InputError naming the file and the type, never a guess. Added tokens are not matched in the
-// text: with special tokens left out they rarely occur in it.
+// InputError naming the file and the type, never a guess. Added tokens that are not normalised
+// (special tokens such as "[CLS]") are cut out of the raw text first, as the library does
+// even without special tokens; normalised added tokens are left to the model.
 #pragma once
 
 #include <cstdint>
@@ -63,7 +64,16 @@ class HfTokenizer {
     using PreTokenizer = std::function<void(std::vector<PreToken>&)>;
     enum class Model { wordpiece, wordlevel, unigram };
 
+    struct AddedToken {
+        std::string content;
+        std::uint32_t id = 0;
+        bool single_word = false, lstrip = false, rstrip = false;
+    };
+
     void read_model(const simdjson::dom::element& model);
+    void read_added(const simdjson::dom::element& tokens);
+    void encode_segment(std::string_view text, bool at_start,
+                        std::vector<std::uint32_t>& ids) const;
     void word_piece(std::string_view word, std::vector<std::uint32_t>& ids) const;
     void unigram(std::string_view piece, std::vector<std::uint32_t>& ids) const;
 
@@ -75,6 +85,7 @@ class HfTokenizer {
     std::uint32_t id_count_ = 0;
     std::optional<std::uint32_t> unk_token_id_;
     std::size_t median_length_ = 0;
+    std::vector<AddedToken> added_;  // matched in the raw text ("normalized": false)
     // WordPiece
     std::string continuing_prefix_ = "##";
     std::size_t max_word_chars_ = 100;
