@@ -6,6 +6,8 @@
 #include <charconv>
 
 #include "embed/builtin.hpp"
+#include "embed/model2vec.hpp"
+#include "embed/remote.hpp"
 #include "rk/error.hpp"
 
 namespace rk::embed {
@@ -35,8 +37,25 @@ struct Kind {
     void (*check)(std::string_view spec);
 };
 
+std::unique_ptr<Embedder> open_model2vec(std::string_view spec, int /*dimension*/) {
+    return make_model2vec(spec.substr(spec.find(':') + 1));
+}
+
+void check_model2vec(std::string_view spec) {
+    if (spec.size() <= std::string_view("model2vec:").size()) {
+        throw UsageError(fmt::format("embedder '{}': name the model's directory", spec));
+    }
+}
+
+void check_remote(std::string_view spec) {
+    (void)make_remote(spec, 1);  // a dimension given: no request is made
+}
+
 constexpr std::array kKinds{
     Kind{"builtin", "builtin, builtin:BITS", open_builtin, check_builtin},
+    Kind{"model2vec", "model2vec:DIR", open_model2vec, check_model2vec},
+    Kind{"openai", "openai:URL?model=NAME", make_remote, check_remote},
+    Kind{"ollama", "ollama:URL?model=NAME", make_remote, check_remote},
 };
 
 const Kind& kind_of(std::string_view spec) {

@@ -211,8 +211,8 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
         // The embedding service is down: BM25 alone still answers (vector mode has nothing
         // else, and fails).
         if (!lexical) throw;
-        const auto& note = index.impl().note;
-        if (note) note(fmt::format("vector signal left out: {}", e.message()));
+        stats.warnings.push_back(fmt::format(
+            "the vector signal is left out, results are BM25's alone: {}", e.message()));
         by_vector.clear();
     }
 
