@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A loopback stand-in for embedding and reranking services, for rk's CLI tests.
 
-  fake_service.py --log FILE [--dim N] [--fault NAME] [--fault-times N] [--retry-after S]
+  fake_service.py --log FILE [--dim N] [--fault NAME] [--fault-times N] [--fault-after N]
+                  [--retry-after S]
                   [--slow S] [--rerank reverse|overlap|tei]
 
 Listens on 127.0.0.1 on a free port and prints "port N" on stdout. Speaks
@@ -19,7 +20,8 @@ first, which no fusion would.
 Every request is appended to the log as one JSON line: {"path", "headers", "body"} (body
 parsed when it is JSON, else the raw text).
 
-Faults (--fault, for the first --fault-times requests, default all; /_control excluded):
+Faults (--fault, for the first --fault-times requests, default all, after the first
+--fault-after requests, default none, have been served well; /_control excluded):
   slow (sleep --slow seconds first), 429 (with Retry-After), 500, malformed (not JSON),
   wrong-dim (vectors one dimension short), wrong-count (one vector too few), 401, 404.
 """
@@ -50,8 +52,10 @@ class State:
         self.settings = {
             "dim": args.dim, "fault": args.fault, "fault_times": args.fault_times,
             "retry_after": args.retry_after, "slow": args.slow, "rerank": args.rerank,
+            "fault_after": args.fault_after,
         }
         self.faulted = 0
+        self.served = 0
         self.log = open(args.log, "a", encoding="utf-8")
 
     def record(self, path, headers, body):
@@ -63,7 +67,8 @@ class State:
         """The fault for this request, or None; counts it."""
         with self.lock:
             s = self.settings
-            if not s["fault"]:
+            self.served += 1
+            if not s["fault"] or self.served <= (s["fault_after"] or 0):
                 return None
             if s["fault_times"] is not None and self.faulted >= s["fault_times"]:
                 return None
@@ -99,6 +104,7 @@ def handler(state):
                 with state.lock:
                     state.settings.update(body or {})
                     state.faulted = 0
+                    state.served = 0
                 return self.reply(200, {"ok": True})
             state.record(self.path, dict(self.headers.items()),
                          body if body is not None else text)
@@ -163,6 +169,7 @@ def main():
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--fault", default="")
     ap.add_argument("--fault-times", type=int, default=None)
+    ap.add_argument("--fault-after", type=int, default=None)
     ap.add_argument("--retry-after", type=int, default=1)
     ap.add_argument("--slow", type=float, default=5)
     ap.add_argument("--rerank", default="overlap", choices=["overlap", "reverse", "tei"])

@@ -1,7 +1,6 @@
 """Embedding and reranking services over HTTP, against tests/cli/fake_service.py: rerank
 (`rk query --rerank`, config, bench, serve, mcp), its retries and failures, the key kept
-secret, and the openai:/ollama: embedders (skipped until `rk init --embedder openai:...` is
-wired to them)."""
+secret, and the openai:/ollama: embedders from rk init to queries, with their faults."""
 
 import json
 import os
@@ -286,16 +285,18 @@ class Rerank(RkTestCase):
 
 
 class RemoteEmbedders(RkTestCase):
-    """Run once make_embedder() knows openai: and ollama: (the lead's integration)."""
+    """openai: and ollama: embedders, from rk init to queries, and their faults."""
 
     DIM = 48
 
-    def init(self, spec, **kw):
-        r = self.rk("init", "--embedder", spec, **kw)
-        if r.code != 0 and "unknown embedder" in r.err:
-            self.skipTest("rk init does not know remote embedders yet")
+    def init(self, spec, *args, **kw):
+        r = self.rk("init", "--embedder", spec, *args, **kw)
         self.assertEqual(r.code, 0, r)
         return r
+
+    def embedded(self):
+        """The texts sent for embedding so far (the probe's included)."""
+        return [t for x in self.svc.requests("/v1/embeddings") for t in x["body"]["input"]]
 
     def setUp(self):
         super().setUp()
@@ -312,7 +313,8 @@ class RemoteEmbedders(RkTestCase):
         self.assertNotIn(SECRET, r.out + r.err)
         self.assertTrue(all(x["headers"].get("Authorization") == f"Bearer {SECRET}"
                             for x in self.svc.requests()))
-        self.assertNotIn(SECRET.encode(), open(os.path.join(self.index, "rk.db"), "rb").read())
+        with open(os.path.join(self.index, "rk.db"), "rb") as f:
+            self.assertNotIn(SECRET.encode(), f.read())
         r = self.rk("-vv", "query", "timeout remote call", "--mode", "vector", "--format", "json",
                     env={"OPENAI_API_KEY": SECRET})
         self.assertEqual(r.code, 0, r)
@@ -353,6 +355,67 @@ class RemoteEmbedders(RkTestCase):
         self.svc.control(fault="401")
         r = self.rk("ingest", self.write_jsonl("docs.jsonl", DOCS))
         self.assertIn("refused the key", r.err)
+        self.svc.control(fault="malformed")
+        r = self.rk("ingest", self.write_jsonl("docs.jsonl", DOCS))
+        self.assertError(r, mentions=[self.svc.base])
+        self.assertEqual(self.stats()["documents"], 0)
+        # Retried, and then all is well: 429 (after its Retry-After) and 500.
+        for fault in ("429", "500"):
+            self.svc.control(fault=fault, fault_times=1, retry_after=0)
+            docs = [dict(d, _id=f"{fault}-{d['_id']}") for d in DOCS]
+            self.ok("-q", "ingest", self.write_jsonl(f"docs-{fault}.jsonl", docs))
+        self.assertEqual(self.stats()["documents"], 10)
+        self.ok("index", "verify")
+
+    def test_init_needs_the_service(self):
+        r = self.rk("init", "--embedder", f"openai:http://127.0.0.1:{dead_port()}/v1?model=m")
+        self.assertError(r, mentions=["127.0.0.1"])
+        self.assertFalse(os.path.exists(os.path.join(self.index, "rk.db")))
+        self.svc.control(fault="wrong-dim")
+        r = self.rk("init", "--embedder", f"openai:{self.svc.base}/v1?model=m")
+        self.assertEqual(r.code, 0, r)  # a probe's dimension is whatever it says
+        self.assertEqual(self.stats()["vectors"]["dimension"], self.DIM - 1)
+
+    def test_a_failed_ingest_keeps_what_it_committed_and_resumes(self):
+        self.init(f"openai:{self.svc.base}/v1?model=m&batch=16")
+        docs = [{"_id": f"d{i}", "text": f"document {i} about topic{i % 7}"} for i in range(200)]
+        # One file a document: a round holds 64, and each round is committed.
+        for d in docs:
+            self.write(f"docs/{d['_id']}.txt", d["text"])
+        self.svc.control(fault="401", fault_after=6)  # the probe, one round, then refusals
+        r = self.rk("ingest", "-r", self.path("docs"), env={"RK_TEST_COMMIT_BYTES": "1"})
+        self.assertError(r, mentions=["refused the key"])
+        kept = self.stats()["documents"]
+        self.assertEqual(kept, 64)
+        self.ok("index", "verify")
+        self.svc.control(fault="")
+        sent = len(self.embedded())
+        self.ok("-q", "ingest", "-r", self.path("docs"))
+        self.assertEqual(self.stats()["documents"], 200)
+        self.assertEqual(len(self.embedded()) - sent, 200 - kept)
+        self.ok("index", "verify")
+
+    def test_unchanged_chunks_keep_their_vectors(self):
+        self.init(f"openai:{self.svc.base}/v1?model=m", "--chunk-size", "16",
+                  "--chunk-overlap", "0")
+        paragraphs = [" ".join(f"w{p}x{i}" for i in range(16)) for p in range(3)]
+        self.write("doc.txt", "\n\n".join(paragraphs))
+        self.ok("-q", "ingest", self.path("doc.txt"))
+        sent = len(self.embedded())
+        paragraphs[2] = " ".join(f"changed{i}" for i in range(16))
+        self.write("doc.txt", "\n\n".join(paragraphs))
+        r = self.ok("ingest", self.path("doc.txt"), "--json")
+        self.assertEqual(r.json()["vectors_reused"], 2)
+        self.assertIn("2 kept their vectors", r.err)
+        self.assertEqual(len(self.embedded()) - sent, 1)
+        self.ok("index", "verify")
+        # rk index rebuild keeps them; --vectors asks again for every chunk.
+        sent = len(self.embedded())
+        self.ok("index", "rebuild")
+        self.assertEqual(len(self.embedded()), sent)
+        self.ok("index", "rebuild", "--vectors")
+        self.assertEqual(len(self.embedded()) - sent, 3)
+        self.ok("index", "verify")
 
 
 if __name__ == "__main__":

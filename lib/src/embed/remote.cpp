@@ -23,6 +23,9 @@ namespace {
 
 constexpr int kMaxDimension = 65536;
 constexpr double kQueryTimeout = 10;  // seconds: someone is waiting for the answer
+// Defaults: texts a request, requests at once, seconds to connect and between reads.
+constexpr std::size_t kBatch = 64, kConcurrency = 4;
+constexpr double kTimeout = 60;
 constexpr const char* kProbeText = "How long are this service's vectors?";
 
 enum class Api { openai, ollama };
@@ -37,10 +40,12 @@ class RemoteEmbedder final : public Embedder {
           service_(spec.url, key_variable(spec, api == Api::openai ? "OPENAI_API_KEY" : "")),
           endpoint_(spec.url + (api == Api::openai ? "/embeddings" : "/api/embed")),
           dimension_(dimension) {
-        batch_ = static_cast<std::size_t>(number_option(spec, "batch", 64, 1, 2048));
-        concurrency_ = static_cast<std::size_t>(number_option(spec, "concurrency", 4, 1, 64));
+        batch_ = static_cast<std::size_t>(
+            number_option(spec, "batch", static_cast<double>(kBatch), 1, 2048));
+        concurrency_ = static_cast<std::size_t>(
+            number_option(spec, "concurrency", static_cast<double>(kConcurrency), 1, 64));
         policy_.timeout =
-            std::chrono::duration<double>(number_option(spec, "timeout", 60, 1, 3600));
+            std::chrono::duration<double>(number_option(spec, "timeout", kTimeout, 1, 3600));
         query_policy_.timeout =
             std::min(policy_.timeout, std::chrono::duration<double>(kQueryTimeout));
         query_policy_.retries = 1;
@@ -51,6 +56,12 @@ class RemoteEmbedder final : public Embedder {
         std::string s =
             fmt::format("{}:{}?model={}", api_ == Api::openai ? "openai" : "ollama", url_, model_);
         if (!key_env_.empty()) s += "&key_env=" + key_env_;
+        // How to call the service is part of the index's settings too, so that later ingests
+        // call it the same way (none of it changes the vectors).
+        if (batch_ != kBatch) s += fmt::format("&batch={}", batch_);
+        if (concurrency_ != kConcurrency) s += fmt::format("&concurrency={}", concurrency_);
+        if (policy_.timeout.count() != kTimeout)
+            s += fmt::format("&timeout={}", policy_.timeout.count());
         return s;
     }
     [[nodiscard]] int dimension() const override { return dimension_; }
@@ -215,7 +226,7 @@ class RemoteEmbedder final : public Embedder {
     Service service_;
     std::string endpoint_;  // what errors name
     int dimension_;
-    std::size_t batch_ = 64, concurrency_ = 4;
+    std::size_t batch_ = kBatch, concurrency_ = kConcurrency;
     Policy policy_, query_policy_;
 };
 
