@@ -143,7 +143,9 @@ _rk()
             return
             ;;
         --embedder)
-            mapfile -t COMPREPLY < <(compgen -W "builtin builtin:256 builtin:1024 builtin:2048" -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W "builtin builtin:256 builtin:1024 builtin:2048 none
+                model2vec: openai: ollama:" -- "$cur")
+            [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *: ]] && compopt -o nospace 2>/dev/null
             return
             ;;
         --mode)
@@ -219,7 +221,8 @@ _rk()
             ;;
         serve) opts="--port --host --threads --max-body --timeout --rerank --rerank-depth" ;;
         mcp) opts="--rerank --rerank-depth" ;;
-        index | completions) opts="" ;;
+        index) [[ $sub == rebuild ]] && opts="--vectors" ;;
+        completions) opts="" ;;
     esac
 
     if [[ $cur == -* ]]; then

@@ -37,6 +37,11 @@ function __rk_using
     test (count $p) -ge 1; and test "$p[1]" = $argv[1]
 end
 
+function __rk_index_using
+    set -l p (__rk_positionals)
+    test (count $p) -ge 2; and test "$p[1]" = index; and test "$p[2]" = $argv[1]
+end
+
 function __rk_index_needs_command
     set -l p (__rk_positionals)
     test (count $p) -eq 1; and test "$p[1]" = index
@@ -128,7 +133,7 @@ complete -c rk -n '__rk_using completions' -x -a 'bash zsh fish'
 
 # rk init [DIR]
 complete -c rk -n '__rk_using init' -a '(__fish_complete_directories (commandline -ct) "directory to create")'
-complete -c rk -n '__rk_using init' -l embedder -x -a builtin -d 'Embedder spec, fixed for the index'
+complete -c rk -n '__rk_using init' -l embedder -x -a 'builtin\t"character n-grams, no model" none\t"no vectors, BM25 only" model2vec:\t"a Model2Vec model directory" openai:\t"an OpenAI-compatible service URL?model=NAME" ollama:\t"an Ollama service URL?model=NAME"' -d 'Embedder spec, fixed for the index'
 complete -c rk -n '__rk_using init' -l tokenizer -x -a 'porter\t"English stemming" unicode\t"no stemming" trigram\t"substrings" snowball:arabic\t"Snowball stemmer" snowball:armenian\t"Snowball stemmer" snowball:basque\t"Snowball stemmer" snowball:catalan\t"Snowball stemmer" snowball:danish\t"Snowball stemmer" snowball:dutch\t"Snowball stemmer" snowball:english\t"Snowball stemmer" snowball:finnish\t"Snowball stemmer" snowball:french\t"Snowball stemmer" snowball:german\t"Snowball stemmer" snowball:greek\t"Snowball stemmer" snowball:hindi\t"Snowball stemmer" snowball:hungarian\t"Snowball stemmer" snowball:indonesian\t"Snowball stemmer" snowball:irish\t"Snowball stemmer" snowball:italian\t"Snowball stemmer" snowball:lithuanian\t"Snowball stemmer" snowball:nepali\t"Snowball stemmer" snowball:norwegian\t"Snowball stemmer" snowball:portuguese\t"Snowball stemmer" snowball:romanian\t"Snowball stemmer" snowball:russian\t"Snowball stemmer" snowball:serbian\t"Snowball stemmer" snowball:spanish\t"Snowball stemmer" snowball:swedish\t"Snowball stemmer" snowball:tamil\t"Snowball stemmer" snowball:turkish\t"Snowball stemmer" snowball:yiddish\t"Snowball stemmer"' -d 'Full-text tokenizer'
 complete -c rk -n '__rk_using init' -l chunk-size -x -d 'Tokens per chunk (default 256)'
 complete -c rk -n '__rk_using init' -l chunk-overlap -x -d 'Tokens repeated between chunks of one paragraph (default 32)'
@@ -238,6 +243,7 @@ complete -c rk -n '__rk_using bench' -l chunk-overlap -x -d 'Chunk overlap of th
 complete -c rk -n __rk_index_needs_command -a verify -d 'Check SQLite, full-text and chunk consistency'
 complete -c rk -n __rk_index_needs_command -a rebuild -d 'Rebuild the derived structures from the stored chunks'
 complete -c rk -n __rk_index_needs_command -a optimize -d 'Merge the full-text index and compact'
+complete -c rk -n '__rk_index_using rebuild' -l vectors -d 'Embed every chunk again, also with a model or a service'
 
 # --rerank, for every command that searches
 complete -c rk -n '__rk_using query' -l rerank -x -d 'Reorder the best results by a reranking service (URL?model=NAME)'
