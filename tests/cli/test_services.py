@@ -367,6 +367,15 @@ class RemoteEmbedders(RkTestCase):
         self.assertEqual(self.stats()["documents"], 10)
         self.ok("index", "verify")
 
+    def test_a_slow_reply_is_given_up_and_asked_again(self):
+        self.init(f"openai:{self.svc.base}/v1?model=m&timeout=1")
+        self.svc.control(fault="slow", fault_times=1, slow=3)
+        t0 = time.monotonic()
+        self.ok("-q", "ingest", self.write_jsonl("docs.jsonl", DOCS))
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(len(self.svc.requests("/v1/embeddings")), 3)  # probe, slow, again
+        self.assertEqual(self.stats()["documents"], len(DOCS))
+
     def test_init_needs_the_service(self):
         r = self.rk("init", "--embedder", f"openai:http://127.0.0.1:{dead_port()}/v1?model=m")
         self.assertError(r, mentions=["127.0.0.1"])

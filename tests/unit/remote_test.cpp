@@ -127,7 +127,11 @@ Reply openai_reply(const std::string& body, int dim) {
 TEST_CASE("remote embedder specs are checked and made canonical") {
     const auto e = rk::embed::make_remote(
         "openai:http://127.0.0.1:9/v1/?model=m&batch=8&concurrency=2&timeout=5&key_env=K", 16);
-    CHECK(e->spec() == "openai:http://127.0.0.1:9/v1?model=m&key_env=K");
+    // How to call the service stays in the spec (the index keeps it); the key never does.
+    CHECK(e->spec() ==
+          "openai:http://127.0.0.1:9/v1?model=m&key_env=K&batch=8&concurrency=2&timeout=5");
+    CHECK(rk::embed::make_remote("openai:http://h/v1?model=m&batch=64&timeout=60", 4)->spec() ==
+          "openai:http://h/v1?model=m");
     CHECK(e->dimension() == 16);
     CHECK(rk::embed::make_remote("ollama:http://h:11434?model=x", 8)->spec() ==
           "ollama:http://h:11434?model=x");

@@ -82,8 +82,15 @@ TEST_CASE("the builtin embedder is deterministic, unit length, and blind to stop
     CHECK(rk::make_embedder("builtin:256")->spec() == "builtin:256");
     CHECK(rk::make_embedder("builtin:4096")->spec() == "builtin");
     CHECK(rk::make_embedder("none") == nullptr);
-    for (const char* bad : {"builtin:1000", "builtin:128", "builtin:x", "model2vec:/m", ""}) {
+    for (const char* bad : {"builtin:1000", "builtin:128", "builtin:x", "word2vec:/m", "model2vec:",
+                            "openai:http://h/v1", ""}) {
         CHECK_THROWS_AS(rk::make_embedder(bad), rk::UsageError);
+    }
+    try {
+        (void)rk::make_embedder("model2vec:/nowhere/m");
+        FAIL("a missing model directory was taken");
+    } catch (const rk::Error& error) {
+        CHECK(error.message() == "/nowhere/m: no such model directory");
     }
 }
 
