@@ -27,7 +27,10 @@ static_assert(std::endian::native == std::endian::little,
 class BuiltinQuery final : public QueryVector {
   public:
     BuiltinQuery(embed::ExactQuery exact, const std::vector<float>& projection, std::size_t bits)
-        : QueryVector(projection), exact_(std::move(exact)), projection_(projection), bits_(bits) {}
+        : QueryVector(projection), exact_(std::move(exact)), bits_(bits) {}
+    BuiltinQuery(const BuiltinQuery&) = default;
+    BuiltinQuery& operator=(const BuiltinQuery&) = delete;
+    ~BuiltinQuery() override = default;
 
     [[nodiscard]] bool empty() const override { return exact_.empty(); }
     [[nodiscard]] std::optional<double> similarity(std::string_view text,
@@ -36,12 +39,11 @@ class BuiltinQuery final : public QueryVector {
         return exact_.cosine(text, stored_norm(stored, bits_));
     }
     [[nodiscard]] std::unique_ptr<QueryVector> copy() const override {
-        return std::make_unique<BuiltinQuery>(exact_, projection_, bits_);
+        return std::make_unique<BuiltinQuery>(*this);
     }
 
   private:
     embed::ExactQuery exact_;
-    std::vector<float> projection_;
     std::size_t bits_;
 };
 
@@ -158,7 +160,10 @@ bool normalise(std::span<float> v, const Embedder& embedder) {
 class DenseQuery final : public QueryVector {
   public:
     DenseQuery(std::vector<float> unit, const std::vector<float>& rotated, std::size_t bits)
-        : QueryVector(rotated), unit_(std::move(unit)), rotated_(rotated), bits_(bits) {}
+        : QueryVector(rotated), unit_(std::move(unit)), bits_(bits) {}
+    DenseQuery(const DenseQuery&) = default;
+    DenseQuery& operator=(const DenseQuery&) = delete;
+    ~DenseQuery() override = default;
 
     [[nodiscard]] bool empty() const override { return unit_.empty(); }
     [[nodiscard]] std::optional<double> similarity(std::string_view /*text*/,
@@ -174,12 +179,11 @@ class DenseQuery final : public QueryVector {
         return dot;
     }
     [[nodiscard]] std::unique_ptr<QueryVector> copy() const override {
-        return std::make_unique<DenseQuery>(unit_, rotated_, bits_);
+        return std::make_unique<DenseQuery>(*this);
     }
 
   private:
     std::vector<float> unit_;  // empty when the query has nothing to search with
-    std::vector<float> rotated_;
     std::size_t bits_;
 };
 

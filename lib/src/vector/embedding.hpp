@@ -38,7 +38,6 @@ struct ChunkVector {
 // the graph or by a scan), and an exact similarity for the candidates found.
 class QueryVector {
   public:
-    QueryVector(const QueryVector&) = delete;
     QueryVector& operator=(const QueryVector&) = delete;
     virtual ~QueryVector() = default;
 
@@ -55,6 +54,7 @@ class QueryVector {
 
   protected:
     explicit QueryVector(std::span<const float> projection) : codes_(projection) {}
+    QueryVector(const QueryVector&) = default;  // for copy()
 
   private:
     CodeScorer codes_;
