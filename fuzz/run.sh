@@ -14,10 +14,10 @@ shift || true
 # document of a few pages, a graph file of a few nodes, a posting file of a few lists.
 declare -A max_len=(
     [query]=4096 [markdown]=16384 [html]=16384 [roff]=16384 [code]=16384 [text]=8192
-    [records]=8192 [export]=8192 [trec]=8192 [graph]=4096 [postings]=8192 [mcp]=8192 [http]=4096 [config]=4096
+    [records]=8192 [export]=8192 [trec]=8192 [graph]=4096 [postings]=8192 [model2vec]=8192 [mcp]=8192 [http]=4096 [config]=4096
     [office]=65536 [pdf]=65536
 )
-order=(query markdown html roff code text records export trec graph postings mcp http config office pdf)
+order=(query markdown html roff code text records export trec graph postings model2vec mcp http config office pdf)
 targets=("$@")
 ((${#targets[@]})) || targets=("${order[@]}")
 for t in "${targets[@]}"; do

@@ -150,17 +150,15 @@ int run_ingest(Context& ctx, IngestFlags& f) {
     if (f.json) out(summary_json(r, index.dir().string(), o.dry_run));
     if (!ctx.quiet) {
         const std::int64_t docs = r.added + r.updated + r.unchanged;
-        fmt::print(stderr,
-                   "{}added {}, updated {}, unchanged {}, skipped {}, failed {}{}; {} chunks{} "
-                   "from {} in {:.2f} s ({:.0f} documents/s)\n",
-                   o.dry_run ? "dry run: would have " : "", r.added, r.updated, r.unchanged,
-                   r.skipped, r.failed, o.prune ? fmt::format(", pruned {}", r.pruned) : "",
-                   r.chunks,
-                   r.vectors_reused > 0
-                       ? fmt::format(" ({} kept their vectors)", r.vectors_reused)
-                       : "",
-                   human_bytes(r.bytes), r.seconds,
-                   r.seconds > 0 ? static_cast<double>(docs) / r.seconds : 0.0);
+        fmt::print(
+            stderr,
+            "{}added {}, updated {}, unchanged {}, skipped {}, failed {}{}; {} chunks{} "
+            "from {} in {:.2f} s ({:.0f} documents/s)\n",
+            o.dry_run ? "dry run: would have " : "", r.added, r.updated, r.unchanged, r.skipped,
+            r.failed, o.prune ? fmt::format(", pruned {}", r.pruned) : "", r.chunks,
+            r.vectors_reused > 0 ? fmt::format(" ({} kept their vectors)", r.vectors_reused) : "",
+            human_bytes(r.bytes), r.seconds,
+            r.seconds > 0 ? static_cast<double>(docs) / r.seconds : 0.0);
     }
     if (r.failed > 0) {
         ctx.error(fmt::format("{} input{} could not be ingested (see above); the rest was",

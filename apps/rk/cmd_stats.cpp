@@ -87,7 +87,7 @@ void add_index(CLI::App& app, Context& ctx) {
             Index index = ctx.open(Index::Mode::write);
             index.rebuild(*reembed);
             ctx.note(*reembed ? "rebuilt the full-text index and the vectors"
-                             : "rebuilt the full-text index");
+                              : "rebuilt the full-text index");
             return kOk;
         };
     });

@@ -27,8 +27,8 @@ class NumbersEmbedder final : public rk::Embedder {
             std::istringstream in{std::string(texts[i])};
             std::string word;
             for (std::size_t j = 0; j < d && in >> word; ++j) {
-                out[i * d + j] = word == "nan" ? std::numeric_limits<float>::quiet_NaN()
-                                               : std::stof(word);
+                out[i * d + j] =
+                    word == "nan" ? std::numeric_limits<float>::quiet_NaN() : std::stof(word);
             }
         }
     }
@@ -53,7 +53,8 @@ std::vector<rk::vector::ChunkVector> stored(const rk::vector::Embedding& e,
 
 }  // namespace
 
-TEST_CASE("a model's vectors are stored as a code and the unit vector, and scored by their dot product") {
+TEST_CASE(
+    "a model's vectors are stored as a code and the unit vector, and scored by their dot product") {
     const rk::test::TempDir dir;
     rk::store::Database db(dir.path / "x.db", rk::store::Database::Open::create);
     const auto e = rk::vector::dense_embedding(std::make_unique<NumbersEmbedder>(5));

@@ -82,8 +82,8 @@ TEST_CASE("the builtin embedder is deterministic, unit length, and blind to stop
     CHECK(rk::make_embedder("builtin:256")->spec() == "builtin:256");
     CHECK(rk::make_embedder("builtin:4096")->spec() == "builtin");
     CHECK(rk::make_embedder("none") == nullptr);
-    for (const char* bad : {"builtin:1000", "builtin:128", "builtin:x", "word2vec:/m", "model2vec:",
-                            "openai:http://h/v1", ""}) {
+    for (const char* bad : {"builtin:1000", "builtin:128", "builtin:x", "word2vec:/m",
+                            "model2vec:", "openai:http://h/v1", ""}) {
         CHECK_THROWS_AS(rk::make_embedder(bad), rk::UsageError);
     }
     try {

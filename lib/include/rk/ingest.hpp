@@ -45,7 +45,7 @@ struct IngestReport {
     // Chunks of updated documents that kept their stored vector, as their text is unchanged
     // (with a model or a service, which are not asked again for them).
     std::int64_t vectors_reused = 0;
-    std::int64_t bytes = 0;   // input bytes read
+    std::int64_t bytes = 0;  // input bytes read
     double seconds = 0;
 };
 

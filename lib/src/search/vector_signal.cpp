@@ -223,8 +223,8 @@ std::vector<Ranked> vector_units(store::Database& db, const vector::Embedding& e
             std::vector<ScoredChunk> scored;
             scored.reserve(stored.size());
             for (const auto& [chunk, v] : stored) {
-                scored.push_back(
-                    {chunk, query->codes().score(reinterpret_cast<const unsigned char*>(v.data()))});
+                scored.push_back({chunk, query->codes().score(
+                                             reinterpret_cast<const unsigned char*>(v.data()))});
             }
             stats.codes_scored += std::ssize(scored);
             const auto head = best(scored, rescored);

@@ -31,7 +31,8 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db) {
     return known;
 }
 
-DocumentWriter::DocumentWriter(Database& db, text::Tokenizer& tokenizer, const rk::Settings& settings)
+DocumentWriter::DocumentWriter(Database& db, text::Tokenizer& tokenizer,
+                               const rk::Settings& settings)
     : db_(db),
       postings_(db, tokenizer),
       insert_doc_(db,

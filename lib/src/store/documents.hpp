@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "lexical/postings.hpp"
-#include "store/sqlite.hpp"
 #include "rk/index.hpp"
+#include "store/sqlite.hpp"
 #include "vector/store.hpp"
 
 namespace rk::store {

@@ -415,8 +415,8 @@ Stats Index::stats() const {
     s.wal_bytes = file_size_or_zero(impl_->dir / (std::string(kDbFile) + "-wal"));
     s.vectors = vector::read_state(db).count;
     s.dimension = impl_->has_vectors() ? impl_->dimension() : 0;
-    s.vector_bytes =
-        static_cast<std::int64_t>(vector::stored_bytes(impl_->settings.embedder, impl_->dimension()));
+    s.vector_bytes = static_cast<std::int64_t>(
+        vector::stored_bytes(impl_->settings.embedder, impl_->dimension()));
     s.graph_bytes = file_size_or_zero(impl_->dir / "vectors.hnsw");
     std::error_code ec;
     for (const auto& f : fs::directory_iterator(lexical::posting_dir(db), ec)) {

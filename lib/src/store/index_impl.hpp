@@ -9,12 +9,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "vector/embedding.hpp"
 #include "lexical/segment_file.hpp"
 #include "rk/index.hpp"
 #include "store/lock.hpp"
 #include "store/sqlite.hpp"
 #include "text/tokenizer.hpp"
+#include "vector/embedding.hpp"
 #include "vector/graph.hpp"
 
 namespace rk {

@@ -78,8 +78,8 @@ ExportReport export_jsonl(const Index& index, const ExportOptions& options,
         report.bytes += static_cast<std::int64_t>(piece.size());
         piece.clear();
     };
-    piece += transfer::header_line(
-        impl.settings, impl.has_vectors() ? impl.dimension() : 0, utc_now(), holds);
+    piece += transfer::header_line(impl.settings, impl.has_vectors() ? impl.dimension() : 0,
+                                   utc_now(), holds);
     piece += '\n';
 
     // By rowid, the order in which documents were first added (an import adds them in this

@@ -145,9 +145,10 @@ bool normalise(std::span<float> v, const Embedder& embedder) {
     double sum = 0;
     for (const float x : v) {
         if (!std::isfinite(x)) {
-            throw Error(fmt::format("embedder '{}' gave a vector with a component that is not a "
-                                    "finite number",
-                                    embedder.spec()));
+            throw Error(
+                fmt::format("embedder '{}' gave a vector with a component that is not a "
+                            "finite number",
+                            embedder.spec()));
         }
         sum += double{x} * x;
     }
@@ -305,9 +306,10 @@ std::unique_ptr<Embedding> make_embedding(std::string_view spec, int dimension) 
     auto made = embed::open_embedder(spec, dimension);
     if (!made) return nullptr;
     if (dimension != 0 && made->dimension() != dimension) {
-        throw IndexError(fmt::format("the index's vectors have {} dimensions, but its embedder "
-                                     "'{}' makes {}: the model changed since the index was made",
-                                     dimension, spec, made->dimension()));
+        throw IndexError(
+            fmt::format("the index's vectors have {} dimensions, but its embedder "
+                        "'{}' makes {}: the model changed since the index was made",
+                        dimension, spec, made->dimension()));
     }
     if (embed::is_builtin(spec)) return std::make_unique<BuiltinEmbedding>(std::move(made));
     return dense_embedding(std::move(made));
