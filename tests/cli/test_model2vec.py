@@ -109,6 +109,16 @@ class Model2Vec(RkTestCase):
         for mode in ("vector", "hybrid"):
             r = self.rk("query", "hello", "--mode", mode)
             self.assertError(r, mentions=["model.safetensors"])
+        # Nor do removing, optimizing and rebuilding (a model's vectors are kept); verify says
+        # what it could not check.
+        self.ok("rm", "x")
+        self.ok("index", "optimize")
+        self.ok("index", "rebuild")
+        r = self.rk("index", "verify")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("model.safetensors", r.out)
+        os.rename(os.path.join(model, "moved"), os.path.join(model, "model.safetensors"))
+        self.ok("index", "verify")
         # Another model of another dimension under the same path is refused, never mixed.
         rows = len(m2v.WORDPIECE_VOCAB)
         data = struct.pack(f"<{rows * 4}f", *([0.5] * rows * 4))

@@ -5,6 +5,7 @@ secret, and the openai:/ollama: embedders from rk init to queries, with their fa
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -403,6 +404,41 @@ class RemoteEmbedders(RkTestCase):
         self.assertEqual(self.stats()["documents"], 200)
         self.assertEqual(len(self.embedded()) - sent, 200 - kept)
         self.ok("index", "verify")
+
+    def test_only_what_is_written_is_embedded(self):
+        self.init(f"openai:{self.svc.base}/v1?model=m")
+        sent = len(self.embedded())
+        docs = [{"_id": "a", "text": f"version {i} of a"} for i in range(3)] + [DOCS[4]]
+        self.ok("-q", "ingest", self.write_jsonl("dup.jsonl", docs))
+        # A record a later one with its id replaces is not sent; an unchanged one neither.
+        self.assertEqual(sorted(self.embedded()[sent:]),
+                         sorted(["\n\nversion 2 of a", "Timeouts\n\nevery remote call needs a timeout"]))
+        sent = len(self.embedded())
+        self.ok("-q", "ingest", self.write_jsonl("dup.jsonl", docs))
+        self.assertEqual(len(self.embedded()), sent)
+
+    def test_rebuild_repairs_and_import_keeps_vectors(self):
+        self.init(f"openai:{self.svc.base}/v1?model=m")
+        self.ok("-q", "ingest", self.write_jsonl("docs.jsonl", DOCS))
+        db = sqlite3.connect(os.path.join(self.index, "rk.db"))
+        db.execute("DELETE FROM vectors WHERE chunk = (SELECT min(chunk) FROM vectors)")
+        db.commit()
+        db.close()
+        self.assertEqual(self.rk("index", "verify").code, 1)
+        sent = len(self.embedded())
+        self.ok("index", "rebuild")  # only the chunk without a vector is embedded
+        self.assertEqual(len(self.embedded()) - sent, 1)
+        self.ok("index", "verify")
+        # An export's vectors go into an index of the same embedder as they are.
+        self.ok("export", "--vectors", "-o", self.path("all.jsonl"))
+        sent = len(self.embedded())
+        copy = self.path("copy.rk")
+        self.ok("--index", copy, "import", self.path("all.jsonl"), index=None)
+        self.assertEqual(len(self.embedded()), sent + 1)  # the new index's probe alone
+        self.ok("--index", copy, "index", "verify", index=None)
+        r = self.ok("--index", copy, "query", "timeout remote call", "--mode", "vector",
+                    "--format", "json", index=None)
+        self.assertEqual(r.json()["results"][0]["id"], "e")
 
     def test_unchanged_chunks_keep_their_vectors(self):
         self.init(f"openai:{self.svc.base}/v1?model=m", "--chunk-size", "16",

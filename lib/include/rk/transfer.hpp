@@ -43,6 +43,7 @@ struct ExportHeader {
     std::string exported;    // when, ISO 8601 UTC
     int schema = 0;          // the index's schema version, which fixes how vectors are stored
     Settings settings;       // of the index it was made from
+    int dimension = 0;       // of its vectors (0 without, or unsaid)
     std::optional<std::string> collection;
     bool chunks = false, vectors = false;
     std::int64_t bytes = 0;  // the line's length with its newline: where the records start

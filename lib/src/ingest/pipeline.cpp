@@ -299,7 +299,8 @@ IngestReport run(Index& index, const IngestOptions& options, const IngestCallbac
         graph.emplace(db.file(), index.dir() / "vectors.hnsw", embedding->bits(),
                       vector::GraphParams{});
     }
-    pipeline::Writer writer(db, writer_tokenizer, index.settings(), embedding, options, known, cb,
+    pipeline::Writer writer(db, writer_tokenizer, index.settings(), index.impl().layout(),
+                            embedding, options, known, cb,
                             report, graph ? &*graph : nullptr);
     pipeline::RoundMaker rounds(walk.files, options, import);
     auto fail = [&](const IngestNote& n) {

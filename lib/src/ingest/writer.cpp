@@ -24,12 +24,12 @@ std::size_t commit_bytes() {
 }  // namespace
 
 Writer::Writer(store::Database& db, text::Tokenizer& tokenizer, const Settings& settings,
-               const vector::Embedding* embedding, const IngestOptions& o, const Known& known,
+               const vector::Layout& vectors, const vector::Embedding* embedding, const IngestOptions& o, const Known& known,
                const IngestCallbacks& cb, IngestReport& report, vector::GraphBuilder* graph)
     : db_(db),
       graph_(graph),
       tokenizer_(tokenizer),
-      settings_(settings),
+      vectors_(vectors),
       embedding_(embedding),
       o_(o),
       known_(known),
@@ -42,7 +42,7 @@ void Writer::write(std::vector<WorkResult>& results) {
     if (stop_) return;
     if (!o_.dry_run && !tx_) {
         tx_.emplace(db_);
-        writer_.emplace(db_, tokenizer_, settings_);
+        writer_.emplace(db_, tokenizer_, vectors_);
     }
     // An import writes nothing after a line that stops it (a bad one, or any after the last).
     std::size_t until = 0;
@@ -62,7 +62,7 @@ void Writer::write(std::vector<WorkResult>& results) {
     for (std::size_t i = 0; i < until; ++i) {
         for (const auto& p : results[i].docs) last[p.rec.ext_id] = &p;
     }
-    embed_round(results, until);
+    embed_round(results, until, last);
     for (std::size_t i = 0; i < results.size(); ++i) {
         auto& r = results[i];
         if (i == until) {
@@ -147,7 +147,7 @@ void Writer::prune(const std::vector<fs::path>& roots) {
     std::optional<store::DocumentWriter> writer;
     if (!o_.dry_run) {
         tx.emplace(db_);
-        writer.emplace(db_, tokenizer_, settings_);
+        writer.emplace(db_, tokenizer_, vectors_);
     }
     for (const auto& v : victims) {
         if (writer) writer->remove(v.rowid);
@@ -160,18 +160,29 @@ void Writer::prune(const std::vector<fs::path>& roots) {
 
 // A model or a service embeds the chunks of a round's documents together (a service in
 // batches), after those whose text the index holds already under the same document have taken
-// their stored vector back: a changed file costs only its changed chunks.
-void Writer::embed_round(std::vector<WorkResult>& results, std::size_t until) {
+// their stored vector back: a changed file costs only its changed chunks. Only what will be
+// written is embedded: not a record a later one with its id replaces in this round, nor one
+// the index holds as it is (`last`: each id's last record in the round).
+void Writer::embed_round(std::vector<WorkResult>& results, std::size_t until,
+                         const std::unordered_map<std::string_view, const Prepared*>& last) {
     if (embedding_ == nullptr || embedding_->per_chunk()) return;
     std::vector<Prepared*> docs;
     for (std::size_t i = 0; i < until && i < results.size(); ++i) {
         for (auto& p : results[i].docs) {
-            if (p.rec.chunks.empty()) continue;
-            docs.push_back(&p);
-            const auto before = known_.find(p.rec.ext_id);
-            if (before != known_.end() && !run_.contains(p.rec.ext_id)) {
-                reuse_vectors(before->second.rowid, p);
+            if (p.rec.chunks.empty() || last.at(p.rec.ext_id) != &p) continue;
+            // Its row as the index holds it now: written earlier in this run, or before it.
+            std::optional<std::int64_t> rowid;
+            std::optional<std::string> stored;
+            if (const auto run = run_.find(p.rec.ext_id); run != run_.end() && run->second.stored) {
+                rowid = run->second.rowid;
+                stored = run->second.stored;
+            } else if (const auto before = known_.find(p.rec.ext_id); before != known_.end()) {
+                rowid = before->second.rowid;
+                stored = before->second.hash;
             }
+            if (stored == p.rec.hash) continue;
+            if (rowid) reuse_vectors(*rowid, p);
+            docs.push_back(&p);
         }
     }
     cutter_.embed_rest(docs);

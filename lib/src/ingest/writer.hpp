@@ -35,8 +35,10 @@ namespace rk::pipeline {
 // reports every document unchanged.
 class Writer {
   public:
+    // `vectors`: the index's stored vectors' layout; `embedding`: null without vectors or in a
+    // dry run.
     Writer(store::Database& db, text::Tokenizer& tokenizer, const Settings& settings,
-           const vector::Embedding* embedding, const IngestOptions& o, const Known& known,
+           const vector::Layout& vectors, const vector::Embedding* embedding, const IngestOptions& o, const Known& known,
            const IngestCallbacks& cb, IngestReport& report, vector::GraphBuilder* graph);
 
     // Writes one round, committing when the open transaction has grown enough.
@@ -68,7 +70,8 @@ class Writer {
     };
 
     void write_one(Prepared& p, bool superseded, store::DocumentWriter* writer);
-    void embed_round(std::vector<WorkResult>& results, std::size_t until);
+    void embed_round(std::vector<WorkResult>& results, std::size_t until,
+                     const std::unordered_map<std::string_view, const Prepared*>& last);
     void reuse_vectors(std::int64_t rowid, Prepared& p);
     void tally(Action a, std::int64_t chunks, std::int64_t n);
     static std::string_view name(Action a);
@@ -76,7 +79,7 @@ class Writer {
     store::Database& db_;
     vector::GraphBuilder* graph_;  // told of each commit, when the index has vectors
     text::Tokenizer& tokenizer_;   // the writing thread's own
-    const Settings& settings_;
+    const vector::Layout& vectors_;
     const vector::Embedding* embedding_;  // null without vectors, or in a dry run
     const IngestOptions& o_;
     const Known& known_;

@@ -47,10 +47,13 @@ Collector::Collector(store::Database& db, const Query& q) : q_(q), db_(db) {
     if (q.path_glob) glob_.emplace(*q.path_glob);
 }
 
-std::vector<std::pair<std::int64_t, std::string>> Collector::allowed_vectors(std::int64_t limit) {
-    std::string sql =
-        "SELECT x.chunk, x.data FROM vectors x JOIN chunks c ON c.id = x.chunk "
-        "JOIN documents d ON d.id = c.doc WHERE (?2 IS NULL OR d.collection = ?2)";
+std::vector<std::pair<std::int64_t, std::string>> Collector::allowed_vectors(std::int64_t limit,
+                                                                           std::size_t bytes) {
+    // Only the codes: a model's vectors after them can be a hundred times their size.
+    std::string sql = fmt::format(
+        "SELECT x.chunk, substr(x.data, 1, {}) FROM vectors x JOIN chunks c ON c.id = x.chunk "
+        "JOIN documents d ON d.id = c.doc WHERE (?2 IS NULL OR d.collection = ?2)",
+        bytes);
     sql += metadata_conditions(q_.where.size());
     sql += " LIMIT ?1";
     auto& st = db_.cached(sql);

@@ -38,9 +38,11 @@ class Collector {
     // Documents left out whatever their chunks score (those holding an excluded word).
     void exclude(std::unordered_set<std::int64_t> docs) { excluded_ = std::move(docs); }
 
-    // The stored vectors of chunks passing the SQL filters (collection, metadata; the glob is
-    // checked later), at most `limit` of them (-1: all).
-    std::vector<std::pair<std::int64_t, std::string>> allowed_vectors(std::int64_t limit);
+    // The codes (their first `bytes` bytes) of the stored vectors of chunks passing the SQL
+    // filters (collection, metadata; the glob is checked later), at most `limit` of them (-1:
+    // all).
+    std::vector<std::pair<std::int64_t, std::string>> allowed_vectors(std::int64_t limit,
+                                                                      std::size_t bytes);
 
     // Whether a chunk passes every filter.
     bool passes(std::int64_t chunk);

@@ -218,7 +218,8 @@ std::vector<Ranked> vector_units(store::Database& db, const vector::Embedding& e
     if (view == nullptr ||
         (q.vector_search == Query::VectorSearch::automatic && collector.filtered())) {
         const bool all = view == nullptr;
-        const auto stored = collector.allowed_vectors(all ? -1 : kExactLimit + 1);
+        const auto stored = collector.allowed_vectors(all ? -1 : kExactLimit + 1,
+                                                      vector::code_bytes(embedding.bits()));
         if (all || std::ssize(stored) <= kExactLimit) {
             std::vector<ScoredChunk> scored;
             scored.reserve(stored.size());

@@ -32,7 +32,7 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db) {
 }
 
 DocumentWriter::DocumentWriter(Database& db, text::Tokenizer& tokenizer,
-                               const rk::Settings& settings)
+                               const vector::Layout& vectors)
     : db_(db),
       postings_(db, tokenizer),
       insert_doc_(db,
@@ -53,7 +53,7 @@ DocumentWriter::DocumentWriter(Database& db, text::Tokenizer& tokenizer,
                   "SELECT 'delete', id, title, heading, body FROM chunk_view "
                   "WHERE id IN (SELECT id FROM chunks WHERE doc=?)"),
       delete_chunks_(db, "DELETE FROM chunks WHERE doc=?") {
-    if (settings.embedder != "none") vectors_.emplace(db, vector::counts_grams(settings.embedder));
+    if (vectors.stored_size > 0) vectors_.emplace(db, vectors.counts_grams);
 }
 
 namespace {

@@ -45,9 +45,9 @@ std::unordered_map<std::string, KnownDocument> load_known(Database& db);
 // committing it.
 class DocumentWriter {
   public:
-    // `tokenizer`: the index's, to count the terms of removed chunks again. `settings`: the
-    // index's; unless its embedder is "none", every chunk must bring a vector.
-    DocumentWriter(Database& db, text::Tokenizer& tokenizer, const rk::Settings& settings);
+    // `tokenizer`: the index's, to count the terms of removed chunks again. `vectors`: the
+    // index's; unless it is empty (embedder "none"), every chunk must bring a vector.
+    DocumentWriter(Database& db, text::Tokenizer& tokenizer, const vector::Layout& vectors);
     // Both take the chunks' term counts out of `doc`.
     std::int64_t insert(DocumentRecord& doc);
     // Replaces the document's fields and all its chunks, keeping its rowid.

@@ -383,7 +383,7 @@ std::vector<std::string> Index::remove(const std::vector<std::string>& selectors
     }
     std::vector<std::string> removed;
     store::Transaction tx(db);
-    store::DocumentWriter writer(db, impl_->query_tokenizer(), impl_->settings);
+    store::DocumentWriter writer(db, impl_->query_tokenizer(), impl_->layout());
     for (auto& [rowid, id] : victims) {
         writer.remove(rowid);
         removed.push_back(std::move(id));
@@ -416,7 +416,7 @@ Stats Index::stats() const {
     s.vectors = vector::read_state(db).count;
     s.dimension = impl_->has_vectors() ? impl_->dimension() : 0;
     s.vector_bytes = static_cast<std::int64_t>(
-        vector::stored_bytes(impl_->settings.embedder, impl_->dimension()));
+        impl_->layout().stored_size);
     s.graph_bytes = file_size_or_zero(impl_->dir / "vectors.hnsw");
     std::error_code ec;
     for (const auto& f : fs::directory_iterator(lexical::posting_dir(db), ec)) {
@@ -540,7 +540,7 @@ Health Index::verify() const {
     const vector::Graph* graph = nullptr;
     try {
         graph = &impl_->graph();
-    } catch (const IndexError& e) {
+    } catch (const Error& e) {
         problem(fmt::format("vectors: {}", e.message()));
     }
     std::vector<std::string> vector_problems;
@@ -559,7 +559,14 @@ void Index::rebuild(bool reembed) {
     store::Transaction tx(db);
     db.exec("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')");
     lexical::rebuild_postings(db, impl_->query_tokenizer());
-    if (impl_->has_vectors()) vector::rebuild_vectors(db, impl_->embedding(), reembed);
+    if (impl_->has_vectors()) {
+        if (reembed || impl_->layout().per_chunk) {
+            vector::rebuild_vectors(db, impl_->embedding());
+        } else {
+            (void)vector::repair_vectors(db, impl_->layout(),
+                                         [&]() -> const vector::Embedding& { return impl_->embedding(); });
+        }
+    }
     tx.commit();
     impl_->sync_posting_files();
     if (impl_->has_vectors()) (void)impl_->graph(true);

@@ -59,6 +59,9 @@ struct Index::Impl {
     const vector::Embedding& embedding() const;
     // The dimension of the index's vectors, as its settings record it (0 without vectors).
     [[nodiscard]] int dimension() const;
+    // What the settings fix about the stored vectors, without opening the embedder (a model's
+    // files, a service): all that writers, the graph and checks need of it.
+    [[nodiscard]] const vector::Layout& layout() const;
 
     // The vector graph in memory as of rk.db's current vectors: vectors.hnsw read and
     // checked whole, caught up if it is behind, rebuilt if it is missing or damaged (with a
@@ -84,6 +87,7 @@ struct Index::Impl {
     mutable std::mutex posting_files_mu_;
     mutable std::unique_ptr<lexical::PostingFiles> posting_files_;
     mutable std::unique_ptr<vector::Embedding> embedding_;
+    mutable std::optional<vector::Layout> layout_;
     mutable std::unique_ptr<vector::Graph> graph_;
     mutable bool graph_unsaved_ = false;  // graph_ was built elsewhere and not saved yet
     mutable std::unique_ptr<vector::GraphFile> file_;

@@ -205,7 +205,7 @@ void migrate(Database& db) {
             const auto embedding = vector::make_embedding(spec.value_or("builtin"), 0);
             if (!embedding) throw IndexError("an index of schema version 2 has no embedder 'none'");
             put_setting(db, "dimension", std::to_string(embedding->embedder().dimension()));
-            vector::rebuild_vectors(db, *embedding, true);
+            vector::rebuild_vectors(db, *embedding);
             db.exec("PRAGMA user_version = 3");
             tx.commit();
         } catch (const Error& e) {
@@ -224,7 +224,7 @@ void migrate(Database& db) {
             if (embedding) {
                 put_setting(db, "embedder", embedding->embedder().spec());
                 put_setting(db, "dimension", std::to_string(embedding->embedder().dimension()));
-                vector::rebuild_vectors(db, *embedding, true);
+                vector::rebuild_vectors(db, *embedding);
             }
             db.exec("PRAGMA user_version = 4");
             tx.commit();
@@ -300,12 +300,17 @@ Settings load_settings(Database& db) {
     // Vectors from one embedder mean nothing to another: the stored ones must have the size
     // the index's embedder and dimension give. (A model's own dimension is checked when it is
     // opened, which only what needs vectors does.)
-    const bool builtin = embed::is_builtin(s.embedder);
-    const int expected = builtin ? make_embedder(s.embedder)->dimension() : dimension;
+    if (s.embedder == "none") return s;
+    const int expected =
+        embed::is_builtin(s.embedder) ? make_embedder(s.embedder)->dimension() : dimension;
     const auto stored = db.query_int("SELECT length(data) FROM vectors LIMIT 1");
-    const auto bytes = static_cast<std::int64_t>(vector::stored_bytes(s.embedder, dimension));
-    if (s.embedder != "none" &&
-        (dimension != expected || dimension <= 0 || (stored && *stored != bytes))) {
+    std::int64_t bytes = 0;
+    try {
+        bytes = static_cast<std::int64_t>(vector::layout(s.embedder, dimension).stored_size);
+    } catch (const IndexError& e) {
+        throw IndexError(e.what(), db.file().string());
+    }
+    if (dimension != expected || (stored && *stored != bytes)) {
         throw IndexError(
             fmt::format("the index's vectors ({} dimensions, {} bytes each) do not fit its "
                         "embedder '{}' ({} dimensions): it was built with another embedder or "

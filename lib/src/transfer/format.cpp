@@ -272,7 +272,7 @@ ExportHeader parse_header(std::string_view line) {
                 if (name == "split_words") h.settings.split_words = flag(v, name);
                 if (name == "chunk_size") h.settings.chunk_size = number(v, name);
                 if (name == "chunk_overlap") h.settings.chunk_overlap = number(v, name);
-                if (name == "dimension") (void)number(v, name);
+                if (name == "dimension") h.dimension = number(v, name);
             }
             for (const char* name : {"embedder", "tokenizer", "chunk_size", "chunk_overlap"}) {
                 if (!seen.has(name)) bad(fmt::format("the header's settings have no '{}'", name));

@@ -66,10 +66,11 @@ ImportReport import_jsonl(Index& index, std::istream& in, const ExportHeader& he
                         here.chunk_overlap == there.chunk_overlap;
     // Vectors are the embedder's, of its chunk's text, in the form of this schema version.
     input.keep_vectors = input.keep_chunks && header.vectors && index.impl().has_vectors() &&
-                         here.embedder == there.embedder && header.schema == store::kSchemaVersion;
+                         here.embedder == there.embedder &&
+                         header.dimension == index.impl().dimension() &&
+                         header.schema == store::kSchemaVersion;
     if (index.impl().has_vectors()) {
-        input.vector_bytes =
-            vector::stored_bytes(index.impl().settings.embedder, index.impl().dimension());
+        input.vector_bytes = index.impl().layout().stored_size;
     }
     auto note = [&](std::string what) {
         if (callbacks.note) {

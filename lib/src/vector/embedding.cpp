@@ -323,14 +323,23 @@ std::unique_ptr<Embedding> dense_embedding(std::unique_ptr<Embedder> embedder) {
     return std::make_unique<DenseEmbedding>(std::move(embedder));
 }
 
-bool counts_grams(std::string_view spec) {
-    return embed::is_builtin(spec);
-}
-
-std::size_t stored_bytes(std::string_view spec, int dimension) {
-    if (spec == "none") return 0;
-    if (embed::is_builtin(spec)) return stored_size(static_cast<std::size_t>(dimension));
-    return dense_stored_size(dimension);
+Layout layout(std::string_view spec, int dimension) {
+    if (spec == "none") return {};
+    if (dimension < 1 || dimension > kMaxDimension) {
+        throw IndexError(fmt::format("the index's vectors have {} dimensions, which embedder "
+                                     "'{}' cannot make",
+                                     dimension, spec));
+    }
+    const auto d = static_cast<std::size_t>(dimension);
+    if (embed::is_builtin(spec)) {
+        if (d % 64 != 0) {
+            throw IndexError(fmt::format("the index's vectors have {} dimensions, which embedder "
+                                         "'{}' cannot make",
+                                         dimension, spec));
+        }
+        return {d, stored_size(d), true, true};
+    }
+    return {dense_bits(dimension), dense_stored_size(dimension), false, false};
 }
 
 }  // namespace rk::vector

@@ -107,10 +107,16 @@ std::unique_ptr<Embedding> make_embedding(std::string_view spec, int dimension);
 // The embedding of a model's dense vectors, over `embedder` (for tests, and make_embedding()).
 std::unique_ptr<Embedding> dense_embedding(std::unique_ptr<Embedder> embedder);
 
-// The bytes a stored vector of an embedder named `spec` with `dimension` dimensions takes,
-// without opening the embedder (0 for "none").
-std::size_t stored_bytes(std::string_view spec, int dimension);
-// Whether an index whose embedder is `spec` counts n-gram document frequencies (vec_df).
-bool counts_grams(std::string_view spec);
+// What an index's embedder spec and dimension fix about its stored vectors, known without
+// opening the embedder (a model's files, a service): what writers, the graph and checks need.
+struct Layout {
+    std::size_t bits = 0;          // a code's length
+    std::size_t stored_size = 0;   // bytes of a stored vector
+    bool counts_grams = false;     // vec_df is kept (the builtin embedder)
+    bool per_chunk = false;        // vectors cost little to compute again (the builtin)
+};
+// Throws IndexError for a dimension the spec's kind cannot have (0 or less, too many).
+// "none" has the empty layout.
+Layout layout(std::string_view spec, int dimension);
 
 }  // namespace rk::vector

@@ -122,6 +122,17 @@ void VectorWriter::remove_document(std::int64_t doc) {
     if (removed > 0) (void)generation();
 }
 
+std::int64_t VectorWriter::remove_unfit(std::size_t stored_size) {
+    db_.cached(
+           "DELETE FROM vectors WHERE chunk NOT IN (SELECT id FROM chunks) OR length(data) != ?1")
+        .bind(1, static_cast<std::int64_t>(stored_size))
+        .run();
+    const auto removed = db_.changes();
+    removed_ += removed;
+    if (removed > 0) (void)generation();
+    return removed;
+}
+
 void VectorWriter::uncount_grams(std::int64_t doc) {
     // The removed chunks' n-grams leave the document frequencies; they are recounted from
     // the text, which is still there.
@@ -161,8 +172,7 @@ void VectorWriter::finish() {
     added_ = removed_ = 0;
 }
 
-void rebuild_vectors(store::Database& db, const Embedding& embedding, bool reembed) {
-    if (!embedding.per_chunk() && !reembed) return;
+void rebuild_vectors(store::Database& db, const Embedding& embedding) {
     db.exec("DELETE FROM vectors; DELETE FROM vec_df;");
     VectorWriter writer(db, embedding.counts_grams());
     auto st = db.prepare("SELECT id, title, heading, body FROM chunk_view ORDER BY id");
@@ -184,6 +194,37 @@ void rebuild_vectors(store::Database& db, const Embedding& embedding, bool reemb
     flush();
     put_state(db, "count", 0);  // finish() adds what was written
     writer.finish();
+}
+
+std::int64_t repair_vectors(store::Database& db, const Layout& layout,
+                            const std::function<const Embedding&()>& embedding) {
+    VectorWriter writer(db, false);
+    std::int64_t changes = writer.remove_unfit(layout.stored_size);
+    auto st = db.prepare(
+        "SELECT id, title, heading, body FROM chunk_view "
+        "WHERE id NOT IN (SELECT chunk FROM vectors) ORDER BY id");
+    std::vector<std::int64_t> ids;
+    std::vector<std::string> texts;
+    std::vector<ChunkVector> vectors;
+    auto flush = [&] {
+        if (ids.empty()) return;
+        const std::vector<std::string_view> views(texts.begin(), texts.end());
+        embedding().embed(views, vectors);
+        for (std::size_t i = 0; i < ids.size(); ++i) writer.add(ids[i], vectors[i]);
+        changes += std::ssize(ids);
+        ids.clear();
+        texts.clear();
+    };
+    while (st.step()) {
+        ids.push_back(st.int64(0));
+        texts.push_back(embedding_text(st.text(1), st.text(2), st.text(3)));
+        if (ids.size() == kBatch) flush();
+    }
+    flush();
+    writer.finish();
+    // The count was kept by adding and subtracting; a repair is for when that went wrong.
+    put_state(db, "count", db.query_int("SELECT count(*) FROM vectors").value_or(0));
+    return changes;
 }
 
 std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t bits, GraphParams params) {

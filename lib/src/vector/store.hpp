@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,9 @@ class VectorWriter {
     void add(std::int64_t chunk, const ChunkVector& v);
     // Removes the vectors of a document's chunks (call before the chunks go).
     void remove_document(std::int64_t doc);
+    // Removes the vectors of no chunk and those not `stored_size` bytes long (not for an
+    // embedding that counts n-grams); returns how many.
+    std::int64_t remove_unfit(std::size_t stored_size);
     void finish();
 
   private:
@@ -55,9 +59,14 @@ class VectorWriter {
     std::vector<std::uint32_t> touched_;
 };
 
-// Embeds every chunk again (inside a transaction) when the embedding is the builtin's, which
-// is cheap, or when `reembed`; else keeps the stored vectors (a model's cost time or money).
-void rebuild_vectors(store::Database& db, const Embedding& embedding, bool reembed);
+// Embeds every chunk again (inside a transaction).
+void rebuild_vectors(store::Database& db, const Embedding& embedding);
+// Puts right what verify_vectors() finds wrong with the stored vectors without embedding every
+// chunk again (inside a transaction): vectors of no chunk or of the wrong size go, and the
+// chunks without one are embedded (`embedding` is called for only then). Returns the number
+// of vectors removed or added.
+std::int64_t repair_vectors(store::Database& db, const Layout& layout,
+                            const std::function<const Embedding&()>& embedding);
 
 // Builds a graph of every stored vector, on all cores.
 std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t bits, GraphParams params);

@@ -24,6 +24,17 @@ int Index::Impl::dimension() const {
             .value_or(0));
 }
 
+const vector::Layout& Index::Impl::layout() const {
+    if (!layout_) {
+        try {
+            layout_ = vector::layout(settings.embedder, has_vectors() ? dimension() : 0);
+        } catch (const IndexError& e) {
+            throw IndexError(e.what(), dir.string());
+        }
+    }
+    return *layout_;
+}
+
 const vector::Embedding& Index::Impl::embedding() const {
     if (!embedding_) {
         try {
@@ -52,7 +63,7 @@ const vector::Graph& Index::Impl::graph(bool rebuild, std::string damage) const 
         return *graph_;
     }
     const auto file = dir / kGraphFile;
-    const auto bits = embedding().bits();
+    const auto bits = layout().bits;
     const vector::GraphParams params;
     bool changed = graph_unsaved_;
     graph_unsaved_ = false;
@@ -129,7 +140,7 @@ const VectorView& Index::Impl::vectors() const {
     view_ = {};
     view_generation_ = -1;
     const auto file = dir / kGraphFile;
-    const auto bits = embedding().bits();
+    const auto bits = layout().bits;
     std::unique_ptr<vector::GraphFile> mapped;
     try {
         mapped = vector::GraphFile::open(file, bits);
@@ -143,8 +154,9 @@ const VectorView& Index::Impl::vectors() const {
         const auto behind = db->query_int(
             fmt::format("SELECT count(*) FROM vectors WHERE gen > {}", mapped->generation()));
         if (behind && *behind <= kMaxFresh) {
-            auto st = db->prepare("SELECT chunk, data FROM vectors WHERE gen > ?1");
+            auto st = db->prepare("SELECT chunk, substr(data, 1, ?2) FROM vectors WHERE gen > ?1");
             st.bind(1, mapped->generation());
+            st.bind(2, static_cast<std::int64_t>(vector::code_bytes(layout().bits)));
             while (st.step()) view_.fresh.emplace(st.int64(0), std::string(st.blob(1)));
             file_ = std::move(mapped);
             view_.file = file_.get();
