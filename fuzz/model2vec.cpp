@@ -2,6 +2,8 @@
 // and model.safetensors, in that order, each ended by the line "\n--8<--\n" (the last one by
 // the input's end). The model is opened as `rk init --embedder model2vec:DIR` opens it, and a
 // few texts are embedded with it; opening may only fail with rk::Error.
+#include "embed/model2vec.hpp"
+
 #include <unistd.h>
 
 #include <array>
@@ -13,7 +15,6 @@
 #include <string_view>
 #include <vector>
 
-#include "embed/model2vec.hpp"
 #include "rk/error.hpp"
 
 namespace {

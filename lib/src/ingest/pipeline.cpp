@@ -300,8 +300,7 @@ IngestReport run(Index& index, const IngestOptions& options, const IngestCallbac
                       vector::GraphParams{});
     }
     pipeline::Writer writer(db, writer_tokenizer, index.settings(), index.impl().layout(),
-                            embedding, options, known, cb,
-                            report, graph ? &*graph : nullptr);
+                            embedding, options, known, cb, report, graph ? &*graph : nullptr);
     pipeline::RoundMaker rounds(walk.files, options, import);
     auto fail = [&](const IngestNote& n) {
         ++report.failed;

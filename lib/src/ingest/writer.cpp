@@ -24,8 +24,9 @@ std::size_t commit_bytes() {
 }  // namespace
 
 Writer::Writer(store::Database& db, text::Tokenizer& tokenizer, const Settings& settings,
-               const vector::Layout& vectors, const vector::Embedding* embedding, const IngestOptions& o, const Known& known,
-               const IngestCallbacks& cb, IngestReport& report, vector::GraphBuilder* graph)
+               const vector::Layout& vectors, const vector::Embedding* embedding,
+               const IngestOptions& o, const Known& known, const IngestCallbacks& cb,
+               IngestReport& report, vector::GraphBuilder* graph)
     : db_(db),
       graph_(graph),
       tokenizer_(tokenizer),

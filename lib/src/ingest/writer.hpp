@@ -38,8 +38,9 @@ class Writer {
     // `vectors`: the index's stored vectors' layout; `embedding`: null without vectors or in a
     // dry run.
     Writer(store::Database& db, text::Tokenizer& tokenizer, const Settings& settings,
-           const vector::Layout& vectors, const vector::Embedding* embedding, const IngestOptions& o, const Known& known,
-           const IngestCallbacks& cb, IngestReport& report, vector::GraphBuilder* graph);
+           const vector::Layout& vectors, const vector::Embedding* embedding,
+           const IngestOptions& o, const Known& known, const IngestCallbacks& cb,
+           IngestReport& report, vector::GraphBuilder* graph);
 
     // Writes one round, committing when the open transaction has grown enough.
     void write(std::vector<WorkResult>& results);

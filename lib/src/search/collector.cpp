@@ -48,7 +48,7 @@ Collector::Collector(store::Database& db, const Query& q) : q_(q), db_(db) {
 }
 
 std::vector<std::pair<std::int64_t, std::string>> Collector::allowed_vectors(std::int64_t limit,
-                                                                           std::size_t bytes) {
+                                                                             std::size_t bytes) {
     // Only the codes: a model's vectors after them can be a hundred times their size.
     std::string sql = fmt::format(
         "SELECT x.chunk, substr(x.data, 1, {}) FROM vectors x JOIN chunks c ON c.id = x.chunk "

@@ -415,8 +415,7 @@ Stats Index::stats() const {
     s.wal_bytes = file_size_or_zero(impl_->dir / (std::string(kDbFile) + "-wal"));
     s.vectors = vector::read_state(db).count;
     s.dimension = impl_->has_vectors() ? impl_->dimension() : 0;
-    s.vector_bytes = static_cast<std::int64_t>(
-        impl_->layout().stored_size);
+    s.vector_bytes = static_cast<std::int64_t>(impl_->layout().stored_size);
     s.graph_bytes = file_size_or_zero(impl_->dir / "vectors.hnsw");
     std::error_code ec;
     for (const auto& f : fs::directory_iterator(lexical::posting_dir(db), ec)) {
@@ -563,8 +562,9 @@ void Index::rebuild(bool reembed) {
         if (reembed || impl_->layout().per_chunk) {
             vector::rebuild_vectors(db, impl_->embedding());
         } else {
-            (void)vector::repair_vectors(db, impl_->layout(),
-                                         [&]() -> const vector::Embedding& { return impl_->embedding(); });
+            (void)vector::repair_vectors(db, impl_->layout(), [&]() -> const vector::Embedding& {
+                return impl_->embedding();
+            });
         }
     }
     tx.commit();

@@ -326,16 +326,18 @@ std::unique_ptr<Embedding> dense_embedding(std::unique_ptr<Embedder> embedder) {
 Layout layout(std::string_view spec, int dimension) {
     if (spec == "none") return {};
     if (dimension < 1 || dimension > kMaxDimension) {
-        throw IndexError(fmt::format("the index's vectors have {} dimensions, which embedder "
-                                     "'{}' cannot make",
-                                     dimension, spec));
+        throw IndexError(
+            fmt::format("the index's vectors have {} dimensions, which embedder "
+                        "'{}' cannot make",
+                        dimension, spec));
     }
     const auto d = static_cast<std::size_t>(dimension);
     if (embed::is_builtin(spec)) {
         if (d % 64 != 0) {
-            throw IndexError(fmt::format("the index's vectors have {} dimensions, which embedder "
-                                         "'{}' cannot make",
-                                         dimension, spec));
+            throw IndexError(
+                fmt::format("the index's vectors have {} dimensions, which embedder "
+                            "'{}' cannot make",
+                            dimension, spec));
         }
         return {d, stored_size(d), true, true};
     }

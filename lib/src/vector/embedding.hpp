@@ -110,10 +110,10 @@ std::unique_ptr<Embedding> dense_embedding(std::unique_ptr<Embedder> embedder);
 // What an index's embedder spec and dimension fix about its stored vectors, known without
 // opening the embedder (a model's files, a service): what writers, the graph and checks need.
 struct Layout {
-    std::size_t bits = 0;          // a code's length
-    std::size_t stored_size = 0;   // bytes of a stored vector
-    bool counts_grams = false;     // vec_df is kept (the builtin embedder)
-    bool per_chunk = false;        // vectors cost little to compute again (the builtin)
+    std::size_t bits = 0;         // a code's length
+    std::size_t stored_size = 0;  // bytes of a stored vector
+    bool counts_grams = false;    // vec_df is kept (the builtin embedder)
+    bool per_chunk = false;       // vectors cost little to compute again (the builtin)
 };
 // Throws IndexError for a dimension the spec's kind cannot have (0 or less, too many).
 // "none" has the empty layout.

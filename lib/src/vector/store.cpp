@@ -172,17 +172,22 @@ void VectorWriter::finish() {
     added_ = removed_ = 0;
 }
 
-void rebuild_vectors(store::Database& db, const Embedding& embedding) {
-    db.exec("DELETE FROM vectors; DELETE FROM vec_df;");
-    VectorWriter writer(db, embedding.counts_grams());
-    auto st = db.prepare("SELECT id, title, heading, body FROM chunk_view ORDER BY id");
+namespace {
+
+// Embeds the chunks `st` reads (id, title, heading, body) into `writer`, kBatch at a time;
+// `embedding` is called for only when there is one. Returns how many.
+std::int64_t embed_rows(store::Statement& st, const std::function<const Embedding&()>& embedding,
+                        VectorWriter& writer) {
+    std::int64_t embedded = 0;
     std::vector<std::int64_t> ids;
     std::vector<std::string> texts;
     std::vector<ChunkVector> vectors;
     auto flush = [&] {
+        if (ids.empty()) return;
         const std::vector<std::string_view> views(texts.begin(), texts.end());
-        embedding.embed(views, vectors);
+        embedding().embed(views, vectors);
         for (std::size_t i = 0; i < ids.size(); ++i) writer.add(ids[i], vectors[i]);
+        embedded += std::ssize(ids);
         ids.clear();
         texts.clear();
     };
@@ -192,6 +197,17 @@ void rebuild_vectors(store::Database& db, const Embedding& embedding) {
         if (ids.size() == kBatch) flush();
     }
     flush();
+    return embedded;
+}
+
+}  // namespace
+
+void rebuild_vectors(store::Database& db, const Embedding& embedding) {
+    db.exec("DELETE FROM vectors; DELETE FROM vec_df;");
+    VectorWriter writer(db, embedding.counts_grams());
+    auto st = db.prepare("SELECT id, title, heading, body FROM chunk_view ORDER BY id");
+    (void)embed_rows(
+        st, [&]() -> const Embedding& { return embedding; }, writer);
     put_state(db, "count", 0);  // finish() adds what was written
     writer.finish();
 }
@@ -203,24 +219,7 @@ std::int64_t repair_vectors(store::Database& db, const Layout& layout,
     auto st = db.prepare(
         "SELECT id, title, heading, body FROM chunk_view "
         "WHERE id NOT IN (SELECT chunk FROM vectors) ORDER BY id");
-    std::vector<std::int64_t> ids;
-    std::vector<std::string> texts;
-    std::vector<ChunkVector> vectors;
-    auto flush = [&] {
-        if (ids.empty()) return;
-        const std::vector<std::string_view> views(texts.begin(), texts.end());
-        embedding().embed(views, vectors);
-        for (std::size_t i = 0; i < ids.size(); ++i) writer.add(ids[i], vectors[i]);
-        changes += std::ssize(ids);
-        ids.clear();
-        texts.clear();
-    };
-    while (st.step()) {
-        ids.push_back(st.int64(0));
-        texts.push_back(embedding_text(st.text(1), st.text(2), st.text(3)));
-        if (ids.size() == kBatch) flush();
-    }
-    flush();
+    changes += embed_rows(st, embedding, writer);
     writer.finish();
     // The count was kept by adding and subtracting; a repair is for when that went wrong.
     put_state(db, "count", db.query_int("SELECT count(*) FROM vectors").value_or(0));
