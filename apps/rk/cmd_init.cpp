@@ -8,7 +8,9 @@ void add_init(CLI::App& app, Context& ctx) {
     auto dir = std::make_shared<std::string>();
     auto s = std::make_shared<Settings>();
     cmd->add_option("DIR", *dir, "Where to create it")->type_name("DIR");
-    cmd->add_option("--embedder", s->embedder, "Embedder spec, fixed for the index's life")
+    cmd->add_option("--embedder", s->embedder,
+                    "Embedder, fixed for the index's life: builtin, builtin:BITS, none, "
+                    "model2vec:DIR, openai:URL?model=NAME or ollama:URL?model=NAME (rk-init(1))")
         ->type_name("SPEC");
     cmd->add_option("--tokenizer", s->tokenizer,
                     "porter (English stemming), unicode (no stemming), trigram (substrings) or "
