@@ -126,6 +126,25 @@ TEST_CASE("posting lists round-trip in pages of blocks, and malformed ones are r
             CHECK(out[i].length == in[i].length);
         }
     }
+    // The widest values a block holds: gaps near 2^62, counts and lengths of 32 bits.
+    const std::uint32_t most = 0xFFFFFFFFU;
+    const std::int64_t far = std::int64_t{1} << 61;
+    const std::vector<Posting> wide{{1, {most, 0, 1}, most},
+                                    {2, {0, most, 0}, 0},
+                                    {far, {1, 1, most}, 7},
+                                    {2 * far, {0, 0, 1}, most}};
+    const auto wide_list = rk::lexical::encode_list(wide);
+    const auto wide_head = rk::lexical::decode_head(wide_list.head);
+    std::vector<rk::lexical::BlockRef> wide_blocks;
+    rk::lexical::decode_page(wide_head.inline_page, wide_head.pages[0], wide_blocks);
+    std::vector<Posting> wide_out;
+    rk::lexical::decode_block(wide_head.inline_page, wide_blocks[0], wide_out);
+    REQUIRE(wide_out.size() == wide.size());
+    for (std::size_t i = 0; i < wide.size(); ++i) {
+        CHECK(wide_out[i].chunk == wide[i].chunk);
+        CHECK(wide_out[i].tf == wide[i].tf);
+        CHECK(wide_out[i].length == wide[i].length);
+    }
     const std::vector<Posting> in{{1, {0, 0, 3}, 10}, {2, {1, 0, 0}, 7}, {300, {2, 5, 9}, 100000}};
     const auto list = rk::lexical::encode_list(in);
     const auto head = rk::lexical::decode_head(list.head);

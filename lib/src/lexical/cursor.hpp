@@ -37,11 +37,22 @@ class Weigher {
                                     std::uint32_t length) const {
         double f = 0;
         for (std::size_t i = 0; i < kFields; ++i) f += w_[i] * tf[i];
+        return of(f, length);
+    }
+    // Entry i of a decoded block.
+    [[nodiscard]] double operator()(const Block& block, std::size_t i) const {
+        double f = 0;
+        for (std::size_t k = 0; k < kFields; ++k) f += w_[k] * block.tf[k][i];
+        return of(f, block.length[i]);
+    }
+
+  private:
+    // The part for a weighted count f.
+    [[nodiscard]] double of(double f, std::uint32_t length) const {
         if (f <= 0) return 0;
         return f * (k1_ + 1.0) / (f + k1_ * (1.0 - b_ + b_ * length / avg_));
     }
 
-  private:
     std::array<double, kFields> w_;
     double k1_, b_, avg_;
 };
@@ -111,14 +122,14 @@ class Cursor {
     // The current entry's score.
     double score() {
         ensure_entry();
-        return entry_score(buf_[pos_]);
+        return entry_score(pos_);
     }
 
     void next() {
         ensure_entry();
         if (doc_ == kEnd) return;
-        if (++pos_ < buf_.size()) {
-            doc_ = buf_[pos_].chunk;
+        if (++pos_ < block_entries_.size) {
+            doc_ = block_entries_.chunk[pos_];
         } else {
             to_block(block_ + 1);
         }
@@ -142,12 +153,11 @@ class Cursor {
             load_block();
             if (doc_ >= target || state_ != State::entry) return;
         }
-        const auto it =
-            std::lower_bound(buf_.begin() + static_cast<std::ptrdiff_t>(pos_), buf_.end(), target,
-                             [](const Posting& p, std::int64_t t) { return p.chunk < t; });
-        pos_ = static_cast<std::size_t>(it - buf_.begin());
-        if (pos_ < buf_.size()) {
-            doc_ = buf_[pos_].chunk;
+        const auto* chunks = block_entries_.chunk.data();
+        pos_ = static_cast<std::size_t>(
+            std::lower_bound(chunks + pos_, chunks + block_entries_.size, target) - chunks);
+        if (pos_ < block_entries_.size) {
+            doc_ = chunks[pos_];
         } else {
             to_block(block_ + 1);
         }
@@ -160,13 +170,14 @@ class Cursor {
         while (doc_ < hi) {
             ensure_entry();
             if (doc_ >= hi) return;
-            for (; pos_ < buf_.size() && buf_[pos_].chunk < hi; ++pos_) {
-                const auto at = static_cast<std::size_t>(buf_[pos_].chunk - lo);
-                acc[at] += entry_score(buf_[pos_]);
+            const Block& b = block_entries_;
+            for (; pos_ < b.size && b.chunk[pos_] < hi; ++pos_) {
+                const auto at = static_cast<std::size_t>(b.chunk[pos_] - lo);
+                acc[at] += entry_score(pos_);
                 touched[at / 64] |= std::uint64_t{1} << (at % 64);
             }
-            if (pos_ < buf_.size()) {
-                doc_ = buf_[pos_].chunk;
+            if (pos_ < b.size) {
+                doc_ = b.chunk[pos_];
                 return;
             }
             to_block(block_ + 1);
@@ -239,9 +250,9 @@ class Cursor {
     // 2^21) are exact in a double, so a chunk's score does not depend on the order its terms
     // are added in, which follows the bounds met on the way (and, when two threads share the
     // work, their timing). Rounding down keeps the bounds above the scores they bound.
-    [[nodiscard]] double entry_score(const Posting& p) const {
+    [[nodiscard]] double entry_score(std::size_t i) const {
         constexpr double kScale = 4294967296.0;  // 2^32
-        const double exact = idf_ * (*weigh_)(p.tf, p.length);
+        const double exact = idf_ * (*weigh_)(block_entries_, i);
         return static_cast<double>(static_cast<std::int64_t>(exact * kScale)) / kScale;
     }
 
@@ -311,18 +322,29 @@ class Cursor {
 
     // Decodes the current block and stands on its first live entry (or moves on, if none).
     void load_block() {
-        buf_.clear();
-        decode_block(page_view_, blocks_[block_], buf_);
-        if (dead_ != nullptr && !dead_->empty()) {
-            std::erase_if(buf_, [&](const Posting& p) { return is_dead(*dead_, p.chunk, seg_); });
-        }
-        if (buf_.empty()) {
+        Block& b = block_entries_;
+        decode_block(page_view_, blocks_[block_], b);
+        if (dead_ != nullptr && !dead_->empty()) drop_dead(b);
+        if (b.size == 0) {
             to_block(block_ + 1);
             return;
         }
         pos_ = 0;
         state_ = State::entry;
-        doc_ = buf_.front().chunk;
+        doc_ = b.chunk[0];
+    }
+
+    // Removes the entries of chunks removed since the segment was written.
+    void drop_dead(Block& b) const {
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < b.size; ++i) {
+            if (is_dead(*dead_, b.chunk[i], seg_)) continue;
+            b.chunk[kept] = b.chunk[i];
+            for (auto& tf : b.tf) tf[kept] = tf[i];
+            b.length[kept] = b.length[i];
+            ++kept;
+        }
+        b.size = kept;
     }
 
     void ensure_entry() {
@@ -358,7 +380,7 @@ class Cursor {
     std::string_view page_view_;  // the current page's bytes (in the file, or in page_bytes_)
     std::string page_bytes_;      // a page read from rk.db
     std::vector<BlockRef> blocks_;
-    std::vector<Posting> buf_;
+    Block block_entries_;  // the current block's live entries, when state_ is entry
     std::int64_t doc_ = kEnd;
 };
 

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 
 #include "rk/error.hpp"
 
@@ -31,18 +33,6 @@ std::uint64_t get_varint(std::string_view bytes, std::size_t& pos) {
         if ((b & 0x80) == 0) return v;
     }
     throw IndexError("malformed posting list");
-}
-
-// get_varint() without the end checks, for when at least 10 bytes remain.
-inline std::uint64_t get_varint_unchecked(const unsigned char* p, std::size_t& pos) {
-    std::uint64_t v = p[pos] & 0x7FU;
-    if ((p[pos++] & 0x80U) == 0) return v;
-    for (int shift = 7; shift < 64; shift += 7) {
-        const unsigned b = p[pos++];
-        v |= static_cast<std::uint64_t>(b & 0x7FU) << shift;
-        if ((b & 0x80U) == 0) return v;
-    }
-    malformed();
 }
 
 inline std::uint32_t to_u32(std::uint64_t v) {
@@ -109,23 +99,109 @@ void put_impacts(std::string& out, const std::vector<Impact>& impacts) {
     }
 }
 
-// Entries [start, end) as a block's payload: the first gap from first - 1.
+// Bits written low first, as BitReader reads them.
+class BitWriter {
+  public:
+    explicit BitWriter(std::string& out) : out_(out) {}
+    void put(std::uint64_t v, unsigned width) {
+        while (width > 0) {
+            const unsigned take = std::min(width, 32U);
+            acc_ |= (v & ((std::uint64_t{1} << take) - 1)) << held_;
+            held_ += take;
+            v >>= take;
+            width -= take;
+            for (; held_ >= 8; held_ -= 8, acc_ >>= 8) out_ += static_cast<char>(acc_ & 0xFF);
+        }
+    }
+    void flush() {
+        if (held_ > 0) out_ += static_cast<char>(acc_ & 0xFF);
+        acc_ = 0;
+        held_ = 0;
+    }
+
+  private:
+    std::string& out_;
+    std::uint64_t acc_ = 0;
+    unsigned held_ = 0;
+};
+
+unsigned width_of(std::uint64_t max) {
+    return static_cast<unsigned>(std::bit_width(max));
+}
+
+// Entries [start, end) as a block's payload (see the header).
 std::string encode_block(const std::vector<Posting>& postings, std::size_t start, std::size_t end) {
-    std::string payload;
-    payload.reserve((end - start) * 6);
-    std::int64_t last = postings[start].chunk - 1;
+    const std::size_t n = end - start;
+    unsigned fields = 0;
+    std::uint64_t max_gap = 0;
+    std::array<std::uint32_t, kFields> max_tf{};
+    std::uint32_t min_len = postings[start].length, max_len = min_len;
     for (std::size_t i = start; i < end; ++i) {
         const Posting& p = postings[i];
-        // The gap and a mask of the fields that hold the term share one varint; absent fields
-        // (most often title and heading) cost nothing.
-        put_varint(payload,
-                   (static_cast<std::uint64_t>(p.chunk - last) << kFields) | field_mask(p.tf));
-        put_counts(payload, p.tf);
-        put_varint(payload, p.length);
-        last = p.chunk;
+        fields |= field_mask(p.tf);
+        if (i > start) {
+            max_gap =
+                std::max(max_gap, static_cast<std::uint64_t>(p.chunk - postings[i - 1].chunk - 1));
+        }
+        for (std::size_t f = 0; f < kFields; ++f) max_tf[f] = std::max(max_tf[f], p.tf[f]);
+        min_len = std::min(min_len, p.length);
+        max_len = std::max(max_len, p.length);
     }
+    std::string payload;
+    payload.reserve(8 + n * 3);
+    payload += static_cast<char>(n - 1);
+    payload += static_cast<char>(fields);
+    const unsigned gap_width = width_of(max_gap);
+    payload += static_cast<char>(gap_width);
+    for (std::size_t f = 0; f < kFields; ++f) {
+        if ((fields & (1U << f)) != 0) payload += static_cast<char>(width_of(max_tf[f]));
+    }
+    const unsigned len_width = width_of(max_len - min_len);
+    payload += static_cast<char>(len_width);
+    put_varint(payload, min_len);
+    BitWriter bits(payload);
+    for (std::size_t i = start + 1; i < end; ++i) {
+        bits.put(static_cast<std::uint64_t>(postings[i].chunk - postings[i - 1].chunk - 1),
+                 gap_width);
+    }
+    for (std::size_t f = 0; f < kFields; ++f) {
+        if ((fields & (1U << f)) == 0) continue;
+        for (std::size_t i = start; i < end; ++i) bits.put(postings[i].tf[f], width_of(max_tf[f]));
+    }
+    for (std::size_t i = start; i < end; ++i) bits.put(postings[i].length - min_len, len_width);
+    bits.flush();
     return payload;
 }
+
+// Reads bits low first from a buffer with at least 8 readable bytes past the last bit it is
+// asked for.
+class BitReader {
+  public:
+    explicit BitReader(const unsigned char* bytes) : bytes_(bytes) {}
+    // The next `width` bits (at most 32).
+    std::uint32_t get(unsigned width) {
+        std::uint64_t word = 0;
+        std::memcpy(&word, bytes_ + (at_ >> 3), sizeof word);
+        if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+        const std::uint64_t v = (word >> (at_ & 7)) & ((std::uint64_t{1} << width) - 1);
+        at_ += width;
+        return static_cast<std::uint32_t>(v);
+    }
+    // The next `width` bits (at most 64).
+    std::uint64_t get_wide(unsigned width) {
+        if (width <= 32) return get(width);
+        const std::uint64_t low = get(32);
+        return low | (static_cast<std::uint64_t>(get(width - 32)) << 32);
+    }
+
+  private:
+    const unsigned char* bytes_;
+    std::size_t at_ = 0;
+};
+
+constexpr unsigned kMaxGapWidth = 62, kMaxWidth = 32;
+constexpr std::size_t kMaxBits =
+    (kBlockSize - 1) * kMaxGapWidth + kBlockSize * kMaxWidth * (kFields + 1);
 
 }  // namespace
 
@@ -244,37 +320,75 @@ void decode_page(std::string_view page, const PageInfo& info, std::vector<BlockR
     for (auto& r : blocks) r.offset += static_cast<std::uint32_t>(pos);
 }
 
-void decode_block(std::string_view page, const BlockRef& block, std::vector<Posting>& out) {
+void decode_block(std::string_view page, const BlockRef& block, Block& out) {
+    if (block.offset > page.size() || block.bytes > page.size() - block.offset) malformed();
     const std::string_view payload = page.substr(block.offset, block.bytes);
-    std::size_t pos = 0;
-    auto chunk = static_cast<std::uint64_t>(block.first) - 1;
     const auto* bytes = reinterpret_cast<const unsigned char*>(payload.data());
-    // An entry is a varint of at most 10 bytes and at most four of 5 (32-bit values): far
-    // from the end, none is checked.
-    constexpr std::size_t kEntryMax = 30;
-    out.reserve(out.size() + kBlockSize);
-    while (pos < payload.size()) {
-        Posting p;
-        std::uint64_t head = 0;
-        if (payload.size() - pos >= kEntryMax) {
-            head = get_varint_unchecked(bytes, pos);
-            for (std::size_t f = 0; f < kFields; ++f) {
-                if ((head & (1U << f)) != 0) p.tf[f] = to_u32(get_varint_unchecked(bytes, pos));
-            }
-            p.length = to_u32(get_varint_unchecked(bytes, pos));
-        } else {
-            head = get_varint(payload, pos);
-            get_counts(payload, pos, head, p.tf);
-            p.length = to_u32(get_varint(payload, pos));
-        }
-        const std::uint64_t gap = head >> kFields;
-        if (gap == 0 || gap > kMaxChunk - chunk) malformed();
-        chunk += gap;
-        p.chunk = static_cast<std::int64_t>(chunk);
-        out.push_back(p);
+    std::size_t pos = 0;
+    auto byte = [&] {
+        if (pos >= payload.size()) throw IndexError("truncated posting block");
+        return bytes[pos++];
+    };
+    const std::size_t n = std::size_t{byte()} + 1;
+    const unsigned fields = byte();
+    const unsigned gap_width = byte();
+    if (n > kBlockSize || fields >= (1U << kFields) || gap_width > kMaxGapWidth) malformed();
+    std::array<unsigned, kFields> tf_width{};
+    std::size_t bits = (n - 1) * gap_width;
+    for (std::size_t f = 0; f < kFields; ++f) {
+        if ((fields & (1U << f)) == 0) continue;
+        tf_width[f] = byte();
+        if (tf_width[f] > kMaxWidth) malformed();
+        bits += n * tf_width[f];
+    }
+    const unsigned len_width = byte();
+    if (len_width > kMaxWidth) malformed();
+    bits += n * len_width;
+    const std::uint64_t min_len = get_varint(payload, pos);
+    if (min_len + ((std::uint64_t{1} << len_width) - 1) > 0xFFFFFFFFU ||
+        payload.size() - pos != (bits + 7) / 8) {
+        malformed();
+    }
+    // The bits, copied where 8 bytes may be read past the last.
+    std::array<unsigned char, kMaxBits / 8 + 16> buffer;
+    std::memcpy(buffer.data(), bytes + pos, payload.size() - pos);
+    std::memset(buffer.data() + (payload.size() - pos), 0, 8);
+    BitReader in(buffer.data());
+
+    out.size = n;
+    out.fields = fields;
+    auto chunk = static_cast<std::uint64_t>(block.first);
+    out.chunk[0] = block.first;
+    for (std::size_t i = 1; i < n; ++i) {
+        chunk += in.get_wide(gap_width) + 1;  // both under 2^62: no overflow
+        if (chunk > kMaxChunk) malformed();
+        out.chunk[i] = static_cast<std::int64_t>(chunk);
     }
     if (static_cast<std::int64_t>(chunk) != block.last) {
         throw IndexError("posting block does not end where its page says");
+    }
+    for (std::size_t f = 0; f < kFields; ++f) {
+        auto& tf = out.tf[f];
+        if ((fields & (1U << f)) == 0) {
+            std::fill_n(tf.begin(), n, 0U);
+            continue;
+        }
+        for (std::size_t i = 0; i < n; ++i) tf[i] = in.get(tf_width[f]);
+    }
+    const auto least = static_cast<std::uint32_t>(min_len);
+    for (std::size_t i = 0; i < n; ++i) out.length[i] = least + in.get(len_width);
+}
+
+void decode_block(std::string_view page, const BlockRef& block, std::vector<Posting>& out) {
+    Block b;
+    decode_block(page, block, b);
+    out.reserve(out.size() + b.size);
+    for (std::size_t i = 0; i < b.size; ++i) {
+        Posting p;
+        p.chunk = b.chunk[i];
+        for (std::size_t f = 0; f < kFields; ++f) p.tf[f] = b.tf[f][i];
+        p.length = b.length[i];
+        out.push_back(p);
     }
 }
 

@@ -9,9 +9,14 @@
 // that hold chunks it must score: a chunk id between two blocks is known to be absent
 // without decoding either.
 //
-// An entry is the gap from the previous chunk id (from one before the block's first, for a
-// block's first entry) with a mask of the fields that hold the term, the term's count in each
-// of those fields, and the chunk's length in tokens, all as varints: about 5 bytes.
+// A block is stored column by column, each column's values bit-packed at one width, so that a
+// query decodes it with shifts and masks rather than a branch per byte: a byte of its entry
+// count less one, a byte of the mask of fields some entry holds the term in, the width of the
+// gaps between chunk ids (each less one; the first entry is the block's first id), the width
+// of each present field's counts, the width of the lengths, the least length (a varint), then
+// the bits: the gaps, each present field's counts (0 where an entry lacks the field) and each
+// chunk's length in tokens less the least, low bits first. Widths are bits, at most 62 for
+// gaps and 32 for the rest.
 #pragma once
 
 #include <array>
@@ -55,6 +60,15 @@ struct TermList {
     std::string inline_page;  // the page of a list of one block
 };
 
+// A block's entries, decoded: column i of each array is entry i.
+struct Block {
+    std::size_t size = 0;
+    unsigned fields = 0;  // the mask of fields some entry holds the term in
+    std::array<std::int64_t, kBlockSize> chunk{};
+    std::array<std::array<std::uint32_t, kBlockSize>, kFields> tf{};  // 0 for absent fields
+    std::array<std::uint32_t, kBlockSize> length{};
+};
+
 // A block, as its page describes it.
 struct BlockRef {
     std::int64_t first = 0, last = 0;
@@ -77,6 +91,8 @@ EncodedList encode_list(const std::vector<Posting>& postings);
 TermList decode_head(std::string_view head);
 // A page's blocks, checked against its description in the head.
 void decode_page(std::string_view page, const PageInfo& info, std::vector<BlockRef>& blocks);
+// Decodes a block's entries into `out`.
+void decode_block(std::string_view page, const BlockRef& block, Block& out);
 // Appends a block's entries to `out`.
 void decode_block(std::string_view page, const BlockRef& block, std::vector<Posting>& out);
 

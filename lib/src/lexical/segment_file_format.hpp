@@ -10,7 +10,7 @@
 namespace rk::lexical::posting_file {
 
 constexpr char kMagic[8] = {'r', 'k', '-', 'p', 'o', 's', 't', '\n'};
-constexpr std::uint32_t kFormat = 1;
+constexpr std::uint32_t kFormat = 2;  // 1: blocks of varints (schema 5)
 
 struct Trailer {
     char magic[8];

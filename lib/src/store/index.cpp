@@ -235,8 +235,11 @@ Index Index::open(const fs::path& dir, Mode mode, int lock_wait_ms) {
     impl->mode = mode;
     if (mode == Mode::write) impl->lock.emplace(dir / kLockFile, lock_wait_ms);
     impl->db = open_connection(dir / kDbFile, mode);
-    store::migrate(*impl->db);
+    const bool upgraded = store::migrate(*impl->db);
     impl->settings = store::load_settings(*impl->db);
+    // An upgrade may have written the postings again; the files follow them now rather than
+    // at the next write (a reader has no lock to write them under, and reads the rows).
+    if (upgraded) impl->sync_posting_files();
     return Index(std::move(impl));
 }
 

@@ -167,7 +167,7 @@ void create_schema(Database& db, const Settings& settings) {
     tx.commit();
 }
 
-void migrate(Database& db) {
+bool migrate(Database& db) {
     const auto v = db.query_int("PRAGMA user_version").value_or(0);
     if (v == 0) {
         throw IndexError("not an rk index (no schema version)", db.file().string());
@@ -252,6 +252,26 @@ void migrate(Database& db) {
             throw upgrade_error(db, v, Error(e.what()));
         }
     }
+    if (v < 6) {
+        // Posting blocks became bit-packed columns: the lists are written again from the
+        // chunks' text (the posting files follow, under a new tag), unless the step before
+        // has just done so.
+        try {
+            Transaction tx(db);
+            if (v == 5) {
+                const auto tokenizer =
+                    db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
+                text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter"),
+                                                                  fts_splits_words(db)));
+                lexical::rebuild_postings(db, tok);
+            }
+            db.exec("PRAGMA user_version = 6");
+            tx.commit();
+        } catch (const std::exception& e) {
+            throw upgrade_error(db, v, Error(e.what()));
+        }
+    }
+    return v < kSchemaVersion;
 }
 
 Settings load_settings(Database& db) {
