@@ -42,8 +42,10 @@ class Weigher {
     // Entry i of a decoded block.
     [[nodiscard]] double operator()(const Block& block, std::size_t i) const {
         double f = 0;
-        for (std::size_t k = 0; k < kFields; ++k) f += w_[k] * block.tf[k][i];
-        return of(f, block.length[i]);
+        for (std::size_t k = 0; k < kFields; ++k) {
+            if ((block.fields() & (1U << k)) != 0) f += w_[k] * block.tf(k, i);
+        }
+        return of(f, block.length(i));
     }
 
   private:
@@ -128,8 +130,8 @@ class Cursor {
     void next() {
         ensure_entry();
         if (doc_ == kEnd) return;
-        if (++pos_ < block_entries_.size) {
-            doc_ = block_entries_.chunk[pos_];
+        if (++pos_ < block_entries_.size()) {
+            doc_ = block_entries_.chunk(pos_);
         } else {
             to_block(block_ + 1);
         }
@@ -153,10 +155,10 @@ class Cursor {
             load_block();
             if (doc_ >= target || state_ != State::entry) return;
         }
-        const auto* chunks = block_entries_.chunk.data();
+        const auto* chunks = block_entries_.chunks();
         pos_ = static_cast<std::size_t>(
-            std::lower_bound(chunks + pos_, chunks + block_entries_.size, target) - chunks);
-        if (pos_ < block_entries_.size) {
+            std::lower_bound(chunks + pos_, chunks + block_entries_.size(), target) - chunks);
+        if (pos_ < block_entries_.size()) {
             doc_ = chunks[pos_];
         } else {
             to_block(block_ + 1);
@@ -171,13 +173,13 @@ class Cursor {
             ensure_entry();
             if (doc_ >= hi) return;
             const Block& b = block_entries_;
-            for (; pos_ < b.size && b.chunk[pos_] < hi; ++pos_) {
-                const auto at = static_cast<std::size_t>(b.chunk[pos_] - lo);
+            for (; pos_ < b.size() && b.chunk(pos_) < hi; ++pos_) {
+                const auto at = static_cast<std::size_t>(b.chunk(pos_) - lo);
                 acc[at] += entry_score(pos_);
                 touched[at / 64] |= std::uint64_t{1} << (at % 64);
             }
-            if (pos_ < b.size) {
-                doc_ = b.chunk[pos_];
+            if (pos_ < b.size()) {
+                doc_ = b.chunk(pos_);
                 return;
             }
             to_block(block_ + 1);
@@ -324,27 +326,16 @@ class Cursor {
     void load_block() {
         Block& b = block_entries_;
         decode_block(page_view_, blocks_[block_], b);
-        if (dead_ != nullptr && !dead_->empty()) drop_dead(b);
-        if (b.size == 0) {
+        if (dead_ != nullptr && !dead_->empty()) {
+            b.keep_if([&](std::int64_t chunk) { return !is_dead(*dead_, chunk, seg_); });
+        }
+        if (b.size() == 0) {
             to_block(block_ + 1);
             return;
         }
         pos_ = 0;
         state_ = State::entry;
-        doc_ = b.chunk[0];
-    }
-
-    // Removes the entries of chunks removed since the segment was written.
-    void drop_dead(Block& b) const {
-        std::size_t kept = 0;
-        for (std::size_t i = 0; i < b.size; ++i) {
-            if (is_dead(*dead_, b.chunk[i], seg_)) continue;
-            b.chunk[kept] = b.chunk[i];
-            for (auto& tf : b.tf) tf[kept] = tf[i];
-            b.length[kept] = b.length[i];
-            ++kept;
-        }
-        b.size = kept;
+        doc_ = b.chunk(0);
     }
 
     void ensure_entry() {

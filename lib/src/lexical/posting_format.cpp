@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <memory>
 
 #include "rk/error.hpp"
 
@@ -199,10 +200,6 @@ class BitReader {
     std::size_t at_ = 0;
 };
 
-constexpr unsigned kMaxGapWidth = 62, kMaxWidth = 32;
-constexpr std::size_t kMaxBits =
-    (kBlockSize - 1) * kMaxGapWidth + kBlockSize * kMaxWidth * (kFields + 1);
-
 }  // namespace
 
 EncodedList encode_list(const std::vector<Posting>& postings) {
@@ -338,56 +335,54 @@ void decode_block(std::string_view page, const BlockRef& block, Block& out) {
     for (std::size_t f = 0; f < kFields; ++f) {
         if ((fields & (1U << f)) == 0) continue;
         tf_width[f] = byte();
-        if (tf_width[f] > kMaxWidth) malformed();
+        if (tf_width[f] > kMaxCountWidth) malformed();
         bits += n * tf_width[f];
     }
     const unsigned len_width = byte();
-    if (len_width > kMaxWidth) malformed();
+    if (len_width > kMaxCountWidth) malformed();
     bits += n * len_width;
     const std::uint64_t min_len = get_varint(payload, pos);
     if (min_len + ((std::uint64_t{1} << len_width) - 1) > 0xFFFFFFFFU ||
         payload.size() - pos != (bits + 7) / 8) {
         malformed();
     }
-    // The bits, copied where 8 bytes may be read past the last.
-    std::array<unsigned char, kMaxBits / 8 + 16> buffer;
-    std::memcpy(buffer.data(), bytes + pos, payload.size() - pos);
-    std::memset(buffer.data() + (payload.size() - pos), 0, 8);
-    BitReader in(buffer.data());
+    const std::size_t bytes_of_bits = payload.size() - pos;
+    std::memcpy(out.bits_.data(), bytes + pos, bytes_of_bits);
+    std::memset(out.bits_.data() + bytes_of_bits, 0, 8);
+    BitReader in(out.bits_.data());
 
-    out.size = n;
-    out.fields = fields;
+    out.size_ = n;
+    out.fields_ = fields;
     auto chunk = static_cast<std::uint64_t>(block.first);
-    out.chunk[0] = block.first;
+    out.chunk_[0] = block.first;
     for (std::size_t i = 1; i < n; ++i) {
         chunk += in.get_wide(gap_width) + 1;  // both under 2^62: no overflow
         if (chunk > kMaxChunk) malformed();
-        out.chunk[i] = static_cast<std::int64_t>(chunk);
+        out.chunk_[i] = static_cast<std::int64_t>(chunk);
     }
     if (static_cast<std::int64_t>(chunk) != block.last) {
         throw IndexError("posting block does not end where its page says");
     }
+    std::size_t at = (n - 1) * gap_width;
     for (std::size_t f = 0; f < kFields; ++f) {
-        auto& tf = out.tf[f];
-        if ((fields & (1U << f)) == 0) {
-            std::fill_n(tf.begin(), n, 0U);
-            continue;
-        }
-        for (std::size_t i = 0; i < n; ++i) tf[i] = in.get(tf_width[f]);
+        out.tf_at_[f] = at;
+        out.tf_width_[f] = tf_width[f];
+        at += n * tf_width[f];
     }
-    const auto least = static_cast<std::uint32_t>(min_len);
-    for (std::size_t i = 0; i < n; ++i) out.length[i] = least + in.get(len_width);
+    out.length_at_ = at;
+    out.length_width_ = len_width;
+    out.min_length_ = static_cast<std::uint32_t>(min_len);
 }
 
 void decode_block(std::string_view page, const BlockRef& block, std::vector<Posting>& out) {
-    Block b;
-    decode_block(page, block, b);
-    out.reserve(out.size() + b.size);
-    for (std::size_t i = 0; i < b.size; ++i) {
+    const auto b = std::make_unique<Block>();
+    decode_block(page, block, *b);
+    out.reserve(out.size() + b->size());
+    for (std::size_t i = 0; i < b->size(); ++i) {
         Posting p;
-        p.chunk = b.chunk[i];
-        for (std::size_t f = 0; f < kFields; ++f) p.tf[f] = b.tf[f][i];
-        p.length = b.length[i];
+        p.chunk = b->chunk(i);
+        for (std::size_t f = 0; f < kFields; ++f) p.tf[f] = b->tf(f, i);
+        p.length = b->length(i);
         out.push_back(p);
     }
 }

@@ -20,7 +20,9 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,19 +62,77 @@ struct TermList {
     std::string inline_page;  // the page of a list of one block
 };
 
-// A block's entries, decoded: column i of each array is entry i.
-struct Block {
-    std::size_t size = 0;
-    unsigned fields = 0;  // the mask of fields some entry holds the term in
-    std::array<std::int64_t, kBlockSize> chunk{};
-    std::array<std::array<std::uint32_t, kBlockSize>, kFields> tf{};  // 0 for absent fields
-    std::array<std::uint32_t, kBlockSize> length{};
-};
-
 // A block, as its page describes it.
 struct BlockRef {
     std::int64_t first = 0, last = 0;
     std::uint32_t offset = 0, bytes = 0;  // where its entries are in the page
+};
+
+inline constexpr unsigned kMaxGapWidth = 62, kMaxCountWidth = 32;
+inline constexpr std::size_t kMaxBlockBits =
+    (kBlockSize - 1) * kMaxGapWidth + kBlockSize * kMaxCountWidth * (kFields + 1);
+
+// A block's entries: their chunk ids decoded, their counts and lengths read from the bits
+// when asked for (most entries a query decodes, it only tests for a chunk id).
+class Block {
+  public:
+    [[nodiscard]] std::size_t size() const { return size_; }
+    [[nodiscard]] unsigned fields() const { return fields_; }  // where some entry holds the term
+    [[nodiscard]] std::int64_t chunk(std::size_t i) const { return chunk_[i]; }
+    [[nodiscard]] const std::int64_t* chunks() const { return chunk_.data(); }
+    // Entry i's count in field f (0 where it lacks the field) and length in tokens.
+    [[nodiscard]] std::uint32_t tf(std::size_t f, std::size_t i) const {
+        return column(tf_at_[f] + i * tf_width_[f], tf_width_[f]);
+    }
+    [[nodiscard]] std::uint32_t length(std::size_t i) const {
+        return min_length_ + column(length_at_ + i * length_width_, length_width_);
+    }
+    // Keeps the entries `keep` says yes to, in order.
+    template <typename Keep>
+    void keep_if(Keep keep) {
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < size_; ++i) {
+            if (!keep(chunk_[i])) continue;
+            for (std::size_t f = 0; f < kFields; ++f) {
+                set_column(tf_at_[f] + kept * tf_width_[f], tf_width_[f], tf(f, i));
+            }
+            set_column(length_at_ + kept * length_width_, length_width_,
+                       column(length_at_ + i * length_width_, length_width_));
+            chunk_[kept++] = chunk_[i];
+        }
+        size_ = kept;
+    }
+
+  private:
+    friend void decode_block(std::string_view page, const BlockRef& block, Block& out);
+
+    [[nodiscard]] std::uint32_t column(std::size_t at, unsigned width) const {
+        std::uint64_t word = 0;
+        std::memcpy(&word, bits_.data() + (at >> 3), sizeof word);
+        if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+        return static_cast<std::uint32_t>((word >> (at & 7)) & ((std::uint64_t{1} << width) - 1));
+    }
+    void set_column(std::size_t at, unsigned width, std::uint32_t v) {
+        for (unsigned b = 0; b < width; ++b, ++at) {
+            const auto bit = static_cast<unsigned char>(1U << (at & 7));
+            if (((v >> b) & 1U) != 0) {
+                bits_[at >> 3] |= bit;
+            } else {
+                bits_[at >> 3] &= static_cast<unsigned char>(~bit);
+            }
+        }
+    }
+
+    std::size_t size_ = 0;
+    unsigned fields_ = 0;
+    std::array<std::int64_t, kBlockSize> chunk_{};
+    std::array<std::size_t, kFields> tf_at_{};
+    std::array<unsigned, kFields> tf_width_{};  // 0 for a field no entry holds the term in
+    std::size_t length_at_ = 0;
+    unsigned length_width_ = 0;
+    std::uint32_t min_length_ = 0;
+    // The block's bits, and 8 bytes to spare for reading a column's last value a word at a time.
+    std::array<unsigned char, kMaxBlockBits / 8 + 16> bits_{};
 };
 
 // One list, encoded: its head row, and its pages when it has more than one block.
@@ -91,7 +151,7 @@ EncodedList encode_list(const std::vector<Posting>& postings);
 TermList decode_head(std::string_view head);
 // A page's blocks, checked against its description in the head.
 void decode_page(std::string_view page, const PageInfo& info, std::vector<BlockRef>& blocks);
-// Decodes a block's entries into `out`.
+// Decodes a block's chunk ids into `out` and keeps its bits for the rest.
 void decode_block(std::string_view page, const BlockRef& block, Block& out);
 // Appends a block's entries to `out`.
 void decode_block(std::string_view page, const BlockRef& block, std::vector<Posting>& out);
