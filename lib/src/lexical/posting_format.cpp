@@ -25,7 +25,11 @@ void put_varint(std::string& out, std::uint64_t v) {
     out += static_cast<char>(v);
 }
 
-std::uint64_t get_varint(std::string_view bytes, std::size_t& pos) {
+inline std::uint64_t get_varint(std::string_view bytes, std::size_t& pos) {
+    // Most values in heads and directories take one byte.
+    if (pos < bytes.size() && static_cast<unsigned char>(bytes[pos]) < 0x80) {
+        return static_cast<unsigned char>(bytes[pos++]);
+    }
     std::uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
         if (pos >= bytes.size()) throw IndexError("truncated posting list");
@@ -256,6 +260,7 @@ TermList decode_head(std::string_view head) {
     const std::uint64_t n = get_varint(head, pos);
     if (n == 0 || n > head.size()) throw IndexError("malformed posting list head");
     list.pages.resize(static_cast<std::size_t>(n));
+    list.impacts.reserve(list.pages.size() * 4);
     std::uint64_t last = 0;
     for (auto& p : list.pages) {
         const std::uint64_t gap = get_varint(head, pos);
