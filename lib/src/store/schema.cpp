@@ -167,6 +167,18 @@ void create_schema(Database& db, const Settings& settings) {
     tx.commit();
 }
 
+namespace {
+
+// Writes BM25's postings again from the chunks' text, with the index's tokenizer.
+void rebuild_postings(Database& db) {
+    const auto tokenizer = db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
+    text::Tokenizer tok(db.handle(),
+                        fts_tokenize_arg(tokenizer.value_or("porter"), fts_splits_words(db)));
+    lexical::rebuild_postings(db, tok);
+}
+
+}  // namespace
+
 bool migrate(Database& db) {
     const auto v = db.query_int("PRAGMA user_version").value_or(0);
     if (v == 0) {
@@ -184,11 +196,7 @@ bool migrate(Database& db) {
             Transaction tx(db);
             db.exec("ALTER TABLE chunks ADD COLUMN lex_len INTEGER NOT NULL DEFAULT 0");
             db.exec(lexical::kPostingTables);
-            const auto tokenizer =
-                db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
-            text::Tokenizer tok(
-                db.handle(), fts_tokenize_arg(tokenizer.value_or("porter"), fts_splits_words(db)));
-            lexical::rebuild_postings(db, tok);
+            rebuild_postings(db);
             db.exec("PRAGMA user_version = 2");
             tx.commit();
         } catch (const Error& e) {
@@ -240,11 +248,7 @@ bool migrate(Database& db) {
                 "DROP TABLE lex_stats; DROP TABLE IF EXISTS lex_blocks; "
                 "DROP TABLE IF EXISTS lex_dead_df;");
             db.exec(lexical::kPostingTables);
-            const auto tokenizer =
-                db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
-            text::Tokenizer tok(
-                db.handle(), fts_tokenize_arg(tokenizer.value_or("porter"), fts_splits_words(db)));
-            lexical::rebuild_postings(db, tok);
+            rebuild_postings(db);
             set_fts_options(db);
             db.exec("PRAGMA user_version = 5");
             tx.commit();
@@ -258,13 +262,7 @@ bool migrate(Database& db) {
         // has just done so.
         try {
             Transaction tx(db);
-            if (v == 5) {
-                const auto tokenizer =
-                    db.query_text("SELECT value FROM settings WHERE key = 'tokenizer'");
-                text::Tokenizer tok(db.handle(), fts_tokenize_arg(tokenizer.value_or("porter"),
-                                                                  fts_splits_words(db)));
-                lexical::rebuild_postings(db, tok);
-            }
+            if (v == 5) rebuild_postings(db);
             db.exec("PRAGMA user_version = 6");
             tx.commit();
         } catch (const std::exception& e) {
