@@ -294,6 +294,30 @@ TEST_CASE("documents hold camelCase words whole and in parts; queries ask for th
     CHECK(tokens_of(snowball, "loadSettings", P::document) == V{"load", "loadset", "set"});
 }
 
+TEST_CASE("a Snowball tokenizer's stems do not depend on the words it saw before", "[lexical]") {
+    TempDir tmp;
+    rk::store::Database db(tmp.path / "x.db", rk::store::Database::Open::create);
+    using P = rk::text::Tokenizer::Purpose;
+    using V = std::vector<std::string>;
+    const std::string text = "generously connections running antidisestablishmentarianisms";
+    const V stems{"generous", "connect", "run", "antidisestablishmentarian"};
+    rk::text::Tokenizer fresh(db.handle(), "rk_snowball english rk_words unicode61");
+    REQUIRE(tokens_of(fresh, text, P::document) == stems);
+    // Its cache of recent stems holds 4,096 words by hash: many more distinct words (which
+    // must evict and collide) leave the answers as they were, for short and long words.
+    rk::text::Tokenizer used(db.handle(), "rk_snowball english rk_words unicode61");
+    std::string many;
+    for (int i = 0; i < 20000; ++i) many += "walking" + std::to_string(i) + "s " + text + " ";
+    const auto all = tokens_of(used, many, P::document);
+    REQUIRE(all.size() == 20000 * 5);
+    for (std::size_t i = 0; i < all.size(); i += 5) {
+        CHECK(all[i] == "walking" + std::to_string(i / 5));
+        CHECK(V(all.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                all.begin() + static_cast<std::ptrdiff_t>(i) + 5) == stems);
+    }
+    CHECK(tokens_of(used, text, P::document) == stems);
+}
+
 TEST_CASE("unspaced scripts are cut into pairs; other words are NFKC-casefolded", "[lexical]") {
     TempDir tmp;
     rk::store::Database db(tmp.path / "x.db", rk::store::Database::Open::create);

@@ -4,7 +4,11 @@
 #include <sqlite3.h>
 
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "text/fts5_api.hpp"
 
@@ -12,10 +16,45 @@ namespace rk::text {
 
 namespace {
 
+// The stems of recent words, by a hash of the word: a Snowball stemmer costs several times
+// what FTS5's own Porter stemmer does, and most of a text's words were seen a moment ago.
+class StemCache {
+  public:
+    static constexpr std::size_t kMaxWord = 24;  // longer words are stemmed every time
+
+    // The stem of `word` (`n` bytes), stemmed by `stemmer` when it is not held.
+    std::string_view stem(sb_stemmer* stemmer, const char* word, int n) {
+        const auto size = static_cast<std::size_t>(n);
+        if (size > kMaxWord) return stem_now(stemmer, word, n);
+        Slot& slot = slots_[std::hash<std::string_view>{}({word, size}) % kSlots];
+        if (slot.word == std::string_view(word, size)) return slot.stem;
+        const std::string_view stem = stem_now(stemmer, word, n);
+        if (stem.data() == nullptr) return stem;
+        slot.word.assign(word, size);
+        slot.stem.assign(stem);
+        return slot.stem;
+    }
+
+  private:
+    static constexpr std::size_t kSlots = 4096;
+    struct Slot {
+        std::string word, stem;
+    };
+    static std::string_view stem_now(sb_stemmer* stemmer, const char* word, int n) {
+        const sb_symbol* stem =
+            sb_stemmer_stem(stemmer, reinterpret_cast<const sb_symbol*>(word), n);
+        if (stem == nullptr) return {};
+        return {reinterpret_cast<const char*>(stem),
+                static_cast<std::size_t>(sb_stemmer_length(stemmer))};
+    }
+    std::vector<Slot> slots_ = std::vector<Slot>(kSlots);
+};
+
 struct Snowball {
     fts5_tokenizer inner_api{};
     Fts5Tokenizer* inner = nullptr;
     sb_stemmer* stemmer = nullptr;
+    StemCache cache;
 
     Snowball() = default;
     Snowball(const Snowball&) = delete;
@@ -29,7 +68,7 @@ struct Snowball {
 struct Forward {
     void* ctx;
     int (*token)(void*, int, const char*, int, int, int);
-    sb_stemmer* stemmer;
+    Snowball* snowball;
 };
 
 int create(void* user, const char** args, int n_args, Fts5Tokenizer** out) {
@@ -57,17 +96,15 @@ void destroy(Fts5Tokenizer* t) {
 
 int stem_token(void* ctx, int flags, const char* token, int n, int start, int end) {
     const auto* f = static_cast<Forward*>(ctx);
-    const sb_symbol* stem =
-        sb_stemmer_stem(f->stemmer, reinterpret_cast<const sb_symbol*>(token), n);
-    if (stem == nullptr) return SQLITE_NOMEM;
-    return f->token(f->ctx, flags, reinterpret_cast<const char*>(stem),
-                    sb_stemmer_length(f->stemmer), start, end);
+    const std::string_view stem = f->snowball->cache.stem(f->snowball->stemmer, token, n);
+    if (stem.data() == nullptr) return SQLITE_NOMEM;
+    return f->token(f->ctx, flags, stem.data(), static_cast<int>(stem.size()), start, end);
 }
 
 int tokenize(Fts5Tokenizer* t, void* ctx, int flags, const char* text, int n,
              int (*token)(void*, int, const char*, int, int, int)) {
     auto* s = reinterpret_cast<Snowball*>(t);
-    Forward f{ctx, token, s->stemmer};
+    Forward f{ctx, token, s};
     return s->inner_api.xTokenize(s->inner, &f, flags, text, n, stem_token);
 }
 
