@@ -187,7 +187,7 @@ void add_bench(CLI::App& app, Context& ctx) {
                     "Slowdown allowed against --baseline, in percent")
         ->type_name("PCT");
     cmd->add_option("--fusion", f->fusion,
-                    "How hybrid fuses: rrf or weighted, k=60, bm25=2, vector=1 (comma-separated)")
+                    "How hybrid fuses: rrf or weighted, k=80, bm25=2, vector=1 (comma-separated)")
         ->type_name("LIST");
     cmd->add_option("--ef", f->o.ef, "HNSW search breadth (at least twice the candidates wanted)")
         ->type_name("N")
@@ -197,7 +197,7 @@ void add_bench(CLI::App& app, Context& ctx) {
                     "auto (exact over a few thousand vectors, else HNSW), exact or hnsw")
         ->check(CLI::IsMember({"auto", "exact", "hnsw"}));
     cmd->add_option("--bm25", f->bm25,
-                    "BM25 parameters, any of k1=1.8,b=0.75,title=2,heading=1.5,body=1")
+                    "BM25 parameters, any of k1=1.2,b=0.7,title=2,heading=1.5,body=1")
         ->type_name("LIST");
     add_rm3_options(cmd, f->rm3);
     add_rerank_options(cmd, f->rerank, f->o.rerank_depth);

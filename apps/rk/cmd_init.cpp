@@ -13,8 +13,9 @@ void add_init(CLI::App& app, Context& ctx) {
                     "model2vec:DIR, openai:URL?model=NAME or ollama:URL?model=NAME (rk-init(1))")
         ->type_name("SPEC");
     cmd->add_option("--tokenizer", s->tokenizer,
-                    "porter (English stemming), unicode (no stemming), trigram (substrings) or "
-                    "snowball:LANGUAGE (e.g. snowball:french)")
+                    "snowball:english (English stemming, the default), porter (the older English "
+                    "stemmer), unicode (no stemming), trigram (substrings) or snowball:LANGUAGE "
+                    "(e.g. snowball:french)")
         ->type_name("NAME");
     cmd->add_option("--chunk-size", s->chunk_size, "Tokens per chunk")->type_name("N");
     cmd->add_option("--chunk-overlap", s->chunk_overlap,

@@ -250,7 +250,7 @@ void add_query(CLI::App& app, Context& ctx) {
                     "without vectors) or vector")
         ->check(CLI::IsMember({"bm25", "vector", "hybrid"}));
     cmd->add_option("--fusion", f->fusion,
-                    "How hybrid fuses: rrf or weighted, k=60, bm25=2, vector=1 (comma-separated)")
+                    "How hybrid fuses: rrf or weighted, k=80, bm25=2, vector=1 (comma-separated)")
         ->type_name("LIST");
     cmd->add_flag("--explain", f->explain, "Show each signal's rank and score for every result");
     cmd->add_option("--ef", f->ef,
@@ -275,7 +275,7 @@ void add_query(CLI::App& app, Context& ctx) {
                     "Queries from FILE (or - for stdin): one a line, or JSONL with _id and text")
         ->type_name("FILE");
     cmd->add_option("--bm25", f->bm25,
-                    "BM25 parameters, any of k1=1.8,b=0.75,title=2,heading=1.5,body=1")
+                    "BM25 parameters, any of k1=1.2,b=0.7,title=2,heading=1.5,body=1")
         ->type_name("LIST");
     add_rm3_options(cmd, f->rm3);
     add_rerank_options(cmd, f->rerank, f->rerank_depth);

@@ -64,6 +64,37 @@ class Rankings(RkTestCase):
                      {"_id": "s2", "text": "a quiet walk"}])
         self.assertEqual(ranking(self, "runs"), ["s1"])
 
+    def test_a_repeated_query_word_counts_once(self):
+        # osprey is rarer than kestrel, so it wins once each word counts once; were the
+        # repeats counted, three times kestrel's weight would put k1 first.
+        self.ingest([{"_id": "k1", "text": "kestrel seen today"},
+                     {"_id": "k2", "text": "kestrel seen again"},
+                     {"_id": "o1", "text": "osprey seen today"}] +
+                    [{"_id": f"x{i}", "text": f"unrelated note {i}"} for i in range(8)])
+        self.assertEqual(ranking(self, "kestrel kestrel kestrel osprey")[0], "o1")
+        once = self.ok("query", "--mode", "bm25", "--format", "trec", "kestrel osprey").out
+        for query in ("kestrel kestrel osprey", "osprey kestrel osprey kestrel",
+                      '"kestrel" kestrel osprey'):
+            with self.subTest(query=query):
+                self.assertEqual(
+                    self.ok("query", "--mode", "bm25", "--format", "trec", query).out, once)
+
+    def test_default_stemmer_is_porter2(self):
+        # Porter cuts "generously" and "general" to the same stem; Porter2 (snowball:english,
+        # the default) keeps them apart and still joins "generously" with "generous".
+        docs = [{"_id": "g1", "text": "she gave generously to the fund"},
+                {"_id": "g2", "text": "a general meeting of members"},
+                {"_id": "g3", "text": "nothing else here"}]
+        self.ingest(docs)
+        self.assertIn("tokenizer snowball:english", self.ok("stats").out)
+        self.assertEqual(ranking(self, "general"), ["g2"])
+        self.assertEqual(ranking(self, "generous"), ["g1"])
+        porter = self.path("porter-index")
+        self.ok("init", "--tokenizer", "porter", index=porter)
+        self.ok("-q", "ingest", self.write_jsonl("g.jsonl", docs), index=porter)
+        r = self.rk("query", "--mode", "bm25", "--format", "trec", "general", index=porter)
+        self.assertEqual([line.split()[2] for line in r.out.splitlines()], ["g2", "g1"])
+
     def test_documents_group_their_chunks(self):
         self.ok("init", "--chunk-size", "16", "--chunk-overlap", "2")
         long_text = " ".join(["plover"] + [f"w{i}" for i in range(60)] + ["plover"])

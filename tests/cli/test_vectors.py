@@ -53,8 +53,8 @@ class Vectors(RkTestCase):
         self.assertEqual(top["id"], "net")
         self.assertEqual(top["signals"]["bm25"]["rank"], 1)
         self.assertEqual(top["signals"]["vector"]["rank"], 1)
-        # RRF with the default weights: 2/(60+1) + 1/(60+1).
-        self.assertAlmostEqual(top["score"], 3 / 61, places=9)
+        # RRF with the default weights and k: 2/(80+1) + 1/(80+1).
+        self.assertAlmostEqual(top["score"], 3 / 81, places=9)
         text = self.ok("query", "--explain", "--color", "never", "color").out
         self.assertIn("bm25 - · vector #1", text)
         # Without --explain, no signals.

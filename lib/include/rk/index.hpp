@@ -15,8 +15,10 @@ namespace rk {
 // Settings are fixed when an index is created and checked every time it is opened.
 struct Settings {
     std::string embedder = "builtin";
-    // "porter" (English stemming, the default), "unicode" (no stemming) or "trigram".
-    std::string tokenizer = "porter";
+    // "snowball:english" (English stemming with Snowball's Porter2, the default), "porter"
+    // (the original Porter stemmer, FTS5's own), "unicode" (no stemming), "trigram" or
+    // "snowball:LANGUAGE".
+    std::string tokenizer = "snowball:english";
     // Whether words go through rk's own layer after unicode61's splitting: a camelCase word
     // is also indexed and searched as its parts ("parseConfig" found by "config"), a run of
     // Chinese, Japanese or Korean characters as its overlapping pairs, and other non-ASCII
