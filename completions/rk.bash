@@ -153,7 +153,7 @@ _rk()
             return
             ;;
         --fusion)
-            mapfile -t COMPREPLY < <(compgen -W "rrf weighted k= bm25= vector=" -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W "minmax rrf weighted k= bm25= vector=" -- "$cur")
             return
             ;;
         --vector-search)

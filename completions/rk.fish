@@ -161,7 +161,7 @@ complete -c rk -n '__rk_using ingest' -l json -d 'Print the summary as JSON on s
 # rk query TEXT
 complete -c rk -n '__rk_using query' -s k -x -d 'How many results (default 10)'
 complete -c rk -n '__rk_using query' -l mode -x -a 'hybrid bm25 vector' -d 'Ranking (default hybrid)'
-complete -c rk -n '__rk_using query' -l fusion -x -a 'rrf weighted' -d 'Hybrid fusion: rrf|weighted,k=,bm25=,vector='
+complete -c rk -n '__rk_using query' -l fusion -x -a 'minmax rrf weighted' -d 'Hybrid fusion: minmax|rrf|weighted,k=,bm25=,vector='
 complete -c rk -n '__rk_using query' -l rm3 -d 'Expand the query with words of the best BM25 results'
 complete -c rk -n '__rk_using query' -l rm3-params -x -d 'RM3 feedback: docs=,terms=,original=,max_df='
 complete -c rk -n '__rk_using query' -l explain -d "Show each signal's rank and score"
@@ -219,7 +219,7 @@ complete -c rk -n '__rk_using eval' -l format -x -a 'text json' -d 'Output forma
 # rk bench DATASET...
 complete -c rk -n '__rk_using bench' -a '(__fish_complete_directories (commandline -ct) "dataset directory")'
 complete -c rk -n '__rk_using bench' -l mode -x -a 'bm25 vector hybrid' -d 'Comma-separated modes to measure (default all)'
-complete -c rk -n '__rk_using bench' -l fusion -x -a 'rrf weighted' -d 'Hybrid fusion: rrf|weighted,k=,bm25=,vector='
+complete -c rk -n '__rk_using bench' -l fusion -x -a 'minmax rrf weighted' -d 'Hybrid fusion: minmax|rrf|weighted,k=,bm25=,vector='
 complete -c rk -n '__rk_using bench' -l rm3 -d 'Expand each query with words of its best BM25 results'
 complete -c rk -n '__rk_using bench' -l rm3-params -x -d 'RM3 feedback: docs=,terms=,original=,max_df='
 complete -c rk -n '__rk_using bench' -l ef -x -d 'HNSW search breadth (default 128)'

@@ -187,7 +187,7 @@ void add_bench(CLI::App& app, Context& ctx) {
                     "Slowdown allowed against --baseline, in percent")
         ->type_name("PCT");
     cmd->add_option("--fusion", f->fusion,
-                    "How hybrid fuses: rrf or weighted, k=80, bm25=2, vector=1 (comma-separated)")
+                    "How hybrid fuses: minmax, rrf or weighted, k=80, bm25=1, vector=0.4 (comma-separated)")
         ->type_name("LIST");
     cmd->add_option("--ef", f->o.ef, "HNSW search breadth (at least twice the candidates wanted)")
         ->type_name("N")

@@ -250,7 +250,7 @@ void add_query(CLI::App& app, Context& ctx) {
                     "without vectors) or vector")
         ->check(CLI::IsMember({"bm25", "vector", "hybrid"}));
     cmd->add_option("--fusion", f->fusion,
-                    "How hybrid fuses: rrf or weighted, k=80, bm25=2, vector=1 (comma-separated)")
+                    "How hybrid fuses: minmax, rrf or weighted, k=80, bm25=1, vector=0.4 (comma-separated)")
         ->type_name("LIST");
     cmd->add_flag("--explain", f->explain, "Show each signal's rank and score for every result");
     cmd->add_option("--ef", f->ef,

@@ -53,8 +53,9 @@ class Vectors(RkTestCase):
         self.assertEqual(top["id"], "net")
         self.assertEqual(top["signals"]["bm25"]["rank"], 1)
         self.assertEqual(top["signals"]["vector"]["rank"], 1)
-        # RRF with the default weights and k: 2/(80+1) + 1/(80+1).
-        self.assertAlmostEqual(top["score"], 3 / 81, places=9)
+        # Min-max fusion with the default weights: the best of each list scores 1, times 1
+        # for BM25 and 0.4 for the vectors.
+        self.assertAlmostEqual(top["score"], 1.4, places=9)
         text = self.ok("query", "--explain", "--color", "never", "color").out
         self.assertIn("bm25 - · vector #1", text)
         # Without --explain, no signals.
@@ -62,9 +63,15 @@ class Vectors(RkTestCase):
         self.assertNotIn("signals", r.json()["results"][0])
 
     def test_fusion_options(self):
-        r = self.ok("query", "--format", "json", "--explain", "--fusion", "rrf,k=10,bm25=1",
-                    "exponential backoff")
+        r = self.ok("query", "--format", "json", "--explain", "--fusion",
+                    "rrf,k=10,bm25=1,vector=1", "exponential backoff")
         self.assertAlmostEqual(r.json()["results"][0]["score"], 2 / 11, places=9)
+        # Min-max: the best of a list scores its weight, the worst 0.
+        r = self.ok("query", "--format", "json", "--explain", "--fusion",
+                    "minmax,bm25=1,vector=0", "exponential backoff")
+        results = r.json()["results"]
+        self.assertAlmostEqual(results[0]["score"], 1.0, places=9)
+        self.assertAlmostEqual(results[-1]["score"], 0.0, places=9)
         r = self.ok("query", "--format", "json", "--fusion", "weighted,bm25=1,vector=0",
                     "exponential backoff")
         self.assertAlmostEqual(r.json()["results"][0]["score"], 1.0, places=9)

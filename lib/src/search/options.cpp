@@ -117,7 +117,7 @@ Query::VectorSearch parse_vector_search(std::string_view name) {
 
 Fusion parse_fusion(std::string_view spec, Fusion base) {
     parse_settings(
-        spec, "fusion setting", "rrf, weighted, k=, bm25= or vector=",
+        spec, "fusion setting", "minmax, rrf, weighted, k=, bm25= or vector=",
         [&](std::string_view key, std::optional<double> v, std::string_view part) {
             double* field = key == "k"        ? &base.k
                             : key == "bm25"   ? &base.bm25
@@ -132,8 +132,15 @@ Fusion parse_fusion(std::string_view spec, Fusion base) {
             return true;
         },
         [&](std::string_view part) {
-            if (part != "rrf" && part != "weighted") return false;
-            base.method = part == "rrf" ? Fusion::Method::rrf : Fusion::Method::weighted;
+            if (part == "minmax") {
+                base.method = Fusion::Method::minmax;
+            } else if (part == "rrf") {
+                base.method = Fusion::Method::rrf;
+            } else if (part == "weighted") {
+                base.method = Fusion::Method::weighted;
+            } else {
+                return false;
+            }
             return true;
         });
     return base;

@@ -225,9 +225,10 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
     std::unordered_map<std::int64_t, Fused> fused;
     std::vector<std::int64_t> order;
     const bool both = lexical && vectors;
-    const double best_bm25 = by_bm25.empty() ? 1 : by_bm25.front().score;
-    const double best_vector = by_vector.empty() ? 1 : by_vector.front().score;
-    auto add = [&](std::vector<Ranked>& list, Signal Fused::*signal, double weight, double best) {
+    auto add = [&](std::vector<Ranked>& list, Signal Fused::*signal, double weight) {
+        // Each list is in rank order: its first score is its best, its last its worst.
+        const double best = list.empty() ? 1 : list.front().score;
+        const double span = list.empty() ? 0 : best - list.back().score;
         int rank = 0;
         for (auto& r : list) {
             auto [it, fresh] = fused.try_emplace(r.key);
@@ -238,6 +239,8 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
             it->second.*signal = {++rank, r.score};
             if (!both) {
                 it->second.score = r.score;
+            } else if (q.fusion.method == Fusion::Method::minmax) {
+                it->second.score += weight * (span > 0 ? (r.score - (best - span)) / span : 1.0);
             } else if (q.fusion.method == Fusion::Method::rrf) {
                 it->second.score += weight / (q.fusion.k + rank);
             } else {
@@ -245,8 +248,8 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
             }
         }
     };
-    add(by_bm25, &Fused::bm25, q.fusion.bm25, best_bm25);
-    add(by_vector, &Fused::vector, q.fusion.vector, best_vector);
+    add(by_bm25, &Fused::bm25, q.fusion.bm25);
+    add(by_vector, &Fused::vector, q.fusion.vector);
     std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
         const auto& fa = fused[a];
         const auto& fb = fused[b];
