@@ -187,7 +187,8 @@ void add_bench(CLI::App& app, Context& ctx) {
                     "Slowdown allowed against --baseline, in percent")
         ->type_name("PCT");
     cmd->add_option("--fusion", f->fusion,
-                    "How hybrid fuses: minmax, rrf or weighted, k=80, bm25=1, vector=0.4 (comma-separated)")
+                    "How hybrid fuses: minmax (the default), rrf or weighted; k=80 (rrf), bm25=W, "
+                    "vector=W (default 1 and 0.4 with minmax, 2 and 1 otherwise), comma-separated")
         ->type_name("LIST");
     cmd->add_option("--ef", f->o.ef, "HNSW search breadth (at least twice the candidates wanted)")
         ->type_name("N")

@@ -250,7 +250,8 @@ void add_query(CLI::App& app, Context& ctx) {
                     "without vectors) or vector")
         ->check(CLI::IsMember({"bm25", "vector", "hybrid"}));
     cmd->add_option("--fusion", f->fusion,
-                    "How hybrid fuses: minmax, rrf or weighted, k=80, bm25=1, vector=0.4 (comma-separated)")
+                    "How hybrid fuses: minmax (the default), rrf or weighted; k=80 (rrf), bm25=W, "
+                    "vector=W (default 1 and 0.4 with minmax, 2 and 1 otherwise), comma-separated")
         ->type_name("LIST");
     cmd->add_flag("--explain", f->explain, "Show each signal's rank and score for every result");
     cmd->add_option("--ef", f->ef,

@@ -112,8 +112,10 @@ class Rerank(RkTestCase):
         self.assertEqual(req["body"]["query"], "backoff")
         self.assertEqual(req["body"]["top_n"], len(self.fused))
         self.assertEqual(len(req["body"]["documents"]), len(self.fused))
-        # The title leads each document's text: the first fused hit is "a".
-        self.assertTrue(req["body"]["documents"][0].startswith("Retry with backoff"))
+        # The title leads each document's text, in the fused order.
+        titles = {d["_id"]: d["title"] for d in DOCS}
+        for doc, hit in zip(req["body"]["documents"], self.fused):
+            self.assertTrue(doc.startswith(titles[hit]), (doc, hit))
 
     def test_explain_and_jsonl_show_the_rerank_score(self):
         svc = FakeService(self, "--rerank", "reverse")

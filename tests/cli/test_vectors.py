@@ -66,12 +66,26 @@ class Vectors(RkTestCase):
         r = self.ok("query", "--format", "json", "--explain", "--fusion",
                     "rrf,k=10,bm25=1,vector=1", "exponential backoff")
         self.assertAlmostEqual(r.json()["results"][0]["score"], 2 / 11, places=9)
-        # Min-max: the best of a list scores its weight, the worst 0.
+        # RRF's own default weights are 2 and 1 (min-max's 1 and 0.4).
+        r = self.ok("query", "--format", "json", "--explain", "--fusion", "rrf",
+                    "exponential backoff")
+        top = r.json()["results"][0]
+        self.assertEqual((top["signals"]["bm25"]["rank"], top["signals"]["vector"]["rank"]),
+                         (1, 1))
+        self.assertAlmostEqual(top["score"], 3 / 81, places=9)
+        # Min-max: the best of a list scores its weight. A BM25 list shorter than the depth
+        # holds every match: its last still scores more than a document without the words.
+        self.ok("-q", "ingest", self.write_jsonl("more.jsonl", [
+            {"_id": "ops", "title": "Operations", "text": "backoff when a service is overloaded"},
+            {"_id": "db", "title": "Databases", "text": "exponential growth of tables"}]))
         r = self.ok("query", "--format", "json", "--explain", "--fusion",
                     "minmax,bm25=1,vector=0", "exponential backoff")
         results = r.json()["results"]
         self.assertAlmostEqual(results[0]["score"], 1.0, places=9)
-        self.assertAlmostEqual(results[-1]["score"], 0.0, places=9)
+        matched = [h for h in results if h["signals"]["bm25"]["rank"] is not None]
+        self.assertEqual(len(matched), 3)
+        self.assertGreater(matched[-1]["score"], 0.0)
+        self.assertTrue(all(h["score"] == 0.0 for h in results if h not in matched))
         r = self.ok("query", "--format", "json", "--fusion", "weighted,bm25=1,vector=0",
                     "exponential backoff")
         self.assertAlmostEqual(r.json()["results"][0]["score"], 1.0, places=9)

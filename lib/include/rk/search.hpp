@@ -36,7 +36,8 @@ SearchMode parse_search_mode(std::string_view name);
 std::string_view to_string(SearchMode mode);
 
 // How hybrid mode merges the two ranked lists (each of up to 100 units, best first).
-// Min-max fusion adds weight * (score - worst) / (best - worst) per list (a convex
+// Min-max fusion adds weight * (score - worst) / (best - worst) per list, where worst is the
+// list's last score when the list is full and 0 when it holds every match (a convex
 // combination of min-max normalised scores; Bruch et al., "An Analysis of Fusion Functions
 // for Hybrid Retrieval", ACM TOIS 2023, found such combinations ahead of RRF); reciprocal rank
 // fusion adds weight / (k + rank) (Cormack et al., SIGIR 2009); weighted score fusion adds
@@ -47,9 +48,18 @@ struct Fusion {
     // RRF's constant: 80 had the best mean nDCG@10 over the four shared datasets, on a
     // plateau from 60 to 120 (bench/README.md).
     double k = 80;
-    // Each list's weight. The builtin embedder's vectors count 0.4 of BM25: the best mean
-    // nDCG@10 of min-max fusion over the four shared datasets (bench/README.md).
-    double bm25 = 1.0, vector = 0.4;
+    // Each list's weight; unset, the method's own (bm25_weight(), vector_weight()): with
+    // min-max the builtin embedder's vectors count 0.4 of BM25, with RRF and weighted fusion
+    // BM25 counts twice, each the best mean nDCG@10 of its method over the four shared
+    // datasets (bench/README.md).
+    std::optional<double> bm25, vector;
+
+    [[nodiscard]] double bm25_weight() const {
+        return bm25.value_or(method == Method::minmax ? 1.0 : 2.0);
+    }
+    [[nodiscard]] double vector_weight() const {
+        return vector.value_or(method == Method::minmax ? 0.4 : 1.0);
+    }
 };
 
 // Parses "minmax", "rrf", "weighted", "k=80", "bm25=1", "vector=0.4" (comma-separated, any

@@ -119,16 +119,16 @@ Fusion parse_fusion(std::string_view spec, Fusion base) {
     parse_settings(
         spec, "fusion setting", "minmax, rrf, weighted, k=, bm25= or vector=",
         [&](std::string_view key, std::optional<double> v, std::string_view part) {
-            double* field = key == "k"        ? &base.k
-                            : key == "bm25"   ? &base.bm25
-                            : key == "vector" ? &base.vector
-                                              : nullptr;
-            if (field == nullptr) return false;
+            if (key != "k" && key != "bm25" && key != "vector") return false;
             if (!v) {
                 throw UsageError(
                     fmt::format("bad value in fusion setting '{}' (a number of 0 or more)", part));
             }
-            *field = *v;
+            if (key == "k") {
+                base.k = *v;
+            } else {
+                (key == "bm25" ? base.bm25 : base.vector) = *v;
+            }
             return true;
         },
         [&](std::string_view part) {

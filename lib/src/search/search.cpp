@@ -225,10 +225,19 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
     std::unordered_map<std::int64_t, Fused> fused;
     std::vector<std::int64_t> order;
     const bool both = lexical && vectors;
-    auto add = [&](std::vector<Ranked>& list, Signal Fused::*signal, double weight) {
-        // Each list is in rank order: its first score is its best, its last its worst.
-        const double best = list.empty() ? 1 : list.front().score;
-        const double span = list.empty() ? 0 : best - list.back().score;
+    // Each list is in rank order: its first score is its best. Min-max scales from its last,
+    // except a BM25 list shorter than the depth: it holds every match, so its last must still
+    // count more than a document without the words, and it is scaled from one mean gap below
+    // its last instead. (A short vector list was cut by the similarity floor: its last is the
+    // least the signal vouches for.)
+    auto add = [&](std::vector<Ranked>& list, Signal Fused::*signal, double weight,
+                   bool holds_every_match) {
+        if (list.empty()) return;
+        const double best = list.front().score;
+        const double last = list.back().score;
+        const double worst =
+            holds_every_match ? last - (best - last) / static_cast<double>(list.size()) : last;
+        const double span = best - worst;
         int rank = 0;
         for (auto& r : list) {
             auto [it, fresh] = fused.try_emplace(r.key);
@@ -240,7 +249,7 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
             if (!both) {
                 it->second.score = r.score;
             } else if (q.fusion.method == Fusion::Method::minmax) {
-                it->second.score += weight * (span > 0 ? (r.score - (best - span)) / span : 1.0);
+                it->second.score += weight * (span > 0 ? (r.score - worst) / span : 1.0);
             } else if (q.fusion.method == Fusion::Method::rrf) {
                 it->second.score += weight / (q.fusion.k + rank);
             } else {
@@ -248,8 +257,8 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
             }
         }
     };
-    add(by_bm25, &Fused::bm25, q.fusion.bm25);
-    add(by_vector, &Fused::vector, q.fusion.vector);
+    add(by_bm25, &Fused::bm25, q.fusion.bm25_weight(), by_bm25.size() < depth);
+    add(by_vector, &Fused::vector, q.fusion.vector_weight(), false);
     std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
         const auto& fa = fused[a];
         const auto& fb = fused[b];
