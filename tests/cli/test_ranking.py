@@ -74,7 +74,7 @@ class Rankings(RkTestCase):
         self.assertEqual(ranking(self, "kestrel kestrel kestrel osprey")[0], "o1")
         once = self.ok("query", "--mode", "bm25", "--format", "trec", "kestrel osprey").out
         for query in ("kestrel kestrel osprey", "osprey kestrel osprey kestrel",
-                      '"kestrel" kestrel osprey'):
+                      '"kestrel" kestrel osprey', "Kestrel KESTREL osprey"):
             with self.subTest(query=query):
                 self.assertEqual(
                     self.ok("query", "--mode", "bm25", "--format", "trec", query).out, once)
@@ -179,6 +179,15 @@ class Rm3Feedback(RkTestCase):
                          ["hit0", "hit1", "hit2"])
         # Words in more than max_df of the chunks are not added.
         self.assertNotIn("related", ranking(self, "osprey", "--rm3-params", "max_df=0.01"))
+
+    def test_a_repeated_word_does_not_lift_the_expansion(self):
+        # The query's words weigh `original` of the whole, each distinct word once: saying
+        # "osprey" three times changes no score.
+        def run(query):
+            return self.ok("query", "--mode", "bm25", "--rm3", "--format", "trec", "-k", "10",
+                           query).out
+        self.assertEqual(run("osprey osprey osprey"), run("osprey"))
+        self.assertEqual(run('"osprey nests" "Osprey  nests"'), run('"osprey nests"'))
 
     def test_every_mode_that_runs_bm25(self):
         for mode in ("bm25", "hybrid"):

@@ -79,10 +79,26 @@ std::vector<QueryTerm> rm3_expand(store::Database& db, text::Tokenizer& tokenize
     }
     if (picked.empty()) return out;
 
-    // The original terms weigh 1 each, `original` of the whole together; the expansion terms
-    // share the rest by their model weight.
-    std::size_t originals = 0;
-    for (const auto& t : terms) originals += t.excluded ? 0 : 1;
+    // The original words weigh 1 each, `original` of the whole together (each distinct token
+    // once, as BM25 counts them); the expansion terms share the rest by their model weight.
+    std::vector<std::string> counted;
+    for (const auto& term : terms) {
+        if (term.excluded) continue;
+        std::vector<std::string> tokens;
+        tokenizer.tokenize(term.text, text::Tokenizer::Purpose::query,
+                           [&](std::string_view t) { tokens.emplace_back(t); });
+        if (!term.phrase && !term.prefix) {
+            counted.insert(counted.end(), tokens.begin(), tokens.end());
+            continue;
+        }
+        std::string whole = term.prefix ? "*" : "\"";  // a phrase or prefix is one term
+        for (const auto& t : tokens) whole.append(t).push_back(' ');
+        counted.push_back(std::move(whole));
+    }
+    std::sort(counted.begin(), counted.end());
+    const auto originals =
+        static_cast<std::size_t>(std::unique(counted.begin(), counted.end()) - counted.begin());
+    if (originals == 0) return out;
     const double scale =
         static_cast<double>(originals) * (1 - params.original) / std::max(params.original, 1e-9);
     for (const auto& [term, p] : picked) {
