@@ -37,7 +37,7 @@ std::string_view to_string(SearchMode mode);
 
 // How hybrid mode merges the two ranked lists (each of up to 100 units, best first).
 // Min-max fusion adds weight * (score - worst) / (best - worst) per list, where worst is the
-// list's last score when the list is full and 0 when it holds every match (a convex
+// list's last score, or one mean gap below it for a BM25 list that holds every match (a convex
 // combination of min-max normalised scores; Bruch et al., "An Analysis of Fusion Functions
 // for Hybrid Retrieval", ACM TOIS 2023, found such combinations ahead of RRF); reciprocal rank
 // fusion adds weight / (k + rank) (Cormack et al., SIGIR 2009); weighted score fusion adds
@@ -63,8 +63,7 @@ struct Fusion {
 };
 
 // Parses "minmax", "rrf", "weighted", "k=80", "bm25=1", "vector=0.4" (comma-separated, any
-// subset) over
-// `base`; throws UsageError naming the bad part.
+// subset) over `base`; throws UsageError naming the bad part.
 Fusion parse_fusion(std::string_view spec, Fusion base = {});
 
 // The longest query text rk's front ends take (rk query, rk mcp, rk serve), in bytes: search

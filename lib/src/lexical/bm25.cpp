@@ -307,7 +307,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
             wanted[it->second].second = std::max(wanted[it->second].second, weight);
         }
     };
-    std::unordered_set<std::string> atoms;  // the phrases and prefixes asked of FTS5
+    std::unordered_set<std::string> asked_whole;  // the phrases and prefixes asked of FTS5
     for (const auto& term : terms) {
         if (term.excluded || term.weight <= 0) continue;
         if (term.token) {
@@ -321,7 +321,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
         // A word the tokenizer splits ("1,000", "IL-6", "0-dimensional") counts as its
         // tokens, each on its own, as Lucene's query parser takes it; a quoted phrase and a
         // prefix go to FTS5.
-        if (!term.prefix && (tokens.size() == 1 || !term.phrase)) {
+        if (scored_by_tokens(term, tokens)) {
             for (const auto& t : tokens) want(t, term.weight);
         } else {
             // "any word that starts with prefix", which FTS5 matches against the stems.
@@ -330,11 +330,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
                     want(stem, term.weight);
                 }
             }
-            // Asked already? (The same tokens, as a phrase or as a prefix: FTS5 matches
-            // "Failed  requests" as it does "failed requests".)
-            std::string atom = term.prefix ? "*" : "\"";
-            for (const auto& t : tokens) atom.append(t).push_back(' ');
-            if (!atoms.insert(std::move(atom)).second) continue;
+            if (!asked_whole.insert(whole_term_key(term, tokens)).second) continue;
             if (fts == nullptr) {
                 fts = &db.cached(
                     "SELECT f.rowid, rk_field_tf(chunks_fts), c.lex_len FROM chunks_fts f "

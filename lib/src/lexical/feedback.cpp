@@ -87,13 +87,12 @@ std::vector<QueryTerm> rm3_expand(store::Database& db, text::Tokenizer& tokenize
         std::vector<std::string> tokens;
         tokenizer.tokenize(term.text, text::Tokenizer::Purpose::query,
                            [&](std::string_view t) { tokens.emplace_back(t); });
-        if (!term.phrase && !term.prefix) {
+        if (tokens.empty()) continue;
+        if (scored_by_tokens(term, tokens)) {
             counted.insert(counted.end(), tokens.begin(), tokens.end());
-            continue;
+        } else {
+            counted.push_back(whole_term_key(term, tokens));
         }
-        std::string whole = term.prefix ? "*" : "\"";  // a phrase or prefix is one term
-        for (const auto& t : tokens) whole.append(t).push_back(' ');
-        counted.push_back(std::move(whole));
     }
     std::sort(counted.begin(), counted.end());
     const auto originals =

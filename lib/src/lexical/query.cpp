@@ -86,6 +86,16 @@ std::string fts_atom(const QueryTerm& term) {
     return atom;
 }
 
+bool scored_by_tokens(const QueryTerm& term, const std::vector<std::string>& tokens) {
+    return !term.prefix && (tokens.size() == 1 || !term.phrase);
+}
+
+std::string whole_term_key(const QueryTerm& term, const std::vector<std::string>& tokens) {
+    std::string key = term.prefix ? "*" : "\"";
+    for (const auto& t : tokens) key.append(t).push_back(' ');
+    return key;
+}
+
 std::optional<FtsQuery> fts_expressions(const std::vector<QueryTerm>& terms,
                                         std::size_t max_ranked) {
     std::string positive, negative;
