@@ -6,6 +6,7 @@
 #include "lexical/bm25.hpp"
 #include "lexical/postings.hpp"
 #include "lexical/query.hpp"
+#include "lexical/segment_file.hpp"
 #include "rk/error.hpp"
 #include "rk/index.hpp"
 #include "rk/ingest.hpp"
@@ -468,5 +469,91 @@ TEST_CASE("BM25 scored by two threads finds exactly what one finds", "[lexical]"
                 CHECK(one.chunks[i].score == two.chunks[i].score);  // to the last bit
             }
         }
+    }
+}
+
+// A long list's decoded head is kept by its posting file: asked again, the same decoding is
+// given back, and the file's budget bounds what is kept (the least recently used goes first).
+TEST_CASE("a posting file keeps the heads of long lists it decoded, within its budget",
+          "[lexical]") {
+    TempDir tmp;
+    auto index = rk::Index::create(tmp.path / "heads", rk::Settings{});
+    std::map<std::string, std::string> docs;
+    for (int i = 0; i < 7000; ++i) {  // 7,000 entries a word: 4 pages of 16 blocks of 128
+        docs[std::string("d").append(std::to_string(i))] =
+            std::string("alpha bravo delta gamma kappa ") + (i % 2 == 0 ? "even" : "odd");
+    }
+    ingest(index, docs);
+    rk::Query q;
+    q.text = "alpha even";
+    q.mode = rk::SearchMode::bm25;
+    q.k = 5;
+    const auto before = rk::search(index, q);
+    auto& db = *index.impl().db;
+    std::int64_t seg = 0, entries = 0;
+    std::uint64_t tag = 0;
+    std::filesystem::path path;
+    {
+        const rk::store::ReadTransaction snapshot(db);
+        auto& st = db.cached("SELECT seg, entries FROM lex_segments");
+        REQUIRE(st.step());
+        seg = st.int64(0);
+        entries = st.int64(1);
+        CHECK_FALSE(st.step());  // one segment
+        st.reset();
+        path = rk::lexical::segment_file_path(rk::lexical::posting_dir(db), seg);
+        tag = rk::lexical::posting_tag(db);
+    }
+    using rk::lexical::SegmentFile;
+    const auto file = SegmentFile::open(path, tag, seg, entries);
+    REQUIRE(file);
+    const auto rows = file->find("alpha");
+    REQUIRE(rows);
+    REQUIRE(rows->page_count == 4);
+    CHECK(file->head_cache_bytes() == 0);
+    const auto first = file->decoded_head("alpha", *rows);
+    const std::size_t one = file->head_cache_bytes();
+    CHECK(one > 0);
+    const auto fresh = rk::lexical::decode_head(rows->head);
+    REQUIRE(first->pages.size() == fresh.pages.size());
+    for (std::size_t p = 0; p < fresh.pages.size(); ++p) {
+        CHECK(first->pages[p].first == fresh.pages[p].first);
+        CHECK(first->pages[p].last == fresh.pages[p].last);
+        CHECK(first->pages[p].impacts_end == fresh.pages[p].impacts_end);
+    }
+    CHECK(first->impacts.size() == fresh.impacts.size());
+    const auto again = file->find("alpha");  // from the cache now
+    REQUIRE(again);
+    CHECK(again->head.data() == rows->head.data());
+    CHECK(again->pages.data() == rows->pages.data());
+    CHECK(again->page_count == rows->page_count);
+    CHECK(file->decoded_head("alpha", *again) == first);
+    // A short list ("even": 2 pages) is decoded each time, never kept.
+    const auto even = file->find("even");
+    REQUIRE(even);
+    CHECK(file->decoded_head("even", *even) != file->decoded_head("even", *even));
+    CHECK(file->head_cache_bytes() == one);
+
+    // A budget of four and a half such lists: a fifth pushes out the least recently used.
+    const auto small = SegmentFile::open(path, tag, seg, entries, 4 * one + one / 2);
+    REQUIRE(small);
+    auto decoded = [&](const char* term) { return small->decoded_head(term, *small->find(term)); };
+    const auto alpha = decoded("alpha");
+    const auto bravo = decoded("bravo");
+    (void)decoded("delta");
+    (void)decoded("gamma");
+    CHECK(decoded("alpha") == alpha);  // alpha is the most recent now, bravo the least
+    CHECK(small->head_cache_bytes() == 4 * one);
+    (void)decoded("kappa");
+    CHECK(small->head_cache_bytes() == 4 * one);
+    CHECK(decoded("alpha") == alpha);
+    CHECK(decoded("bravo") != bravo);
+
+    // The same answers through the index's own files, before and after.
+    const auto after = rk::search(index, q);
+    REQUIRE(after.size() == before.size());
+    for (std::size_t i = 0; i < after.size(); ++i) {
+        CHECK(after[i].id == before[i].id);
+        CHECK(after[i].score == before[i].score);
     }
 }

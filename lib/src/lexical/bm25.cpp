@@ -242,7 +242,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     std::vector<std::string> tokens;
     struct Found {
         std::int64_t seg;
-        TermList list;
+        std::shared_ptr<const TermList> list;
         std::shared_ptr<const SegmentFile> file;
         FileTerm in_file;
     };
@@ -262,7 +262,8 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
                     if (!in_file) continue;
                     df += static_cast<double>(in_file->df);
                     try {
-                        lists.push_back({seg.id, decode_head(in_file->head), seg.file, *in_file});
+                        lists.push_back(
+                            {seg.id, seg.file->decoded_head(t, *in_file), seg.file, *in_file});
                     } catch (const IndexError& e) {
                         throw list_error(db, seg.id, t, e);
                     }
@@ -273,7 +274,10 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
             if (head.step()) {
                 df += static_cast<double>(head.int64(0));
                 try {
-                    lists.push_back({seg.id, decode_head(head.blob(1)), nullptr, {}});
+                    lists.push_back({seg.id,
+                                     std::make_shared<const TermList>(decode_head(head.blob(1))),
+                                     nullptr,
+                                     {}});
                 } catch (const IndexError& e) {
                     head.reset();
                     throw list_error(db, seg.id, t, e);

@@ -90,8 +90,9 @@ class Cursor {
   public:
     // A stored list, read from its segment's posting file when `file` is set (its rows in
     // `in_file`), else from rk.db. `dead` and `files` must outlive the cursor.
-    Cursor(store::Database& db, std::int64_t seg, std::string term, TermList list, double idf,
-           const Weigher& weigh, const std::unordered_map<std::int64_t, std::int64_t>& dead,
+    Cursor(store::Database& db, std::int64_t seg, std::string term,
+           std::shared_ptr<const TermList> list, double idf, const Weigher& weigh,
+           const std::unordered_map<std::int64_t, std::int64_t>& dead,
            std::shared_ptr<const SegmentFile> file, FileTerm in_file, PostingFiles* files)
         : db_(&db),
           seg_(seg),
@@ -110,7 +111,7 @@ class Cursor {
     // Entries held in memory, sorted by chunk id, encoded as a stored list is.
     Cursor(const std::vector<Posting>& postings, double idf, const Weigher& weigh)
         : memory_(encode_list(postings)),
-          list_(decode_head(memory_.head)),
+          list_(std::make_shared<const TermList>(decode_head(memory_.head))),
           idf_(idf),
           weigh_(&weigh) {
         init();
@@ -118,7 +119,7 @@ class Cursor {
 
     // Whether every page it may read is in memory or in a posting file (not in rk.db).
     [[nodiscard]] bool needs_no_database() const {
-        return db_ == nullptr || file_ != nullptr || !list_.inline_page.empty();
+        return db_ == nullptr || file_ != nullptr || !list_->inline_page.empty();
     }
     // A copy for another thread, which must not use the database: a page it would have to
     // read from rk.db (its file's copy found damaged) throws NeedsDatabase instead.
@@ -155,9 +156,9 @@ class Cursor {
     // To the first entry at or after `target`.
     void advance(std::int64_t target) {
         if (doc_ >= target) return;
-        if (state_ == State::page || list_.pages[page_].last < target) {
+        if (state_ == State::page || list_->pages[page_].last < target) {
             std::size_t p = page_;
-            while (p < list_.pages.size() && list_.pages[p].last < target) ++p;
+            while (p < list_->pages.size() && list_->pages[p].last < target) ++p;
             if (p != page_ || state_ != State::page) to_page(p);
             if (doc_ >= target) return;
             load_page();
@@ -236,7 +237,7 @@ class Cursor {
 
     // The bound of the scores of entries in [lo, hi), from the pages there (0 if none).
     double window_bound(std::int64_t lo, std::int64_t hi) {
-        const auto& pages = list_.pages;
+        const auto& pages = list_->pages;
         while (wpage_ < pages.size() && pages[wpage_].last < lo) ++wpage_;
         double best = 0;
         for (std::size_t p = wpage_; p < pages.size() && pages[p].first < hi; ++p) {
@@ -248,8 +249,8 @@ class Cursor {
     [[nodiscard]] std::int64_t earliest(std::int64_t lo) const {
         if (doc_ >= lo) return doc_;
         std::size_t p = wpage_;
-        while (p < list_.pages.size() && list_.pages[p].last < lo) ++p;
-        return p == list_.pages.size() ? kEnd : std::max(lo, list_.pages[p].first);
+        while (p < list_->pages.size() && list_->pages[p].last < lo) ++p;
+        return p == list_->pages.size() ? kEnd : std::max(lo, list_->pages[p].first);
     }
 
   private:
@@ -258,16 +259,16 @@ class Cursor {
     enum class State { page, block, entry };
 
     void init() {
-        if (!list_.pages.empty()) {
-            first_ = list_.pages.front().first;
-            last_ = list_.pages.back().last;
+        if (!list_->pages.empty()) {
+            first_ = list_->pages.front().first;
+            last_ = list_->pages.back().last;
         }
-        bound_.reserve(list_.pages.size());
+        bound_.reserve(list_->pages.size());
         std::uint32_t at = 0;
-        for (const auto& p : list_.pages) {
+        for (const auto& p : list_->pages) {
             double best = 0;
             for (; at < p.impacts_end; ++at) {
-                best = std::max(best, (*weigh_)(list_.impacts[at].tf, list_.impacts[at].length));
+                best = std::max(best, (*weigh_)(list_->impacts[at].tf, list_->impacts[at].length));
             }
             bound_.push_back(idf_ * best * kBoundSlack);
             max_bound_ = std::max(max_bound_, bound_.back());
@@ -290,20 +291,20 @@ class Cursor {
     void to_page(std::size_t p) {
         page_ = p;
         state_ = State::page;
-        doc_ = p < list_.pages.size() ? list_.pages[p].first : kEnd;
+        doc_ = p < list_->pages.size() ? list_->pages[p].first : kEnd;
     }
 
     void load_page() {
         if (db_ == nullptr) {
-            page_view_ = list_.inline_page.empty() ? memory_.pages[page_] : list_.inline_page;
-            decode_page(page_view_, list_.pages[page_], blocks_);
-        } else if (file_ && list_.inline_page.empty()) {
+            page_view_ = list_->inline_page.empty() ? memory_.pages[page_] : list_->inline_page;
+            decode_page(page_view_, list_->pages[page_], blocks_);
+        } else if (file_ && list_->inline_page.empty()) {
             const std::string_view bytes =
-                in_file_.pages.substr(page_at_[page_], list_.pages[page_].bytes);
+                in_file_.pages.substr(page_at_[page_], list_->pages[page_].bytes);
             if (file_->page_sound(in_file_, page_, bytes)) {
                 page_view_ = bytes;
                 try {
-                    decode_page(page_view_, list_.pages[page_], blocks_);
+                    decode_page(page_view_, list_->pages[page_], blocks_);
                 } catch (const IndexError& e) {
                     throw list_error(*db_, seg_, term_, e);
                 }
@@ -311,11 +312,11 @@ class Cursor {
                 if (!db_allowed_) throw NeedsDatabase{};
                 file_damaged(fmt::format("page {} of the postings of '{}' fails its checksum",
                                          page_, term_));
-                read_page(*db_, seg_, term_, list_, page_, page_bytes_, blocks_);
+                read_page(*db_, seg_, term_, *list_, page_, page_bytes_, blocks_);
                 page_view_ = page_bytes_;
             }
         } else {
-            read_page(*db_, seg_, term_, list_, page_, page_bytes_, blocks_);
+            read_page(*db_, seg_, term_, *list_, page_, page_bytes_, blocks_);
             page_view_ = page_bytes_;
         }
         to_block(0);
@@ -323,14 +324,14 @@ class Cursor {
 
     // Where each page starts in the file's copy of the list, checked against the head.
     void place_pages() {
-        if (!list_.inline_page.empty()) return;  // a list of one block has no page rows
+        if (!list_->inline_page.empty()) return;  // a list of one block has no page rows
         std::uint64_t at = 0;
-        page_at_.reserve(list_.pages.size());
-        for (const auto& p : list_.pages) {
+        page_at_.reserve(list_->pages.size());
+        for (const auto& p : list_->pages) {
             page_at_.push_back(at);
             at += p.bytes;
         }
-        if (at != in_file_.pages.size() || list_.pages.size() != in_file_.page_count) {
+        if (at != in_file_.pages.size() || list_->pages.size() != in_file_.page_count) {
             file_damaged(
                 fmt::format("holds pages of '{}' of other sizes than its head says", term_));
         }
@@ -382,7 +383,7 @@ class Cursor {
     std::int64_t seg_ = 0;
     std::string term_;
     EncodedList memory_;
-    TermList list_;
+    std::shared_ptr<const TermList> list_;  // shared with clones, and with the file's cache
     const std::unordered_map<std::int64_t, std::int64_t>* dead_ = nullptr;
     double idf_;
     const Weigher* weigh_;

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <random>
 #include <set>
 #include <system_error>
@@ -163,10 +164,11 @@ void write_segment_file(store::Database& db, const std::filesystem::path& file, 
 }  // namespace
 
 std::unique_ptr<SegmentFile> SegmentFile::open(const std::filesystem::path& file, std::uint64_t tag,
-                                               std::int64_t seg, std::int64_t entries) {
+                                               std::int64_t seg, std::int64_t entries,
+                                               std::size_t head_cache_bytes) {
     std::unique_ptr<SegmentFile> f;
     try {
-        f.reset(new SegmentFile(file));
+        f.reset(new SegmentFile(file, head_cache_bytes));
     } catch (const IndexError&) {
         return nullptr;  // missing or unreadable: the rows serve
     }
@@ -195,6 +197,52 @@ std::unique_ptr<SegmentFile> SegmentFile::open(const std::filesystem::path& file
 }
 
 std::optional<FileTerm> SegmentFile::find(std::string_view term) const {
+    {
+        const std::lock_guard lock(cache_mu_);
+        if (const auto it = cached_.find(std::string(term)); it != cached_.end()) {
+            return it->second->rows;
+        }
+    }
+    return search(term);
+}
+
+std::shared_ptr<const TermList> SegmentFile::decoded_head(std::string_view term,
+                                                          const FileTerm& rows) const {
+    std::string key(term);
+    {
+        const std::lock_guard lock(cache_mu_);
+        if (const auto it = cached_.find(key); it != cached_.end()) {
+            cache_.splice(cache_.begin(), cache_, it->second);
+            return it->second->list;
+        }
+    }
+    auto list = std::make_shared<const TermList>(decode_head(rows.head));
+    // A list of fewer pages decodes in less time than a cache lookup saves.
+    constexpr std::uint32_t kMinPages = 4;
+    if (rows.page_count < kMinPages) return list;
+    const std::size_t bytes = key.size() + list->pages.size() * sizeof(PageInfo) +
+                              list->impacts.size() * sizeof(Impact) + sizeof(Cached) +
+                              sizeof(TermList);
+    if (bytes > cache_budget_ / 4) return list;
+    const std::lock_guard lock(cache_mu_);
+    if (cached_.contains(key)) return list;  // another thread decoded it meanwhile
+    while (cache_bytes_ + bytes > cache_budget_) {
+        cache_bytes_ -= cache_.back().bytes;
+        cached_.erase(cache_.back().term);
+        cache_.pop_back();
+    }
+    cache_.push_front({key, rows, list, bytes});
+    cached_.emplace(std::move(key), cache_.begin());
+    cache_bytes_ += bytes;
+    return list;
+}
+
+std::size_t SegmentFile::head_cache_bytes() const {
+    const std::lock_guard lock(cache_mu_);
+    return cache_bytes_;
+}
+
+std::optional<FileTerm> SegmentFile::search(std::string_view term) const {
     const unsigned char* base = map_.data();
     const std::uint64_t strings_bytes = map_.size() - sizeof(Trailer) - strings_at_;
     auto record = [&](std::uint64_t i) {

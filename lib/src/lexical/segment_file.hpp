@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -36,10 +37,14 @@
 #include <unordered_set>
 #include <vector>
 
+#include "lexical/posting_format.hpp"
 #include "store/sqlite.hpp"
 #include "util/file_io.hpp"
 
 namespace rk::lexical {
+
+// What one posting file's decoded heads may take in memory (SegmentFile::decoded_head()).
+inline constexpr std::size_t kHeadCacheBytes = std::size_t{8} << 20;
 
 // A term's rows, as its segment's file holds them.
 struct FileTerm {
@@ -50,28 +55,56 @@ struct FileTerm {
     std::uint32_t page_count = 0;
 };
 
-// One segment's posting file, mapped. Thread-safe (it only reads).
+// One segment's posting file, mapped. Thread-safe (it only reads, but for its cache, which
+// has a lock).
 class SegmentFile {
   public:
     // The file, when it exists and its header is sound and names (tag, seg, entries); null
     // otherwise. The term table is checked here, once; heads and pages when read. Throws
-    // nothing.
+    // nothing. `head_cache_bytes` bounds decoded_head()'s cache.
     static std::unique_ptr<SegmentFile> open(const std::filesystem::path& file, std::uint64_t tag,
-                                             std::int64_t seg, std::int64_t entries);
+                                             std::int64_t seg, std::int64_t entries,
+                                             std::size_t head_cache_bytes = kHeadCacheBytes);
 
     // The term's rows; nullopt when the segment does not hold it. Throws IndexError naming
     // the file when its head fails its checksum or lies outside the data.
     [[nodiscard]] std::optional<FileTerm> find(std::string_view term) const;
+    // The head of `term`, whose rows find() gave as `rows`, decoded (decode_head()). The
+    // lists of many pages decoded most recently are kept, up to open()'s budget a file, and
+    // then find() answers for them without searching or checking again: a common word's
+    // page directory is decoded once in a long-running process rather than in every query
+    // that names it (it was a fifth of a long query's time at a million documents). Throws
+    // IndexError as decode_head() does.
+    [[nodiscard]] std::shared_ptr<const TermList> decoded_head(std::string_view term,
+                                                               const FileTerm& rows) const;
     // Whether page `p` of `term` (`bytes`, cut from term.pages) is as it was written.
     [[nodiscard]] bool page_sound(const FileTerm& term, std::size_t p,
                                   std::string_view bytes) const;
+    // What the decoded heads kept take, in bytes (as decoded_head() counts them).
+    [[nodiscard]] std::size_t head_cache_bytes() const;
     [[nodiscard]] const std::filesystem::path& path() const { return map_.path(); }
     [[nodiscard]] std::uint64_t terms() const { return terms_; }
 
   private:
-    explicit SegmentFile(const std::filesystem::path& file) : map_(file) {}
+    struct Cached {
+        std::string term;
+        FileTerm rows;
+        std::shared_ptr<const TermList> list;
+        std::size_t bytes = 0;
+    };
+
+    SegmentFile(const std::filesystem::path& file, std::size_t head_cache_bytes)
+        : map_(file), cache_budget_(head_cache_bytes) {}
+    [[nodiscard]] std::optional<FileTerm> search(std::string_view term) const;
+
     util::MappedFile map_;
     std::uint64_t terms_ = 0, pages_ = 0, table_at_ = 0, sums_at_ = 0, strings_at_ = 0;
+    // The decoded heads, the most recently used first.
+    mutable std::mutex cache_mu_;
+    mutable std::list<Cached> cache_;
+    mutable std::unordered_map<std::string, std::list<Cached>::iterator> cached_;
+    std::size_t cache_budget_;
+    mutable std::size_t cache_bytes_ = 0;
 };
 
 // The posting files of one index directory, opened once per process and shared by its
