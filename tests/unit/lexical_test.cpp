@@ -310,7 +310,7 @@ TEST_CASE("a Snowball tokenizer's stems do not depend on the words it saw before
     std::string many;
     for (int i = 0; i < 20000; ++i) many += "walking" + std::to_string(i) + "s " + text + " ";
     const auto all = tokens_of(used, many, P::document);
-    REQUIRE(all.size() == 20000 * 5);
+    REQUIRE(all.size() == std::size_t{20000} * 5);
     for (std::size_t i = 0; i < all.size(); i += 5) {
         CHECK(all[i] == "walking" + std::to_string(i / 5));
         CHECK(V(all.begin() + static_cast<std::ptrdiff_t>(i) + 1,
