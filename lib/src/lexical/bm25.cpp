@@ -135,12 +135,36 @@ class SharedThreshold {
     std::atomic<double> value_{0};
 };
 
+// The windows of chunk ids two threads share out as they go, each taking the next one nobody
+// has taken: halves fixed in advance left one thread idle while the other, sharing its core
+// with the vector signal's thread in hybrid search, had a third of its half still to score.
+// Windows start at first + i * kWindow.
+class SharedWindows {
+  public:
+    explicit SharedWindows(std::int64_t first) : first_(first) {}
+    // The start of the first window nobody has taken whose end is past `chunk` (windows
+    // before it are skipped: the caller knows that no list has an entry there).
+    std::int64_t take(std::int64_t chunk) {
+        const std::int64_t at = chunk <= first_ ? 0 : (chunk - first_) / kWindow;
+        std::int64_t next = next_.load(std::memory_order_relaxed);
+        while (
+            !next_.compare_exchange_weak(next, std::max(next, at) + 1, std::memory_order_relaxed)) {
+        }
+        return first_ + std::max(next, at) * kWindow;
+    }
+
+  private:
+    std::int64_t first_;
+    std::atomic<std::int64_t> next_{0};
+};
+
 using Groups = std::vector<std::vector<std::unique_ptr<Cursor>>>;
 
-// MaxScore over the chunk ids in [from, to), window by window, into `top`. The cursors of
-// each group (a query term) stand at or before `from`.
-void score_range(Groups& groups, std::int64_t from, std::int64_t to, TopK& top,
-                 SharedThreshold* shared) {
+// MaxScore over the chunk ids from `from` on, window by window, into `top`: each window
+// that holds entries in turn, or those `windows` gives this thread. The cursors of each group
+// (a query term) stand at or before `from`.
+void score_range(Groups& groups, std::int64_t from, TopK& top, SharedThreshold* shared,
+                 SharedWindows* windows) {
     std::vector<double> acc(static_cast<std::size_t>(kWindow), 0.0);
     std::vector<std::uint64_t> touched(static_cast<std::size_t>(kWindow) / 64, 0);
     std::vector<double> wb(groups.size());
@@ -149,12 +173,17 @@ void score_range(Groups& groups, std::int64_t from, std::int64_t to, TopK& top,
     auto threshold = [&] {
         return shared != nullptr ? std::max(top.threshold(), shared->get()) : top.threshold();
     };
-    std::int64_t lo = kEnd;
-    for (const auto& g : groups) {
-        for (const auto& c : g) lo = std::min(lo, c->earliest(from));
-    }
-    while (lo < to) {
-        const std::int64_t hi = std::min(lo + kWindow, to);
+    // The next window to score, from the first chunk id at or after `at` an entry could have.
+    auto next_window = [&](std::int64_t at) {
+        std::int64_t next = kEnd;
+        for (const auto& g : groups) {
+            for (const auto& c : g) next = std::min(next, c->earliest(at));
+        }
+        return next == kEnd || windows == nullptr ? next : windows->take(next);
+    };
+    std::int64_t lo = next_window(from);
+    while (lo != kEnd) {
+        const std::int64_t hi = lo + kWindow;
         for (std::size_t t = 0; t < groups.size(); ++t) {
             wb[t] = 0;
             for (const auto& c : groups[t]) wb[t] = std::max(wb[t], c->window_bound(lo, hi));
@@ -197,11 +226,7 @@ void score_range(Groups& groups, std::int64_t from, std::int64_t to, TopK& top,
             if (c.score + rest >= threshold()) top.offer(c.chunk, c.score);
         }
         if (shared != nullptr && top.full()) shared->raise(top.threshold());
-        std::int64_t next = kEnd;
-        for (const auto& g : groups) {
-            for (const auto& c : g) next = std::min(next, c->earliest(hi));
-        }
-        lo = next;
+        lo = next_window(hi);
     }
 }
 
@@ -351,9 +376,9 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     for (auto& g : groups) std::erase_if(g, [](const auto& c) { return c->doc() == kEnd; });
     std::erase_if(groups, [](const auto& g) { return g.empty(); });
 
-    // A long query's chunk ids are cut in two halves, scored at once by this thread and a
-    // helper, each with its own cursors and top k; each prunes with the better of the two
-    // k-th scores, which the final top k can only beat, so the result is exact.
+    // A long query's windows are shared out between this thread and a helper as they go,
+    // each thread with its own cursors and top k; each prunes with the better of the two k-th
+    // scores, which the final top k can only beat, so the result is exact.
     std::int64_t first = kEnd, last = 0;
     bool in_memory = true;
     for (const auto& g : groups) {
@@ -368,40 +393,47 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     const bool split = k > 0 && in_memory && entries >= split_from_entries && last > first &&
                        std::thread::hardware_concurrency() > 1;
     if (!split) {
-        score_range(groups, first, kEnd, top, nullptr);
+        score_range(groups, first, top, nullptr, nullptr);
     } else {
-        const std::int64_t mid = first + (last - first) / 2;
-        Groups upper;
-        upper.reserve(groups.size());
+        Groups theirs;
+        theirs.reserve(groups.size());
         for (const auto& g : groups) {
-            auto& u = upper.emplace_back();
+            auto& u = theirs.emplace_back();
             for (const auto& c : g) u.push_back(std::make_unique<Cursor>(c->clone_for_thread()));
         }
-        TopK upper_top(k);
+        SharedWindows windows(first);
+        TopK their_top(k);
         bool helped = true;
         std::exception_ptr failure;
         std::thread helper([&] {
             try {
-                score_range(upper, mid, kEnd, upper_top, &shared);
+                score_range(theirs, first, their_top, &shared, &windows);
             } catch (const NeedsDatabase&) {
-                helped = false;  // this thread scores that half again, reading rk.db
+                helped = false;  // this thread scores it all again, reading rk.db
             } catch (...) {
                 failure = std::current_exception();
             }
         });
         try {
-            score_range(groups, first, mid, top, &shared);
+            score_range(groups, first, top, &shared, &windows);
         } catch (...) {
             helper.join();
             throw;
         }
         helper.join();
         if (failure) std::rethrow_exception(failure);
-        if (!helped) {
-            upper_top = TopK(k);
-            score_range(groups, mid, kEnd, upper_top, &shared);
+        if (helped) {
+            for (const auto& c : their_top.take()) top.offer(c.chunk, c.score);
+        } else {
+            // The helper's windows are behind this thread's cursors, and which of them it
+            // finished is not known: everything again, from the start. (Its k-th score still
+            // bounds the final one.)
+            for (const auto& g : groups) {
+                for (const auto& c : g) c->rewind();
+            }
+            top = TopK(k);
+            score_range(groups, first, top, &shared, nullptr);
         }
-        for (const auto& c : upper_top.take()) top.offer(c.chunk, c.score);
     }
     Bm25Top out;
     // Until the heap is full nothing is turned away, by it or by the bounds.

@@ -131,6 +131,12 @@ class Cursor {
         return c;
     }
 
+    // Back to where it stood when made, to be walked again.
+    void rewind() {
+        wpage_ = 0;
+        to_page(0);
+    }
+
     // The current entry's chunk id, kEnd past the last.
     [[nodiscard]] std::int64_t doc() const { return doc_; }
     [[nodiscard]] double max_bound() const { return max_bound_; }
