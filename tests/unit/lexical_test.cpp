@@ -535,6 +535,22 @@ TEST_CASE("a posting file keeps the heads of long lists it decoded, within its b
     CHECK(file->decoded_head("even", *even) != file->decoded_head("even", *even));
     CHECK(file->head_cache_bytes() == one);
 
+    // A page is checked the first time the file's pages are read in the process; verify's
+    // check is made each time.
+    {
+        const auto fresh_file = SegmentFile::open(path, tag, seg, entries);
+        REQUIRE(fresh_file);
+        const std::string page(rows->pages.substr(0, first->pages[0].bytes));
+        std::string damaged = page;
+        damaged[damaged.size() / 2] ^= 0x55;
+        CHECK_FALSE(fresh_file->page_read_sound(*rows, 0, damaged));
+        CHECK(fresh_file->page_read_sound(*rows, 0, page));
+        CHECK(fresh_file->page_read_sound(*rows, 0, damaged));  // known sound by now
+        CHECK_FALSE(fresh_file->page_sound(*rows, 0, damaged));
+        CHECK_FALSE(fresh_file->page_read_sound(*rows, 1, damaged));
+        CHECK_FALSE(fresh_file->page_read_sound(*rows, rows->page_count, page));
+    }
+
     // A budget of four and a half such lists: a fifth pushes out the least recently used.
     const auto small = SegmentFile::open(path, tag, seg, entries, 4 * one + one / 2);
     REQUIRE(small);
@@ -619,7 +635,15 @@ TEST_CASE("BM25 split over two threads stays exact when a posting page is damage
             out.put(static_cast<char>(bytes[at] ^ 0x55));
         }
     }
-    const auto split = run(0);
+    // A process checks a page the first time it reads it: the damage is met by one that had
+    // not read these pages yet.
+    const auto reopened = rk::Index::open(tmp.path / "damaged", rk::Index::Mode::read);
+    auto& fresh = reopened.impl();
+    const auto split = [&] {
+        const rk::store::ReadTransaction snapshot(*fresh.db);
+        return rk::lexical::bm25(*fresh.db, fresh.query_tokenizer(), terms, rk::Bm25Params{}, 10,
+                                 &fresh.posting_files(), 0);
+    }();
     REQUIRE(split.chunks.size() == sound.chunks.size());
     for (std::size_t i = 0; i < sound.chunks.size(); ++i) {
         CHECK(split.chunks[i].chunk == sound.chunks[i].chunk);

@@ -307,7 +307,7 @@ class Cursor {
         } else if (file_ && list_->inline_page.empty()) {
             const std::string_view bytes =
                 in_file_.pages.substr(page_at_[page_], list_->pages[page_].bytes);
-            if (file_->page_sound(in_file_, page_, bytes)) {
+            if (file_->page_read_sound(in_file_, page_, bytes)) {
                 page_view_ = bytes;
                 try {
                     decode_page(page_view_, list_->pages[page_], blocks_);

@@ -187,6 +187,7 @@ std::unique_ptr<SegmentFile> SegmentFile::open(const std::filesystem::path& file
     }
     f->terms_ = t.terms;
     f->pages_ = t.pages;
+    f->sound_ = std::make_unique<std::atomic<std::uint64_t>[]>((t.pages + 63) / 64);
     f->table_at_ = t.table_at;
     f->sums_at_ = t.table_at + t.terms * sizeof(TermRecord);
     f->strings_at_ = f->sums_at_ + t.pages * sizeof(std::uint64_t);
@@ -291,6 +292,18 @@ bool SegmentFile::page_sound(const FileTerm& term, std::size_t p, std::string_vi
     std::uint64_t sum = 0;
     std::memcpy(&sum, map_.data() + sums_at_ + (term.sums_first + p) * sizeof sum, sizeof sum);
     return XXH3_64bits(bytes.data(), bytes.size()) == sum;
+}
+
+bool SegmentFile::page_read_sound(const FileTerm& term, std::size_t p,
+                                  std::string_view bytes) const {
+    if (p >= term.page_count) return false;
+    const std::uint64_t row = term.sums_first + p;
+    auto& word = sound_[row / 64];
+    const std::uint64_t bit = std::uint64_t{1} << (row % 64);
+    if ((word.load(std::memory_order_relaxed) & bit) != 0) return true;
+    if (!page_sound(term, p, bytes)) return false;
+    word.fetch_or(bit, std::memory_order_relaxed);
+    return true;
 }
 
 PostingFiles::PostingFiles(std::filesystem::path dir, std::function<void(const std::string&)> note)

@@ -23,6 +23,7 @@
 //            sections start, the XXH3 of table, sums and strings, and its own.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -78,6 +79,11 @@ class SegmentFile {
     [[nodiscard]] std::shared_ptr<const TermList> decoded_head(std::string_view term,
                                                                const FileTerm& rows) const;
     // Whether page `p` of `term` (`bytes`, cut from term.pages) is as it was written.
+    // page_sound() checks each time (for verify); page_read_sound() only the first time this
+    // file's pages are read in the process (the file is never written in place, and a page's
+    // bytes were a tenth of a long query's time, checked in every query that read them).
+    [[nodiscard]] bool page_read_sound(const FileTerm& term, std::size_t p,
+                                       std::string_view bytes) const;
     [[nodiscard]] bool page_sound(const FileTerm& term, std::size_t p,
                                   std::string_view bytes) const;
     // What the decoded heads kept take, in bytes (as decoded_head() counts them).
@@ -105,6 +111,8 @@ class SegmentFile {
     mutable std::unordered_map<std::string, std::list<Cached>::iterator> cached_;
     std::size_t cache_budget_;
     mutable std::size_t cache_bytes_ = 0;
+    // A bit per page row: set once it was found sound.
+    std::unique_ptr<std::atomic<std::uint64_t>[]> sound_;
 };
 
 // The posting files of one index directory, opened once per process and shared by its
