@@ -430,8 +430,8 @@ TEST_CASE("postings stay exact through updates, removals, merges and rowid reuse
     CHECK(ranking(index, "delta") == ranking(fresh, "delta"));
 }
 
-// A long query is scored by two threads over halves of the chunk ids, each pruning with the
-// better of their k-th scores: the top k must be the one thread's, to the last bit of each
+// A long query is scored by two threads taking windows of chunk ids in turn, each pruning with
+// the better of their k-th scores: the top k must be the one thread's, to the last bit of each
 // score (whose terms are added in another order) and in the order of ties.
 TEST_CASE("BM25 scored by two threads finds exactly what one finds", "[lexical]") {
     TempDir tmp;
@@ -444,6 +444,7 @@ TEST_CASE("BM25 scored by two threads finds exactly what one finds", "[lexical]"
         std::string t;
         const int n = 2 + static_cast<int>(rng() % 12);
         for (int w = 0; w < n; ++w) t.append(words[rng() % words.size()]).append(" ");
+        if (i % 1000 < 10) t.append("rare");  // clusters far apart: windows without entries
         docs[std::string("d").append(std::to_string(i))] = t;
         if (i % 1000 == 999) {  // several segments, so several cursors a term
             ingest(index, docs);
@@ -455,22 +456,45 @@ TEST_CASE("BM25 scored by two threads finds exactly what one finds", "[lexical]"
     auto& files = impl.posting_files();
     const rk::store::ReadTransaction snapshot(db);
     for (const auto* q : {"alpha beta gamma", "omega", "zeta iota rho tau sigma", "\"alpha beta\"",
-                          "kap* theta", "delta -gamma beta"}) {
+                          "kap* theta", "delta -gamma beta", "rare", "rare omega"}) {
         for (const std::size_t k : {1, 10, 150}) {
-            INFO(q << " k=" << k);
             const auto terms = rk::lexical::parse_query(q);
             const auto one = rk::lexical::bm25(db, impl.query_tokenizer(), terms, rk::Bm25Params{},
-                                               k, &files, SIZE_MAX);
-            const auto two = rk::lexical::bm25(db, impl.query_tokenizer(), terms, rk::Bm25Params{},
-                                               k, &files, 0);
-            REQUIRE(one.chunks.size() == two.chunks.size());
-            CHECK(one.complete == two.complete);
+                                               k, &files, {.split_from_entries = SIZE_MAX});
+            // Two threads, with the usual window (3,000 chunk ids: one) and with small ones
+            // (dozens, taken in turn, some skipped for holding no entry), several times over:
+            // which thread takes which window is a matter of timing.
+            for (const std::int64_t window :
+                 {rk::lexical::Bm25Work{}.window, std::int64_t{64}, std::int64_t{192}}) {
+                for (int run = 0; run < 3; ++run) {
+                    INFO(q << " k=" << k << " window=" << window << " run " << run);
+                    const auto two = rk::lexical::bm25(
+                        db, impl.query_tokenizer(), terms, rk::Bm25Params{}, k, &files,
+                        {.split_from_entries = 0, .window = window, .helper_first = run == 1});
+                    REQUIRE(one.chunks.size() == two.chunks.size());
+                    CHECK(one.complete == two.complete);
+                    CHECK_FALSE(two.scored_again);
+                    for (std::size_t i = 0; i < one.chunks.size(); ++i) {
+                        CHECK(one.chunks[i].chunk == two.chunks[i].chunk);
+                        CHECK(one.chunks[i].score == two.chunks[i].score);  // to the last bit
+                    }
+                }
+            }
+            // One thread with small windows: the same again.
+            const auto small =
+                rk::lexical::bm25(db, impl.query_tokenizer(), terms, rk::Bm25Params{}, k, &files,
+                                  {.split_from_entries = SIZE_MAX, .window = 64});
+            REQUIRE(one.chunks.size() == small.chunks.size());
             for (std::size_t i = 0; i < one.chunks.size(); ++i) {
-                CHECK(one.chunks[i].chunk == two.chunks[i].chunk);
-                CHECK(one.chunks[i].score == two.chunks[i].score);  // to the last bit
+                CHECK(one.chunks[i].chunk == small.chunks[i].chunk);
+                CHECK(one.chunks[i].score == small.chunks[i].score);
             }
         }
     }
+    CHECK_THROWS_AS(
+        rk::lexical::bm25(db, impl.query_tokenizer(), rk::lexical::parse_query("alpha"),
+                          rk::Bm25Params{}, 10, &files, {.split_from_entries = 0, .window = 100}),
+        rk::Error);
 }
 
 // A long list's decoded head is kept by its posting file: asked again, the same decoding is
@@ -596,12 +620,12 @@ TEST_CASE("BM25 split over two threads stays exact when a posting page is damage
     auto run = [&](std::size_t split_from) {
         const rk::store::ReadTransaction snapshot(db);
         return rk::lexical::bm25(db, impl.query_tokenizer(), terms, rk::Bm25Params{}, 10, &files,
-                                 split_from);
+                                 {.split_from_entries = split_from});
     };
     const auto sound = run(SIZE_MAX);
     REQUIRE(sound.chunks.size() == 10);
 
-    // One byte of each page of "alpha", in the file only.
+    // One byte of each page of the query's words, in the file only.
     fs::path path;
     {
         const rk::store::ReadTransaction snapshot(db);
@@ -618,7 +642,8 @@ TEST_CASE("BM25 split over two threads stays exact when a posting page is damage
     std::vector<std::size_t> pages;
     {
         const rk::store::ReadTransaction snapshot(db);
-        auto& st = db.cached("SELECT data FROM lex_blocks WHERE term = 'alpha' ORDER BY page");
+        auto& st = db.cached(
+            "SELECT data FROM lex_blocks WHERE term IN ('alpha', 'beta', 'delta') ORDER BY page");
         while (st.step()) {
             const auto page = std::string(st.blob(0));
             const auto at = bytes.find(page);
@@ -627,7 +652,7 @@ TEST_CASE("BM25 split over two threads stays exact when a posting page is damage
         }
         st.reset();
     }
-    REQUIRE(pages.size() >= 9);
+    REQUIRE(pages.size() >= 14);
     {
         std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
         for (const auto at : pages) {
@@ -637,16 +662,30 @@ TEST_CASE("BM25 split over two threads stays exact when a posting page is damage
     }
     // A process checks a page the first time it reads it: the damage is met by one that had
     // not read these pages yet.
-    const auto reopened = rk::Index::open(tmp.path / "damaged", rk::Index::Mode::read);
-    auto& fresh = reopened.impl();
-    const auto split = [&] {
-        const rk::store::ReadTransaction snapshot(*fresh.db);
-        return rk::lexical::bm25(*fresh.db, fresh.query_tokenizer(), terms, rk::Bm25Params{}, 10,
-                                 &fresh.posting_files(), 0);
-    }();
-    REQUIRE(split.chunks.size() == sound.chunks.size());
-    for (std::size_t i = 0; i < sound.chunks.size(); ++i) {
-        CHECK(split.chunks[i].chunk == sound.chunks[i].chunk);
-        CHECK(split.chunks[i].score == sound.chunks[i].score);
+    // The caller waits for the helper to take the first window (a small index is scored
+    // before a thread has started), and every page either may read is damaged.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        const auto reopened = rk::Index::open(tmp.path / "damaged", rk::Index::Mode::read);
+        auto& fresh = reopened.impl();
+        const auto split = [&] {
+            const rk::store::ReadTransaction snapshot(*fresh.db);
+            return rk::lexical::bm25(*fresh.db, fresh.query_tokenizer(), terms, rk::Bm25Params{},
+                                     10, &fresh.posting_files(),
+                                     {.split_from_entries = 0, .window = 64, .helper_first = true});
+        }();
+        CHECK(split.scored_again);
+        CHECK(split.complete == sound.complete);
+        REQUIRE(split.chunks.size() == sound.chunks.size());
+        for (std::size_t i = 0; i < sound.chunks.size(); ++i) {
+            CHECK(split.chunks[i].chunk == sound.chunks[i].chunk);
+            CHECK(split.chunks[i].score == sound.chunks[i].score);
+        }
+        // The caller found the damage too, and the file is gone: make it again for the next run.
+        std::ofstream(path, std::ios::binary).write(bytes.data(), std::ssize(bytes));
+        std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
+        for (const auto at : pages) {
+            out.seekp(static_cast<std::streamoff>(at));
+            out.put(static_cast<char>(bytes[at] ^ 0x55));
+        }
     }
 }

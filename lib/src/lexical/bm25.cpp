@@ -27,10 +27,6 @@ namespace rk::lexical {
 
 namespace {
 
-// Chunk ids are scored a window at a time; the cursors that need reading are chosen anew for
-// each window from their blocks' bounds in it.
-constexpr std::int64_t kWindow = 8192;
-
 // A phrase or prefix: FTS5 finds the chunks and counts the matches per field.
 std::vector<Posting> fts_postings(store::Statement& st, const QueryTerm& term) {
     std::vector<Posting> out;
@@ -121,7 +117,7 @@ class TopK {
     std::vector<ScoredChunk> heap_;
 };
 
-// The best k-th score found by either of two threads scoring halves of the chunk ids.
+// The best k-th score found by either of two threads sharing a query's windows.
 class SharedThreshold {
   public:
     [[nodiscard]] double get() const { return value_.load(std::memory_order_relaxed); }
@@ -138,35 +134,47 @@ class SharedThreshold {
 // The windows of chunk ids two threads share out as they go, each taking the next one nobody
 // has taken: halves fixed in advance left one thread idle while the other, sharing its core
 // with the vector signal's thread in hybrid search, had a third of its half still to score.
-// Windows start at first + i * kWindow.
+// Windows start at first + i * window.
 class SharedWindows {
   public:
-    explicit SharedWindows(std::int64_t first) : first_(first) {}
+    SharedWindows(std::int64_t first, std::int64_t window) : first_(first), window_(window) {}
     // The start of the first window nobody has taken whose end is past `chunk` (windows
-    // before it are skipped: the caller knows that no list has an entry there).
+    // before it are skipped: the caller knows that no list has an entry there); kEnd once
+    // abandoned.
     std::int64_t take(std::int64_t chunk) {
-        const std::int64_t at = chunk <= first_ ? 0 : (chunk - first_) / kWindow;
+        if (abandoned_.load(std::memory_order_relaxed)) return kEnd;
+        const std::int64_t at = chunk <= first_ ? 0 : (chunk - first_) / window_;
         std::int64_t next = next_.load(std::memory_order_relaxed);
         while (
             !next_.compare_exchange_weak(next, std::max(next, at) + 1, std::memory_order_relaxed)) {
         }
-        return first_ + std::max(next, at) * kWindow;
+        if (next == 0) next_.notify_all();
+        return first_ + std::max(next, at) * window_;
     }
+    // The query will be scored again by one thread, or fails: the others need not go on.
+    void abandon() {
+        abandoned_.store(true, std::memory_order_relaxed);
+        next_.fetch_add(1);
+        next_.notify_all();
+    }
+    // Until some thread has taken a window (or they are abandoned).
+    void wait_for_first() const { next_.wait(0); }
 
   private:
-    std::int64_t first_;
+    std::int64_t first_, window_;
     std::atomic<std::int64_t> next_{0};
+    std::atomic<bool> abandoned_{false};
 };
 
 using Groups = std::vector<std::vector<std::unique_ptr<Cursor>>>;
 
-// MaxScore over the chunk ids from `from` on, window by window, into `top`: each window
+// MaxScore over the chunk ids from `from` on, `window` at a time, into `top`: each window
 // that holds entries in turn, or those `windows` gives this thread. The cursors of each group
 // (a query term) stand at or before `from`.
-void score_range(Groups& groups, std::int64_t from, TopK& top, SharedThreshold* shared,
-                 SharedWindows* windows) {
-    std::vector<double> acc(static_cast<std::size_t>(kWindow), 0.0);
-    std::vector<std::uint64_t> touched(static_cast<std::size_t>(kWindow) / 64, 0);
+void score_range(Groups& groups, std::int64_t from, std::int64_t window, TopK& top,
+                 SharedThreshold* shared, SharedWindows* windows) {
+    std::vector<double> acc(static_cast<std::size_t>(window), 0.0);
+    std::vector<std::uint64_t> touched(static_cast<std::size_t>(window) / 64, 0);
     std::vector<double> wb(groups.size());
     std::vector<Candidate> candidates;
     std::vector<std::size_t> order(groups.size());
@@ -183,7 +191,7 @@ void score_range(Groups& groups, std::int64_t from, TopK& top, SharedThreshold* 
     };
     std::int64_t lo = next_window(from);
     while (lo != kEnd) {
-        const std::int64_t hi = lo + kWindow;
+        const std::int64_t hi = lo + window;
         for (std::size_t t = 0; t < groups.size(); ++t) {
             wb[t] = 0;
             for (const auto& c : groups[t]) wb[t] = std::max(wb[t], c->window_bound(lo, hi));
@@ -233,8 +241,11 @@ void score_range(Groups& groups, std::int64_t from, TopK& top, SharedThreshold* 
 }  // namespace
 
 Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<QueryTerm>& terms,
-             const Bm25Params& params, std::size_t k, PostingFiles* files,
-             std::size_t split_from_entries) {
+             const Bm25Params& params, std::size_t k, PostingFiles* files, const Bm25Work& work) {
+    const std::int64_t window = work.window;
+    if (window < 64 || window % 64 != 0) {
+        throw Error(fmt::format("BM25 windows of {} chunk ids (a multiple of 64 needed)", window));
+    }
     const CorpusStats stats = read_corpus_stats(db);
     const auto n_chunks = static_cast<double>(stats.chunks);
     const double avg_length = stats.chunks > 0 ? static_cast<double>(stats.length) / n_chunks : 1.0;
@@ -390,10 +401,11 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     }
     SharedThreshold shared;
     TopK top(k);
-    const bool split = k > 0 && in_memory && entries >= split_from_entries && last > first &&
+    bool scored_again = false;
+    const bool split = k > 0 && in_memory && entries >= work.split_from_entries && last > first &&
                        std::thread::hardware_concurrency() > 1;
     if (!split) {
-        score_range(groups, first, top, nullptr, nullptr);
+        score_range(groups, first, window, top, nullptr, nullptr);
     } else {
         Groups theirs;
         theirs.reserve(groups.size());
@@ -401,22 +413,26 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
             auto& u = theirs.emplace_back();
             for (const auto& c : g) u.push_back(std::make_unique<Cursor>(c->clone_for_thread()));
         }
-        SharedWindows windows(first);
+        SharedWindows windows(first, window);
         TopK their_top(k);
         bool helped = true;
         std::exception_ptr failure;
         std::thread helper([&] {
             try {
-                score_range(theirs, first, their_top, &shared, &windows);
+                score_range(theirs, first, window, their_top, &shared, &windows);
             } catch (const NeedsDatabase&) {
                 helped = false;  // this thread scores it all again, reading rk.db
+                windows.abandon();
             } catch (...) {
                 failure = std::current_exception();
+                windows.abandon();
             }
         });
         try {
-            score_range(groups, first, top, &shared, &windows);
+            if (work.helper_first) windows.wait_for_first();
+            score_range(groups, first, window, top, &shared, &windows);
         } catch (...) {
+            windows.abandon();
             helper.join();
             throw;
         }
@@ -432,10 +448,12 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
                 for (const auto& c : g) c->rewind();
             }
             top = TopK(k);
-            score_range(groups, first, top, &shared, nullptr);
+            score_range(groups, first, window, top, &shared, nullptr);
+            scored_again = true;
         }
     }
     Bm25Top out;
+    out.scored_again = scored_again;
     // Until the heap is full nothing is turned away, by it or by the bounds.
     out.complete = !top.full();
     out.chunks = top.take();

@@ -26,18 +26,32 @@ struct ScoredChunk {
 struct Bm25Top {
     std::vector<ScoredChunk> chunks;  // best first (ties: lower chunk id first)
     bool complete = false;            // every matching chunk is in `chunks`
+    // The helper thread met a page it could not read (a damaged posting file) and the
+    // calling thread scored the whole query again, alone.
+    bool scored_again = false;
+};
+
+// How bm25() shares out and cuts up its work. The defaults are the ones to use; tests change
+// them to reach, with a small index, what a large one does.
+struct Bm25Work {
+    // A query whose lists hold this many entries or more is scored by two threads (when the
+    // machine has two cores and every list is in memory or in a posting file).
+    std::size_t split_from_entries = 65536;
+    // Chunk ids are scored this many at a time (a multiple of 64): the cursors that need
+    // reading are chosen anew for each window from their pages' bounds in it.
+    std::int64_t window = 8192;
+    // The calling thread starts only once the helper has taken its first window.
+    bool helper_first = false;
 };
 
 // The `k` best chunks holding at least one of the terms that are not excluded (k = 0: all of
 // them). Call inside a read transaction, so that all reads see one state. Postings are read
-// from the segments' posting files in `files` where they can be (null: from rk.db only).
-// A query whose lists hold `split_from_entries` entries or more is scored by two threads,
-// each over half of the chunk ids (when the machine has two cores and every list is in
-// memory or in a posting file); the result is the same, to the last bit of each score. Throws
-// IndexError naming the term and segment of a malformed posting list.
-inline constexpr std::size_t kSplitEntries = 65536;
+// from the segments' posting files in `files` where they can be (null: from rk.db only). Two
+// threads share a long query's windows of chunk ids, each taking the next one nobody has
+// taken; the result is the same as one thread's, to the last bit of each score. Throws
+// IndexError naming the term and segment of a malformed posting list, Error for a bad `work`.
 Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<QueryTerm>& terms,
              const Bm25Params& params, std::size_t k, PostingFiles* files = nullptr,
-             std::size_t split_from_entries = kSplitEntries);
+             const Bm25Work& work = {});
 
 }  // namespace rk::lexical

@@ -233,7 +233,12 @@ std::shared_ptr<const TermList> SegmentFile::decoded_head(std::string_view term,
         cache_.pop_back();
     }
     cache_.push_front({key, rows, list, bytes});
-    cached_.emplace(std::move(key), cache_.begin());
+    try {
+        cached_.emplace(std::move(key), cache_.begin());
+    } catch (...) {
+        cache_.pop_front();
+        throw;
+    }
     cache_bytes_ += bytes;
     return list;
 }

@@ -11,6 +11,8 @@
 // never stand for rows it was not copied from. A reader that finds no file, or one that is
 // not its segment's, reads the rows; one that finds damage (every head and page has an XXH3
 // checksum, the term table one for all of it) says so, removes the file and reads the rows.
+// An open file checks a head when it decodes it and a page the first time it is read (the
+// file is never written in place); `rk index verify` checks every page every time.
 // Writers copy new segments' rows after each commit and remove the files of merged ones.
 //
 // Layout (in the machine's byte order; segment_file_format.hpp), written front to back in one
@@ -62,7 +64,8 @@ class SegmentFile {
   public:
     // The file, when it exists and its header is sound and names (tag, seg, entries); null
     // otherwise. The term table is checked here, once; heads and pages when read. Throws
-    // nothing. `head_cache_bytes` bounds decoded_head()'s cache.
+    // IndexError naming the file when its sections or its term table are damaged.
+    // `head_cache_bytes` bounds decoded_head()'s cache.
     static std::unique_ptr<SegmentFile> open(const std::filesystem::path& file, std::uint64_t tag,
                                              std::int64_t seg, std::int64_t entries,
                                              std::size_t head_cache_bytes = kHeadCacheBytes);
@@ -70,7 +73,8 @@ class SegmentFile {
     // The term's rows; nullopt when the segment does not hold it. Throws IndexError naming
     // the file when its head fails its checksum or lies outside the data.
     [[nodiscard]] std::optional<FileTerm> find(std::string_view term) const;
-    // The head of `term`, whose rows find() gave as `rows`, decoded (decode_head()). The
+    // The head of `term`, whose rows find() gave as `rows` (which the cache keeps for it,
+    // unchecked: they must be this file's rows of `term`), decoded (decode_head()). The
     // lists of many pages decoded most recently are kept, up to open()'s budget a file, and
     // then find() answers for them without searching or checking again: a common word's
     // page directory is decoded once in a long-running process rather than in every query
