@@ -237,6 +237,62 @@ class ServeTest(RkTestCase):
                 self.assertIn(b"Connection: close", head)
                 self.assertEqual(json.loads(body)["error"]["status"], want)
 
+    def test_a_client_that_asks_first_is_told_413_before_sending(self):
+        # Expect: 100-continue with a length over --max-body (1 MiB): 413 at once, no body
+        # read, and the connection open for the next request. Under the limit the client is
+        # told to go on.
+        srv = Server(self, "--timeout", "60")
+        host, port = srv.url[len("http://"):].rsplit(":", 1)
+
+        def ask(length):
+            s = socket.create_connection((host, int(port)), timeout=20)
+            s.sendall(f"POST /search HTTP/1.1\r\nHost: {host}\r\nRange: bytes=0-1\r\n"
+                      f"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                      f"Content-Length: {length}\r\n\r\n".encode())
+            reply = b""
+            while b"\r\n\r\n" not in reply:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            return s, reply
+
+        s, reply = ask(2 << 20)
+        with s:
+            while not reply.rstrip().endswith(b"}"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            head, _, body = reply.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 413 "), reply)
+            self.assertNotIn(b"Connection: close", head)
+            error = json.loads(body)["error"]  # whole: the Range header is not applied
+            self.assertEqual(error["status"], 413)
+            self.assertIn("too large (2097152 bytes; --max-body is 1048576)", error["message"])
+            s.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            reply = b""
+            while not reply.rstrip().endswith(b"}"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            self.assertTrue(reply.startswith(b"HTTP/1.1 200 "), reply)
+        body = json.dumps({"query": "retry", "mode": "bm25"}).encode()
+        s, reply = ask(len(body))
+        with s:
+            self.assertTrue(reply.startswith(b"HTTP/1.1 100 "), reply)
+            s.sendall(body)
+            reply = b""
+            while not reply.rstrip().endswith(b"}"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            head, _, answer = reply.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 200 "), reply)
+            self.assertEqual(json.loads(answer)["results"][0]["id"], self.retry)
+
     def test_sigterm_and_sigint_stop_cleanly(self):
         fetch(self.srv.url + "/health")
         code, out, err = self.srv.stop(signal.SIGTERM)

@@ -371,6 +371,25 @@ void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& 
         }
         return httplib::Server::HandlerResponse::Unhandled;
     });
+    // A client that asks before sending its body (Expect: 100-continue; curl does for bodies
+    // over 1 MiB) and announces one over --max-body is told 413 at once instead of "go on":
+    // it sends nothing, and the connection stays open for its next request. (A bad length
+    // is told to go on: the pre-routing handler refuses it before reading any body.)
+    svr.set_expect_100_continue_handler(
+        [max = options.max_body](const httplib::Request& req, httplib::Response& res) {
+            if (!req.has_header("Content-Length")) return 100;
+            const std::string length = req.get_header_value("Content-Length");
+            std::uint64_t n = 0;
+            const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
+            if (ec != std::errc() || end != length.data() + length.size() || n <= max) {
+                return 100;
+            }
+            // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): the server's own request
+            const_cast<httplib::Request&>(req).ranges.clear();  // (see pre-routing)
+            send_error(res, 413,
+                       fmt::format("request body too large ({} bytes; --max-body is {})", n, max));
+            return 413;
+        });
     svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
         if (res.body.empty())
             res.set_content(error_body(res.status, reason(res.status)), "application/json");
