@@ -9,7 +9,8 @@ queries (393 claims and questions, long queries) k=10 against it:
               and leaves a finished index (rk: `rk ingest`, default settings; FTS5: one
               transaction of INSERTs, porter tokenizer; Xapian: a glass database on disk,
               BM25, English stemming), and that process's peak RSS
-  index       MiB on disk, by file
+  index       MiB on disk, by file (then what the ingest left in the page cache is written
+              back, so that it is not written while queries are timed)
   in process  median / p95 / p99 ms of one query in a warm process over REPEAT passes
               (rk: `rk bench --no-ingest` on the built index, each mode; FTS5: bm25() over
               the OR of the query's words; Xapian: BM25 top 10, in Python, whose call
@@ -226,10 +227,18 @@ def make_corpus(work, n):
     return path
 
 
+def settle():
+    """Writes back what an ingest left in the page cache before queries are timed: at a
+    million documents that is gigabytes, which the kernel would otherwise write while the
+    first mode's queries run."""
+    os.sync()
+
+
 def measure_rk(args, n, corpus, queries):
     index = os.path.join(args.work, f"rk-{human(n)}")
     shutil.rmtree(index, ignore_errors=True)
     seconds, rss, _ = run_rss([args.rk, "--index", index, "-q", "ingest", corpus])
+    settle()
     row = {"system": "rk", "ingest_s": seconds, "peak_rss_mib": rss / 2**20,
            "files_mib": {f: mib(os.path.join(index, f))
                          for f in ("rk.db", "rk.db-wal", "vectors.hnsw")}}
@@ -278,6 +287,7 @@ def measure_peer(args, system, n, corpus, queries):
         os.remove(db)
     me = os.path.abspath(__file__)
     seconds, rss, _ = run_rss([python, me, f"{system}-ingest", corpus, db])
+    settle()
     size = dir_mib(db) if os.path.isdir(db) else mib(db)
     _, _, out = run_rss([python, me, f"{system}-query", db, queries, "1", str(args.repeat)],
                         stdout=subprocess.PIPE)
