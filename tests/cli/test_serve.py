@@ -244,53 +244,41 @@ class ServeTest(RkTestCase):
         srv = Server(self, "--timeout", "60")
         host, port = srv.url[len("http://"):].rsplit(":", 1)
 
+        def read(s, until, reply=b""):
+            while not until(reply):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            return reply
+
+        def whole(reply):  # headers and a JSON body
+            return b"\r\n\r\n" in reply and reply.rstrip().endswith(b"}")
+
         def ask(length):
             s = socket.create_connection((host, int(port)), timeout=20)
             s.sendall(f"POST /search HTTP/1.1\r\nHost: {host}\r\nRange: bytes=0-1\r\n"
                       f"Content-Type: application/json\r\nExpect: 100-continue\r\n"
                       f"Content-Length: {length}\r\n\r\n".encode())
-            reply = b""
-            while b"\r\n\r\n" not in reply:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                reply += chunk
-            return s, reply
+            return s, read(s, lambda r: b"\r\n\r\n" in r)
 
         s, reply = ask(2 << 20)
         with s:
-            while not reply.rstrip().endswith(b"}"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                reply += chunk
-            head, _, body = reply.partition(b"\r\n\r\n")
-            self.assertTrue(head.startswith(b"HTTP/1.1 413 "), reply)
+            head, _, body = read(s, whole, reply).partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 413 "), head)
             self.assertNotIn(b"Connection: close", head)
             error = json.loads(body)["error"]  # whole: the Range header is not applied
             self.assertEqual(error["status"], 413)
             self.assertIn("too large (2097152 bytes; --max-body is 1048576)", error["message"])
             s.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-            reply = b""
-            while not reply.rstrip().endswith(b"}"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                reply += chunk
-            self.assertTrue(reply.startswith(b"HTTP/1.1 200 "), reply)
+            self.assertTrue(read(s, whole).startswith(b"HTTP/1.1 200 "))
         body = json.dumps({"query": "retry", "mode": "bm25"}).encode()
         s, reply = ask(len(body))
         with s:
             self.assertTrue(reply.startswith(b"HTTP/1.1 100 "), reply)
             s.sendall(body)
-            reply = b""
-            while not reply.rstrip().endswith(b"}"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                reply += chunk
-            head, _, answer = reply.partition(b"\r\n\r\n")
-            self.assertTrue(head.startswith(b"HTTP/1.1 200 "), reply)
+            head, _, answer = read(s, whole).partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
             self.assertEqual(json.loads(answer)["results"][0]["id"], self.retry)
 
     def test_sigterm_and_sigint_stop_cleanly(self):
