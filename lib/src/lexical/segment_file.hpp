@@ -84,8 +84,8 @@ class SegmentFile {
                                                                const FileTerm& rows) const;
     // Whether page `p` of `term` (`bytes`, cut from term.pages) is as it was written.
     // page_sound() checks each time (for verify); page_read_sound() only the first time this
-    // file's pages are read in the process (the file is never written in place, and a page's
-    // bytes were a tenth of a long query's time, checked in every query that read them).
+    // open file reads the page (the file is never written in place, and a page's bytes were
+    // a tenth of a long query's time, checked in every query that read them).
     [[nodiscard]] bool page_read_sound(const FileTerm& term, std::size_t p,
                                        std::string_view bytes) const;
     [[nodiscard]] bool page_sound(const FileTerm& term, std::size_t p,

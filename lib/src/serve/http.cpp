@@ -12,6 +12,7 @@
 #include <csignal>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <string_view>
 #include <thread>
@@ -137,6 +138,23 @@ void send_json(httplib::Response& res, std::string body, int status = 200) {
 void send_error(httplib::Response& res, int status, std::string_view message) {
     res.status = status;
     res.set_content(error_body(status, message), "application/json");
+}
+
+// The request's Content-Length; nullopt when it has none or it is not a length.
+std::optional<std::uint64_t> content_length(const httplib::Request& req) {
+    if (!req.has_header("Content-Length")) return std::nullopt;
+    const std::string length = req.get_header_value("Content-Length");
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
+    if (ec != std::errc() || end != length.data() + length.size()) return std::nullopt;
+    return n;
+}
+
+// Every reply is a JSON document made for the request: a byte range of one is not a reply
+// (HTTP lets a server ignore Range, and this one does).
+void ignore_ranges(const httplib::Request& req) {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): the server's own request
+    const_cast<httplib::Request&>(req).ranges.clear();
 }
 
 std::string_view reason(int status) {
@@ -350,24 +368,18 @@ void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& 
     // body until the client's delayed ACK, 40 ms a request.
     svr.set_tcp_nodelay(true);
     routes(svr, pool, index_dir, options.search);
-    // Every reply is a JSON document made for the request: a byte range of one is not a
-    // reply (HTTP lets a server ignore Range, and this one does).
-    // A Content-Length that is not a length (-1) is refused before any body is read:
-    // cpp-httplib would wait out the read timeout for a body the client never sends. (A body
-    // over --max-body is still read and dropped before its 413: a client that is sending it
-    // gets the reply, not a broken pipe.)
+    // Byte ranges are ignored (ignore_ranges()). A Content-Length that is not a length (-1) is
+    // refused before any body is read: cpp-httplib would wait out the read timeout for a body the
+    // client never sends. (A body over --max-body is still read and dropped before its 413: a
+    // client that is sending it gets the reply, not a broken pipe.)
     svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): the server's own request
-        const_cast<httplib::Request&>(req).ranges.clear();
-        if (req.has_header("Content-Length")) {
-            const std::string length = req.get_header_value("Content-Length");
-            std::uint64_t n = 0;
-            const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
-            if (ec != std::errc() || end != length.data() + length.size()) {
-                res.set_header("Connection", "close");
-                send_error(res, 400, fmt::format("bad Content-Length '{}'", length));
-                return httplib::Server::HandlerResponse::Handled;
-            }
+        ignore_ranges(req);
+        if (req.has_header("Content-Length") && !content_length(req)) {
+            res.set_header("Connection", "close");
+            send_error(
+                res, 400,
+                fmt::format("bad Content-Length '{}'", req.get_header_value("Content-Length")));
+            return httplib::Server::HandlerResponse::Handled;
         }
         return httplib::Server::HandlerResponse::Unhandled;
     });
@@ -377,17 +389,11 @@ void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& 
     // is told to go on: the pre-routing handler refuses it before reading any body.)
     svr.set_expect_100_continue_handler(
         [max = options.max_body](const httplib::Request& req, httplib::Response& res) {
-            if (!req.has_header("Content-Length")) return 100;
-            const std::string length = req.get_header_value("Content-Length");
-            std::uint64_t n = 0;
-            const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
-            if (ec != std::errc() || end != length.data() + length.size() || n <= max) {
-                return 100;
-            }
-            // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): the server's own request
-            const_cast<httplib::Request&>(req).ranges.clear();  // (see pre-routing)
+            const auto n = content_length(req);
+            if (!n || *n <= max) return 100;
+            ignore_ranges(req);  // (this reply does not pass the pre-routing handler)
             send_error(res, 413,
-                       fmt::format("request body too large ({} bytes; --max-body is {})", n, max));
+                       fmt::format("request body too large ({} bytes; --max-body is {})", *n, max));
             return 413;
         });
     svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
