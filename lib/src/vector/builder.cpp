@@ -86,7 +86,8 @@ void GraphBuilder::run(const std::filesystem::path& db_file,
                 const store::ReadTransaction snapshot(db);
                 generation = read_state(db).generation;
                 auto st = db.prepare(
-                    "SELECT chunk, substr(data, 1, ?3) FROM vectors WHERE gen > ?1 AND gen <= ?2");
+                    "SELECT chunk, substr(data, 1, ?3) FROM vectors WHERE gen > ?1 AND gen <= ?2 "
+                    "ORDER BY chunk");
                 st.bind(1, seen).bind(2, generation).bind(3, code);
                 while (st.step()) {
                     if (graph_->knows(st.int64(0))) {

@@ -10,8 +10,10 @@
 #define NO_MANUAL_VECTORIZATION
 #include <hnswlib/hnswlib.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -30,6 +32,16 @@ using format::NodeEntry;
 
 [[noreturn]] void fail(const std::filesystem::path& file, std::string_view what) {
     throw IndexError(fmt::format("the vector graph {}", what), file.string());
+}
+
+// The top layer of a node: floor(-ln(u) * mL) with mL = 1/ln(M) (Malkov and Yashunin 2018,
+// section 4), u drawn from the label rather than from a generator the inserting threads
+// share, so that the same chunks inserted in the same order make the same graph, whether
+// one ingest or an import put them there, in however many batches.
+int level_of(std::int64_t label, int m) {
+    const std::uint64_t h = XXH3_64bits(&label, sizeof label);
+    const double u = static_cast<double>((h >> 11) + 1) * 0x1p-53;  // in (0, 1]
+    return static_cast<int>(-std::log(u) / std::log(static_cast<double>(m)));
 }
 
 }  // namespace
@@ -86,6 +98,9 @@ Graph::Graph(std::size_t bits, GraphParams params, std::size_t capacity)
     hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
         space_.get(), std::max<std::size_t>(capacity, 16), static_cast<std::size_t>(params.m),
         static_cast<std::size_t>(params.ef_construction));
+    // hnswlib draws a layer for every node it is not given one for (level_of() gives 0 as
+    // "none"): with no spread, the draw is always the bottom layer.
+    hnsw_->mult_ = 0;
 }
 
 Graph::~Graph() = default;
@@ -288,7 +303,8 @@ void Graph::add(const std::vector<std::pair<std::int64_t, std::string>>& items, 
     std::atomic<std::size_t> next{0};
     auto work = [&] {
         for (std::size_t i = next++; i < items.size(); i = next++) {
-            h.addPoint(items[i].second.data(), static_cast<hnswlib::labeltype>(items[i].first));
+            h.addPoint(items[i].second.data(), static_cast<hnswlib::labeltype>(items[i].first),
+                       level_of(items[i].first, params_.m));
         }
     };
     threads = std::max(1U, std::min<unsigned>(threads, static_cast<unsigned>(items.size() / 64)));

@@ -245,7 +245,9 @@ std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t bits, GraphP
 }
 
 std::optional<std::size_t> catch_up(store::Database& db, Graph& graph, VectorState state) {
-    // The vectors stored since the graph's generation go in. One the graph holds already (put
+    // The vectors stored since the graph's generation go in, in chunk order on one thread as
+    // the background builder puts them (so that the same chunks make the same graph, whoever
+    // inserted how many: export and import keep rankings). One the graph holds already (put
     // there by a builder that stopped part way) stays; a chunk id the graph knows with another
     // code was stored again, and hnswlib "updates" a label it has seen on a path with
     // undefined behaviour: the graph must be built afresh instead.
@@ -269,11 +271,11 @@ std::optional<std::size_t> catch_up(store::Database& db, Graph& graph, VectorSta
         batch.emplace_back(chunk, std::string(code));
         ++changes;
         if (batch.size() == kBatch) {
-            graph.add(batch, cores());
+            graph.add(batch, 1);
             batch.clear();
         }
     }
-    graph.add(batch, cores());
+    graph.add(batch, 1);
     // Tests kill rk here, with the graph caught up in memory only, as a crash could (whether
     // the background builder left anything for this step or not, which timing decides).
     // NOLINTNEXTLINE(concurrency-mt-unsafe): the environment is not written after start-up

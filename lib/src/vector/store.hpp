@@ -68,10 +68,13 @@ void rebuild_vectors(store::Database& db, const Embedding& embedding);
 std::int64_t repair_vectors(store::Database& db, const Layout& layout,
                             const std::function<const Embedding&()>& embedding);
 
-// Builds a graph of every stored vector, on all cores.
+// Builds a graph of every stored vector, on all cores (for a damaged, missing or mostly
+// removed graph: its links may differ from one build to the next).
 std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t bits, GraphParams params);
 // Brings a graph from its generation to the database's: adds the vectors stored since (those
-// it holds already stay), drops removed chunks. Returns the number of changes, or nullopt when
+// it holds already stay) in chunk order on one thread, as the background builder does, so
+// that the same chunks make the same graph however many ingests or batches stored them;
+// drops removed chunks. Returns the number of changes, or nullopt when
 // the graph must be built afresh instead (another vector under a chunk id the graph has held).
 std::optional<std::size_t> catch_up(store::Database& db, Graph& graph, VectorState state);
 
