@@ -215,27 +215,44 @@ class ServeTest(RkTestCase):
             self.assertEqual(json.loads(e.exception.read())["error"]["status"], 405)
             e.exception.close()
 
-    def test_bad_length_answered_before_any_body(self):
-        # The client sends headers only: the reply must not wait for a body that never comes
-        # (the server's read timeout is 60 s; the client gives up after 20).
+    def test_bad_or_oversized_length_answered_before_any_body(self):
+        # The client sends headers only, asking to keep the connection: the reply must not
+        # wait for a body that never comes (the server's read timeout is 60 s; the client
+        # gives up after 20), and the server ends the connection after it (recv() reads the
+        # reply, then the end of the stream, well before the client's timeout).
         srv = Server(self, "--timeout", "60")
         host, port = srv.url[len("http://"):].rsplit(":", 1)
-        for length, want in (("-1", 400), ("abc", 400), ("1e3", 400)):
+        for length, want in (("-1", 400), ("abc", 400), ("1e3", 400), (str(2 << 20), 413),
+                             (str(10**15), 413)):
             with self.subTest(length=length):
                 with socket.create_connection((host, int(port)), timeout=20) as s:
                     s.sendall(f"POST /search HTTP/1.1\r\nHost: {host}\r\n"
-                              f"Content-Type: application/json\r\n"
+                              f"Connection: keep-alive\r\nContent-Type: application/json\r\n"
                               f"Content-Length: {length}\r\n\r\n".encode())
                     reply = b""
-                    while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
-                        chunk = s.recv(4096)
-                        if not chunk:
-                            break
+                    while chunk := s.recv(4096):
                         reply += chunk
                 head, _, body = reply.partition(b"\r\n\r\n")
                 self.assertTrue(head.startswith(f"HTTP/1.1 {want} ".encode()), reply)
                 self.assertIn(b"Connection: close", head)
+                self.assertNotIn(b"Keep-Alive", head)
                 self.assertEqual(json.loads(body)["error"]["status"], want)
+        # A client that sends its oversized body anyway, in pieces, gets the reply whole
+        # (what it sends after is read and dropped, not answered with a reset).
+        with socket.create_connection((host, int(port)), timeout=20) as s:
+            s.sendall(f"POST /search HTTP/1.1\r\nHost: {host}\r\n"
+                      f"Content-Type: application/json\r\n"
+                      f"Content-Length: {3 << 20}\r\n\r\n".encode())
+            for _ in range(48):
+                s.sendall(b"x" * (64 << 10))
+            reply = b""
+            while chunk := s.recv(4096):
+                reply += chunk
+        head, _, body = reply.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 413 "), reply)
+        self.assertIn("--max-body is 1048576", json.loads(body)["error"]["message"])
+        status, _, _ = fetch(srv.url + "/health")
+        self.assertEqual(status, 200)
 
     def test_a_client_that_asks_first_is_told_413_before_sending(self):
         # Expect: 100-continue with a length over --max-body (1 MiB): 413 at once, no body

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <ctime>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <ostream>
@@ -25,6 +26,7 @@
 #include "rk/version.hpp"
 #include "serve/calls.hpp"
 #include "serve/http_module.hpp"
+#include "serve/linger.hpp"
 
 namespace rk {
 
@@ -138,6 +140,31 @@ void send_json(httplib::Response& res, std::string body, int status = 200) {
 void send_error(httplib::Response& res, int status, std::string_view message) {
     res.status = status;
     res.set_content(error_body(status, message), "application/json");
+}
+
+// An error for a request whose body will not be read: the reply goes out at once, then the
+// connection closes, what the client still sends read and dropped first (at most
+// `max_bytes`, until it is idle for `idle`; see linger_after_reply()).
+void send_error_and_close(const httplib::Request& req, httplib::Response& res, int status,
+                          std::string_view message, std::uint64_t max_bytes,
+                          std::chrono::seconds idle) {
+    res.status = status;
+    // cpp-httplib says "Connection: close" (and no Keep-Alive) when the request did.
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): the server's own request
+    auto& headers = const_cast<httplib::Request&>(req).headers;
+    headers.erase("Connection");
+    headers.emplace("Connection", "close");
+    auto body = std::make_shared<const std::string>(error_body(status, message));
+    const serve::ConnectionEnds ends{req.local_addr, req.local_port, req.remote_addr,
+                                     req.remote_port};
+    res.set_content_provider(
+        body->size(), "application/json",
+        [body, ends, max_bytes, idle](std::size_t offset, std::size_t length,
+                                      httplib::DataSink& sink) {
+            if (!sink.write(body->data() + offset, length)) return false;
+            serve::linger_after_reply(ends, max_bytes, idle);
+            return false;  // a provider that fails makes cpp-httplib close the connection
+        });
 }
 
 // The request's Content-Length; nullopt when it has none or it is not a length.
@@ -368,21 +395,34 @@ void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& 
     // body until the client's delayed ACK, 40 ms a request.
     svr.set_tcp_nodelay(true);
     routes(svr, pool, index_dir, options.search);
-    // Byte ranges are ignored (ignore_ranges()). A Content-Length that is not a length (-1) is
-    // refused before any body is read: cpp-httplib would wait out the read timeout for a body the
-    // client never sends. (A body over --max-body is still read and dropped before its 413: a
-    // client that is sending it gets the reply, not a broken pipe.)
-    svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-        ignore_ranges(req);
-        if (req.has_header("Content-Length") && !content_length(req)) {
-            res.set_header("Connection", "close");
-            send_error(
-                res, 400,
-                fmt::format("bad Content-Length '{}'", req.get_header_value("Content-Length")));
-            return httplib::Server::HandlerResponse::Handled;
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-    });
+    // Byte ranges are ignored (ignore_ranges()). A Content-Length that is not a length (-1), or
+    // one over --max-body, is answered before any body is read (cpp-httplib would read the
+    // body first, and wait out the read timeout for one the client never sends); then the
+    // connection closes, what the client still sends read and dropped first so that a client
+    // sending its body gets the reply rather than a reset connection.
+    svr.set_pre_routing_handler(
+        [max = options.max_body, idle = std::chrono::seconds(options.timeout_s)](
+            const httplib::Request& req, httplib::Response& res) {
+            ignore_ranges(req);
+            if (!req.has_header("Content-Length"))
+                return httplib::Server::HandlerResponse::Unhandled;
+            const auto n = content_length(req);
+            if (!n) {
+                send_error_and_close(
+                    req, res, 400,
+                    fmt::format("bad Content-Length '{}'", req.get_header_value("Content-Length")),
+                    max, idle);
+                return httplib::Server::HandlerResponse::Handled;
+            }
+            if (*n > max) {
+                send_error_and_close(
+                    req, res, 413,
+                    fmt::format("request body too large ({} bytes; --max-body is {})", *n, max), *n,
+                    idle);
+                return httplib::Server::HandlerResponse::Handled;
+            }
+            return httplib::Server::HandlerResponse::Unhandled;
+        });
     // A client that asks before sending its body (Expect: 100-continue; curl does for bodies
     // over 1 MiB) and announces one over --max-body is told 413 at once instead of "go on":
     // it sends nothing, and the connection stays open for its next request. (A bad length
@@ -397,7 +437,7 @@ void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& 
             return 413;
         });
     svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-        if (res.body.empty())
+        if (res.body.empty() && !res.content_provider_)
             res.set_content(error_body(res.status, reason(res.status)), "application/json");
     });
     svr.set_exception_handler(
