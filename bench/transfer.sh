@@ -4,8 +4,8 @@
 # index (B), export B again and compare the two exports byte for byte but for the header's
 # line (which holds the time); then run the queries against A and B in every mode (k=100,
 # TREC runs) and count the queries whose rankings differ, with the graph (the default) and
-# with exact vector search; and, for scale, those that differ between A and a second ingest
-# of the same corpus (the HNSW graph is built in parallel, so no two builds are the same).
+# with exact vector search; and those that differ between A and a second ingest of the same
+# corpus (the HNSW graph is built in chunk order on one thread, so none should).
 # Also imports a text-only export (`rk export`), whose chunks and vectors are all computed
 # again, for comparison.
 #   bench/transfer.sh CORPUS.jsonl[:QUERIES.jsonl]...
