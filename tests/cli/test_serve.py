@@ -216,27 +216,36 @@ class ServeTest(RkTestCase):
             e.exception.close()
 
     def test_bad_or_oversized_length_answered_before_any_body(self):
-        # The client sends headers only, asking to keep the connection: the reply must not
-        # wait for a body that never comes (the server's read timeout is 60 s; the client
-        # gives up after 20), and the server ends the connection after it (recv() reads the
-        # reply, then the end of the stream, well before the client's timeout).
+        # The client sends headers only, asking to keep the connection, and a second request
+        # right behind them: the reply must not wait for a body that never comes (the
+        # server's read timeout is 60 s; the client gives up after 20), the server ends the
+        # connection after it (recv() reads the reply, then the end of the stream), and what
+        # followed the headers is dropped as the refused body, not answered as a request.
         srv = Server(self, "--timeout", "60")
         host, port = srv.url[len("http://"):].rsplit(":", 1)
-        for length, want in (("-1", 400), ("abc", 400), ("1e3", 400), (str(2 << 20), 413),
-                             (str(10**15), 413)):
-            with self.subTest(length=length):
+        behind = f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n"
+        for method, path, length, want in (
+                ("POST", "/search", "-1", 400), ("POST", "/search", "abc", 400),
+                ("POST", "/search", "1e3", 400), ("POST", "/search", str(2 << 20), 413),
+                ("POST", "/search", str(10**15), 413), ("GET", "/stats", str(2 << 20), 413),
+                ("HEAD", "/search", str(2 << 20), 413), ("PUT", "/nowhere", "-1", 400)):
+            with self.subTest(method=method, length=length):
                 with socket.create_connection((host, int(port)), timeout=20) as s:
-                    s.sendall(f"POST /search HTTP/1.1\r\nHost: {host}\r\n"
+                    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
                               f"Connection: keep-alive\r\nContent-Type: application/json\r\n"
-                              f"Content-Length: {length}\r\n\r\n".encode())
+                              f"Content-Length: {length}\r\n\r\n{behind}".encode())
                     reply = b""
                     while chunk := s.recv(4096):
                         reply += chunk
                 head, _, body = reply.partition(b"\r\n\r\n")
                 self.assertTrue(head.startswith(f"HTTP/1.1 {want} ".encode()), reply)
+                self.assertEqual(reply.count(b"HTTP/1.1 "), 1, reply)
                 self.assertIn(b"Connection: close", head)
                 self.assertNotIn(b"Keep-Alive", head)
-                self.assertEqual(json.loads(body)["error"]["status"], want)
+                if method == "HEAD":
+                    self.assertEqual(body, b"")
+                else:
+                    self.assertEqual(json.loads(body)["error"]["status"], want)
         # A client that sends its oversized body anyway, in pieces, gets the reply whole
         # (what it sends after is read and dropped, not answered with a reset).
         with socket.create_connection((host, int(port)), timeout=20) as s:

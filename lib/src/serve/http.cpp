@@ -143,11 +143,13 @@ void send_error(httplib::Response& res, int status, std::string_view message) {
 }
 
 // An error for a request whose body will not be read: the reply goes out at once, then the
-// connection closes, what the client still sends read and dropped first (at most
-// `max_bytes`, until it is idle for `idle`; see linger_after_reply()).
+// connection closes (close_after_reply(): what the client still sends is read and dropped
+// first, at most `max_bytes`, for at most `limit`). The closing is the content provider's
+// releaser, which runs when the reply is done with, whether it had a body to write (HEAD
+// has none) or not.
 void send_error_and_close(const httplib::Request& req, httplib::Response& res, int status,
                           std::string_view message, std::uint64_t max_bytes,
-                          std::chrono::seconds idle) {
+                          std::chrono::seconds limit) {
     res.status = status;
     // cpp-httplib says "Connection: close" (and no Keep-Alive) when the request did.
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): the server's own request
@@ -159,11 +161,11 @@ void send_error_and_close(const httplib::Request& req, httplib::Response& res, i
                                      req.remote_port};
     res.set_content_provider(
         body->size(), "application/json",
-        [body, ends, max_bytes, idle](std::size_t offset, std::size_t length,
-                                      httplib::DataSink& sink) {
-            if (!sink.write(body->data() + offset, length)) return false;
-            serve::linger_after_reply(ends, max_bytes, idle);
-            return false;  // a provider that fails makes cpp-httplib close the connection
+        [body](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+            return sink.write(body->data() + offset, length);
+        },
+        [ends, max_bytes, limit](bool /*written*/) {
+            serve::close_after_reply(ends, max_bytes, limit);
         });
 }
 
@@ -396,12 +398,13 @@ void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& 
     svr.set_tcp_nodelay(true);
     routes(svr, pool, index_dir, options.search);
     // Byte ranges are ignored (ignore_ranges()). A Content-Length that is not a length (-1), or
-    // one over --max-body, is answered before any body is read (cpp-httplib would read the
-    // body first, and wait out the read timeout for one the client never sends); then the
-    // connection closes, what the client still sends read and dropped first so that a client
-    // sending its body gets the reply rather than a reset connection.
+    // one over --max-body, whatever the method and path, is answered before any body is read
+    // (cpp-httplib would read the body first, and wait out the read timeout for one the
+    // client never sends; or, for GET and HEAD, read none and take it for the next request);
+    // then the connection closes, what the client still sends read and dropped first (within
+    // --timeout) so that a client sending its body gets the reply rather than a reset.
     svr.set_pre_routing_handler(
-        [max = options.max_body, idle = std::chrono::seconds(options.timeout_s)](
+        [max = options.max_body, limit = std::chrono::seconds(options.timeout_s)](
             const httplib::Request& req, httplib::Response& res) {
             ignore_ranges(req);
             if (!req.has_header("Content-Length"))
@@ -411,14 +414,14 @@ void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& 
                 send_error_and_close(
                     req, res, 400,
                     fmt::format("bad Content-Length '{}'", req.get_header_value("Content-Length")),
-                    max, idle);
+                    max, limit);
                 return httplib::Server::HandlerResponse::Handled;
             }
             if (*n > max) {
                 send_error_and_close(
                     req, res, 413,
                     fmt::format("request body too large ({} bytes; --max-body is {})", *n, max), *n,
-                    idle);
+                    limit);
                 return httplib::Server::HandlerResponse::Handled;
             }
             return httplib::Server::HandlerResponse::Unhandled;

@@ -62,19 +62,29 @@ std::optional<int> find_socket(const ConnectionEnds& ends) {
 
 }  // namespace
 
-void linger_after_reply(const ConnectionEnds& ends, std::uint64_t max_bytes,
-                        std::chrono::seconds idle) noexcept {
+void close_after_reply(const ConnectionEnds& ends, std::uint64_t max_bytes,
+                       std::chrono::seconds limit) noexcept {
     try {
         const auto fd = find_socket(ends);
-        if (!fd || shutdown(*fd, SHUT_WR) != 0) return;
+        if (!fd) return;
+        // Whatever happens below, the server's next read on the connection finds its end, and
+        // cpp-httplib closes it.
+        struct ShutReading {
+            int fd;
+            ~ShutReading() { (void)shutdown(fd, SHUT_RD); }
+        } const shut{*fd};
+        if (shutdown(*fd, SHUT_WR) != 0) return;
         std::array<char, 65536> sink{};
         std::uint64_t dropped = 0;
-        const auto wait_ms = static_cast<int>(std::chrono::milliseconds(idle).count());
-        while (dropped <= max_bytes) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (dropped < max_bytes) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return;
             pollfd p{*fd, POLLIN, 0};
-            const int ready = poll(&p, 1, wait_ms);
+            const int ready = poll(&p, 1, static_cast<int>(left.count()));
             if (ready < 0 && errno == EINTR) continue;
-            if (ready <= 0) return;  // idle for too long, or an error
+            if (ready <= 0) return;  // out of time, or an error
             const ssize_t n = recv(*fd, sink.data(), sink.size(), 0);
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) return;  // the client closed its side (or the connection broke)

@@ -16,14 +16,16 @@ struct ConnectionEnds {
     int remote_port = -1;
 };
 
-// After a whole reply has been written on the connection `ends`: ends the server's side of
-// it (the client reads the reply to its end), then reads and drops what the client still
-// sends, at most `max_bytes`, until it closes its side or sends nothing for `idle`. Closing
-// with bytes unread would reset the connection, and a client still sending could lose the
-// reply (RFC 9112, section 9.6). cpp-httplib gives a handler no socket, so it is found among
-// the process's descriptors by its ends; nothing is done if none matches. Blocks at most
-// about `idle` per read; never throws.
-void linger_after_reply(const ConnectionEnds& ends, std::uint64_t max_bytes,
-                        std::chrono::seconds idle) noexcept;
+// After a whole reply has been written on the connection `ends`, for a request whose body
+// the server does not read: ends the server's side of the connection (the client reads the
+// reply to its end), reads and drops what the client still sends, at most `max_bytes` and
+// for at most `limit` in all, then shuts the reading side, so that the server's next read
+// finds the end and cpp-httplib closes the connection. Closing with bytes unread would reset
+// the connection, and a client still sending could lose the reply (RFC 9112, section 9.6).
+// cpp-httplib gives a handler no socket, so it is found among the process's descriptors by
+// its ends; nothing is done if none matches (/proc is not mounted). Blocks at most about
+// `limit`; never throws.
+void close_after_reply(const ConnectionEnds& ends, std::uint64_t max_bytes,
+                       std::chrono::seconds limit) noexcept;
 
 }  // namespace rk::serve

@@ -51,10 +51,13 @@ void GraphBuilder::run(const std::filesystem::path& db_file,
             if (std::filesystem::exists(graph_file, ec)) {
                 try {
                     graph_ = Graph::load(graph_file, bits_);
+                    // A graph behind rk.db (the writer's first commit came before this
+                    // snapshot, or a writer died before saving) is kept: it takes the vectors
+                    // stored since, as the catch-up at the end would.
                     if (graph_->generation > state.generation) {
                         damage_ = "vectors.hnsw is ahead of rk.db";
+                        graph_.reset();
                     }
-                    if (graph_->generation != state.generation) graph_.reset();
                 } catch (const IndexError& e) {
                     damage_ = e.message();
                 }
@@ -100,7 +103,7 @@ void GraphBuilder::run(const std::filesystem::path& db_file,
             for (std::size_t at = 0; at < fresh.size(); at += kBatch) {
                 {
                     const std::lock_guard<std::mutex> hold(mutex_);
-                    if (stop_) return;  // the end's catch-up takes the rest, on every core
+                    if (stop_) return;  // the end's catch-up takes the rest
                 }
                 const auto end = std::min(fresh.size(), at + kBatch);
                 graph_->add({fresh.begin() + static_cast<std::ptrdiff_t>(at),
