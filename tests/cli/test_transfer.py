@@ -147,7 +147,8 @@ class Transfer(RkTestCase):
 
     def test_the_graph_is_built_again_node_for_node(self):
         # Three ingests of 700 records each, the graph saved after each one, against one
-        # import on two threads: the same nodes on the same layers with the same links, so the
+        # import with two workers preparing the text (the graph goes in on one thread
+        # whatever -j says): the same nodes on the same layers with the same links, so the
         # graph search (forced here: the index is small enough to be searched exactly) ranks
         # alike. Layers used to come from a generator restarted by each process, and the
         # last batch of an ingest went in on two threads in whatever order they took it.
