@@ -169,6 +169,11 @@ void send_error_and_close(const httplib::Request& req, httplib::Response& res, i
         });
 }
 
+// The message of a 413, from the pre-routing and the Expect handlers alike.
+std::string too_large(std::uint64_t length, std::size_t max) {
+    return fmt::format("request body too large ({} bytes; --max-body is {})", length, max);
+}
+
 // The request's Content-Length; nullopt when it has none or it is not a length.
 std::optional<std::uint64_t> content_length(const httplib::Request& req) {
     if (!req.has_header("Content-Length")) return std::nullopt;
@@ -418,10 +423,7 @@ void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& 
                 return httplib::Server::HandlerResponse::Handled;
             }
             if (*n > max) {
-                send_error_and_close(
-                    req, res, 413,
-                    fmt::format("request body too large ({} bytes; --max-body is {})", *n, max), *n,
-                    limit);
+                send_error_and_close(req, res, 413, too_large(*n, max), *n, limit);
                 return httplib::Server::HandlerResponse::Handled;
             }
             return httplib::Server::HandlerResponse::Unhandled;
@@ -435,8 +437,7 @@ void serve::run_http(const std::filesystem::path& index_dir, const HttpOptions& 
             const auto n = content_length(req);
             if (!n || *n <= max) return 100;
             ignore_ranges(req);  // (this reply does not pass the pre-routing handler)
-            send_error(res, 413,
-                       fmt::format("request body too large ({} bytes; --max-body is {})", *n, max));
+            send_error(res, 413, too_large(*n, max));
             return 413;
         });
     svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {

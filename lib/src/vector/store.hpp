@@ -74,8 +74,8 @@ std::unique_ptr<Graph> build_graph(store::Database& db, std::size_t bits, GraphP
 // Brings a graph from its generation to the database's: adds the vectors stored since (those
 // it holds already stay) in chunk order on one thread, as the background builder does, so
 // that the same chunks make the same graph however many ingests or batches stored them;
-// drops removed chunks. Returns the number of changes, or nullopt when
-// the graph must be built afresh instead (another vector under a chunk id the graph has held).
+// drops removed chunks. Returns the number of changes, or nullopt when the graph must be
+// built afresh instead (another vector under a chunk id the graph has held).
 std::optional<std::size_t> catch_up(store::Database& db, Graph& graph, VectorState state);
 
 // Problems between the stored vectors and the chunks, and between the graph and them.
