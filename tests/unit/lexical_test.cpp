@@ -2,7 +2,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
+#include <thread>
 
 #include "lexical/bm25.hpp"
 #include "lexical/postings.hpp"
@@ -17,6 +19,7 @@
 #include "temp_dir.hpp"
 #include "text/tokenizer.hpp"
 #include "text/words.hpp"
+#include "util/gate.hpp"
 
 namespace fs = std::filesystem;
 using rk::lexical::Posting;
@@ -463,14 +466,23 @@ TEST_CASE("BM25 scored by two threads finds exactly what one finds", "[lexical]"
                                                k, &files, {.split_from_entries = SIZE_MAX});
             // Two threads, with the usual window (3,000 chunk ids: one) and with small ones
             // (dozens, taken in turn, some skipped for holding no entry), several times over:
-            // which thread takes which window is a matter of timing.
+            // which thread takes which window is a matter of timing. Runs 3 and 4 hold the
+            // helper at a gate: one nobody else opens (the calling thread scores all, then
+            // lets the helper go, which finds nothing left), and one another thread opens
+            // while the calling thread scores.
             for (const std::int64_t window :
                  {rk::lexical::Bm25Work{}.window, std::int64_t{64}, std::int64_t{192}}) {
-                for (int run = 0; run < 3; ++run) {
+                for (int run = 0; run < 5; ++run) {
                     INFO(q << " k=" << k << " window=" << window << " run " << run);
-                    const auto two = rk::lexical::bm25(
-                        db, impl.query_tokenizer(), terms, rk::Bm25Params{}, k, &files,
-                        {.split_from_entries = 0, .window = window, .helper_first = run == 1});
+                    rk::util::Gate gate;
+                    std::optional<std::jthread> opener;
+                    if (run == 4) opener.emplace([&gate] { gate.open(); });
+                    const auto two = rk::lexical::bm25(db, impl.query_tokenizer(), terms,
+                                                       rk::Bm25Params{}, k, &files,
+                                                       {.split_from_entries = 0,
+                                                        .window = window,
+                                                        .helper_first = run == 1,
+                                                        .helper_gate = run >= 3 ? &gate : nullptr});
                     REQUIRE(one.chunks.size() == two.chunks.size());
                     CHECK(one.complete == two.complete);
                     CHECK_FALSE(two.scored_again);

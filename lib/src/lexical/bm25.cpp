@@ -419,6 +419,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
         std::exception_ptr failure;
         std::thread helper([&] {
             try {
+                if (work.helper_gate != nullptr) work.helper_gate->wait();
                 score_range(theirs, first, window, their_top, &shared, &windows);
             } catch (const NeedsDatabase&) {
                 helped = false;  // this thread scores it all again, reading rk.db
@@ -433,9 +434,11 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
             score_range(groups, first, window, top, &shared, &windows);
         } catch (...) {
             windows.abandon();
+            if (work.helper_gate != nullptr) work.helper_gate->open();
             helper.join();
             throw;
         }
+        if (work.helper_gate != nullptr) work.helper_gate->open();
         helper.join();
         if (failure) std::rethrow_exception(failure);
         if (helped) {

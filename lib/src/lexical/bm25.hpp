@@ -15,6 +15,7 @@
 #include "rk/search.hpp"
 #include "store/sqlite.hpp"
 #include "text/tokenizer.hpp"
+#include "util/gate.hpp"
 
 namespace rk::lexical {
 
@@ -40,8 +41,16 @@ struct Bm25Work {
     // Chunk ids are scored this many at a time (a multiple of 64): the cursors that need
     // reading are chosen anew for each window from their pages' bounds in it.
     std::int64_t window = 8192;
-    // The calling thread starts only once the helper has taken its first window.
+    // The calling thread starts only once the helper has taken its first window (not with
+    // a gate).
     bool helper_first = false;
+    // The helper starts taking windows only once this opens (null: at once); bm25() opens it
+    // itself when the calling thread has no windows left, so that it never waits for the
+    // helper's start. Hybrid search gives it the end of the vector signal's thread, which
+    // holds the second core meanwhile: two threads taking turns on a core finish the same
+    // work sooner than two sharing it, since a helper switched out in the middle of a window
+    // holds up the caller, which waits for it at the end.
+    util::Gate* helper_gate = nullptr;
 };
 
 // The `k` best chunks holding at least one of the terms that are not excluded (k = 0: all of

@@ -169,13 +169,17 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
         // for a few more than the depth, and for more again (then for all) if that was too
         // few. (A lower k is a higher threshold, which lets BM25 skip more.)
         auto& tokenizer = index.impl().query_tokenizer();
+        // BM25's helper thread takes the second core when the vector signal's thread is done
+        // with it (see Bm25Work::helper_gate).
+        lexical::Bm25Work work;
+        if (vector_thread) work.helper_gate = &vector_thread->finished();
         std::vector<lexical::QueryTerm> ranked_terms;
         if (q.rm3) {
             // The feedback comes from the whole index, before filters: a filter that leaves
             // few chunks would leave little to learn from.
             const auto first =
                 lexical::bm25(db, tokenizer, terms, q.bm25, static_cast<std::size_t>(q.rm3->docs),
-                              &index.impl().posting_files());
+                              &index.impl().posting_files(), work);
             ++stats.bm25_rounds;
             ranked_terms = lexical::rm3_expand(db, tokenizer, terms, first.chunks, *q.rm3);
         }
@@ -183,7 +187,7 @@ std::vector<Hit> run_search(const Index& index, const Query& q, SearchStats& sta
         std::size_t want = depth + depth / 4 + 16;
         for (int round = 0;; ++round) {
             auto top = lexical::bm25(db, tokenizer, bm25_terms, q.bm25, want,
-                                     &index.impl().posting_files());
+                                     &index.impl().posting_files(), work);
             ++stats.bm25_rounds;
             by_bm25 = collector.collect(top.chunks, depth);
             if (by_bm25.size() >= depth || top.complete) break;

@@ -295,8 +295,12 @@ VectorThread::VectorThread(const Index& index, const Query& q,
                  excluded = std::move(excluded)]() mutable {
         struct Close {
             SharedRescore& share;
-            ~Close() { share.close(); }
-        } const close{*share_};
+            util::Gate& finished;
+            ~Close() {
+                share.close();
+                finished.open();
+            }
+        } const close{*share_, finished_};
         auto& db = impl.second_reader();
         const store::ReadTransaction snapshot(db);
         std::optional<std::vector<Ranked>> out;
@@ -310,6 +314,7 @@ VectorThread::VectorThread(const Index& index, const Query& q,
         result_ = std::async(std::launch::async, std::move(work));
     } catch (const std::system_error&) {
         share_->close();  // no thread: get() says so, and the caller does the work
+        finished_.open();
     }
 }
 

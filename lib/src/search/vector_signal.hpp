@@ -13,6 +13,7 @@
 #include "rk/search.hpp"
 #include "search/collector.hpp"
 #include "store/sqlite.hpp"
+#include "util/gate.hpp"
 
 namespace rk {
 
@@ -47,10 +48,14 @@ class VectorThread {
     // in between) or no thread could be started: the caller then runs the signal itself.
     std::optional<std::vector<Ranked>> get(SearchStats& stats);
 
+    // Opens when the thread is done (or was never started).
+    util::Gate& finished() { return finished_; }
+
   private:
     std::int64_t commits_;
     SearchStats stats_;
     std::unique_ptr<SharedRescore> share_;
+    util::Gate finished_;
     std::future<std::optional<std::vector<Ranked>>> result_;
 };
 
