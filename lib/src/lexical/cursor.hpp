@@ -139,7 +139,6 @@ class Cursor {
 
     // The current entry's chunk id, kEnd past the last.
     [[nodiscard]] std::int64_t doc() const { return doc_; }
-    [[nodiscard]] double max_bound() const { return max_bound_; }
     // The list's last chunk id (0 for an empty list).
     [[nodiscard]] std::int64_t last() const { return last_; }
 
@@ -152,8 +151,8 @@ class Cursor {
     void next() {
         ensure_entry();
         if (doc_ == kEnd) return;
-        if (++pos_ < block_entries_.size()) {
-            doc_ = block_entries_.chunk(pos_);
+        if (++pos_ < block_entries_.block.size()) {
+            doc_ = block_entries_.block.chunk(pos_);
         } else {
             to_block(block_ + 1);
         }
@@ -179,8 +178,8 @@ class Cursor {
         }
         // Probes come in order, most often a few entries apart: a short scan first spares
         // a binary search its mispredicted branches.
-        const auto* chunks = block_entries_.chunks();
-        const std::size_t n = block_entries_.size();
+        const auto* chunks = block_entries_.block.chunks();
+        const std::size_t n = block_entries_.block.size();
         const std::size_t scan_end = std::min(n, pos_ + 8);
         while (pos_ < scan_end && chunks[pos_] < target) ++pos_;
         if (pos_ == scan_end && pos_ < n) {
@@ -201,7 +200,7 @@ class Cursor {
         while (doc_ < hi) {
             ensure_entry();
             if (doc_ >= hi) return;
-            const Block& b = block_entries_;
+            const Block& b = block_entries_.block;
             std::size_t end = pos_;
             while (end < b.size() && b.chunk(end) < hi) ++end;
             std::array<double, kBlockSize> scores;
@@ -277,7 +276,6 @@ class Cursor {
                 best = std::max(best, (*weigh_)(list_->impacts[at].tf, list_->impacts[at].length));
             }
             bound_.push_back(idf_ * best * kBoundSlack);
-            max_bound_ = std::max(max_bound_, bound_.back());
         }
         to_page(0);
     }
@@ -287,7 +285,7 @@ class Cursor {
     // are added in, which follows the bounds met on the way (and, when two threads share the
     // work, their timing). Rounding down keeps the bounds above the scores they bound.
     [[nodiscard]] double entry_score(std::size_t i) const {
-        return rounded(idf_ * (*weigh_)(block_entries_, i));
+        return rounded(idf_ * (*weigh_)(block_entries_.block, i));
     }
     static double rounded(double exact) {
         constexpr double kScale = 4294967296.0;  // 2^32
@@ -360,7 +358,7 @@ class Cursor {
 
     // Decodes the current block and stands on its first live entry (or moves on, if none).
     void load_block() {
-        Block& b = block_entries_;
+        Block& b = block_entries_.block;
         decode_block(page_view_, blocks_[block_], b);
         if (dead_ != nullptr && !dead_->empty()) {
             b.keep_if([&](std::int64_t chunk) { return !is_dead(*dead_, chunk, seg_); });
@@ -394,7 +392,6 @@ class Cursor {
     double idf_;
     const Weigher* weigh_;
     std::vector<double> bound_;  // per page
-    double max_bound_ = 0;
     // The list's first and last chunk ids: a segment's lists cover the chunks written in
     // its time, so a chunk is within the range of one of a term's cursors, most often.
     std::int64_t first_ = kEnd, last_ = 0;
@@ -407,7 +404,15 @@ class Cursor {
     std::string_view page_view_;  // the current page's bytes (in the file, or in page_bytes_)
     std::string page_bytes_;      // a page read from rk.db
     std::vector<BlockRef> blocks_;
-    Block block_entries_;  // the current block's live entries, when state_ is entry
+    // A decoded block, which a copy of the cursor (standing at a page) has no use for: copying
+    // it would cost a query 4 KiB a cursor, for hundreds of cursors.
+    struct DecodedBlock {
+        Block block;
+        DecodedBlock() = default;
+        DecodedBlock(const DecodedBlock& /*unused*/) {}
+        DecodedBlock& operator=(const DecodedBlock& /*unused*/) { return *this; }
+    };
+    DecodedBlock block_entries_;  // the current block's live entries, when state_ is entry
     std::int64_t doc_ = kEnd;
 };
 

@@ -125,14 +125,16 @@ class Block {
 
     std::size_t size_ = 0;
     unsigned fields_ = 0;
-    std::array<std::int64_t, kBlockSize> chunk_{};
+    // The arrays are left uninitialised (4 KiB a block): a cursor holds a block, a query makes
+    // hundreds of cursors, and most never decode one. decode_block writes what is read.
+    std::array<std::int64_t, kBlockSize> chunk_;
     std::array<std::size_t, kFields> tf_at_{};
     std::array<unsigned, kFields> tf_width_{};  // 0 for a field no entry holds the term in
     std::size_t length_at_ = 0;
     unsigned length_width_ = 0;
     std::uint32_t min_length_ = 0;
     // The block's bits, and 8 bytes to spare for reading a column's last value a word at a time.
-    std::array<unsigned char, kMaxBlockBits / 8 + 16> bits_{};
+    std::array<unsigned char, kMaxBlockBits / 8 + 16> bits_;
 };
 
 // One list, encoded: its head row, and its pages when it has more than one block.
