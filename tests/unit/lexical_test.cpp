@@ -467,9 +467,9 @@ TEST_CASE("BM25 scored by two threads finds exactly what one finds", "[lexical]"
             // Two threads, with the usual window (3,000 chunk ids: one) and with small ones
             // (dozens, taken in turn, some skipped for holding no entry), several times over:
             // which thread takes which window is a matter of timing. Runs 3 and 4 hold the
-            // helper at a gate: one nobody else opens (the calling thread scores all, then
-            // lets the helper go, which finds nothing left), and one another thread opens
-            // while the calling thread scores.
+            // helper at a gate: one nobody opens (the calling thread scores every window,
+            // then lets the helper go, which scores none), and one another thread opens at
+            // any moment, before, while or after the calling thread scores.
             for (const std::int64_t window :
                  {rk::lexical::Bm25Work{}.window, std::int64_t{64}, std::int64_t{192}}) {
                 for (int run = 0; run < 5; ++run) {
@@ -486,6 +486,7 @@ TEST_CASE("BM25 scored by two threads finds exactly what one finds", "[lexical]"
                     REQUIRE(one.chunks.size() == two.chunks.size());
                     CHECK(one.complete == two.complete);
                     CHECK_FALSE(two.scored_again);
+                    if (run == 3) CHECK(two.helper_windows == 0);
                     for (std::size_t i = 0; i < one.chunks.size(); ++i) {
                         CHECK(one.chunks[i].chunk == two.chunks[i].chunk);
                         CHECK(one.chunks[i].score == two.chunks[i].score);  // to the last bit
@@ -506,6 +507,13 @@ TEST_CASE("BM25 scored by two threads finds exactly what one finds", "[lexical]"
     CHECK_THROWS_AS(
         rk::lexical::bm25(db, impl.query_tokenizer(), rk::lexical::parse_query("alpha"),
                           rk::Bm25Params{}, 10, &files, {.split_from_entries = 0, .window = 100}),
+        rk::Error);
+    // The calling thread waiting for a helper held at a gate would wait for ever.
+    rk::util::Gate closed;
+    CHECK_THROWS_AS(
+        rk::lexical::bm25(db, impl.query_tokenizer(), rk::lexical::parse_query("alpha"),
+                          rk::Bm25Params{}, 10, &files,
+                          {.split_from_entries = 0, .helper_first = true, .helper_gate = &closed}),
         rk::Error);
 }
 

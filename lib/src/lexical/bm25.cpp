@@ -170,9 +170,9 @@ using Groups = std::vector<std::vector<std::unique_ptr<Cursor>>>;
 
 // MaxScore over the chunk ids from `from` on, `window` at a time, into `top`: each window
 // that holds entries in turn, or those `windows` gives this thread. The cursors of each group
-// (a query term) stand at or before `from`.
-void score_range(Groups& groups, std::int64_t from, std::int64_t window, TopK& top,
-                 SharedThreshold* shared, SharedWindows* windows) {
+// (a query term) stand at or before `from`. Returns how many windows it scored.
+std::size_t score_range(Groups& groups, std::int64_t from, std::int64_t window, TopK& top,
+                        SharedThreshold* shared, SharedWindows* windows) {
     std::vector<double> acc(static_cast<std::size_t>(window), 0.0);
     std::vector<std::uint64_t> touched(static_cast<std::size_t>(window) / 64, 0);
     std::vector<double> wb(groups.size());
@@ -189,8 +189,9 @@ void score_range(Groups& groups, std::int64_t from, std::int64_t window, TopK& t
         }
         return next == kEnd || windows == nullptr ? next : windows->take(next);
     };
+    std::size_t scored = 0;
     std::int64_t lo = next_window(from);
-    while (lo != kEnd) {
+    for (; lo != kEnd; ++scored) {
         const std::int64_t hi = lo + window;
         for (std::size_t t = 0; t < groups.size(); ++t) {
             wb[t] = 0;
@@ -236,6 +237,7 @@ void score_range(Groups& groups, std::int64_t from, std::int64_t window, TopK& t
         if (shared != nullptr && top.full()) shared->raise(top.threshold());
         lo = next_window(hi);
     }
+    return scored;
 }
 
 }  // namespace
@@ -245,6 +247,9 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     const std::int64_t window = work.window;
     if (window < 64 || window % 64 != 0) {
         throw Error(fmt::format("BM25 windows of {} chunk ids (a multiple of 64 needed)", window));
+    }
+    if (work.helper_first && work.helper_gate != nullptr) {
+        throw Error("BM25's calling thread cannot wait for a helper held at a gate");
     }
     const CorpusStats stats = read_corpus_stats(db);
     const auto n_chunks = static_cast<double>(stats.chunks);
@@ -402,6 +407,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     SharedThreshold shared;
     TopK top(k);
     bool scored_again = false;
+    std::size_t helper_windows = 0;
     const bool split = k > 0 && in_memory && entries >= work.split_from_entries && last > first &&
                        std::thread::hardware_concurrency() > 1;
     if (!split) {
@@ -411,16 +417,27 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
         theirs.reserve(groups.size());
         for (const auto& g : groups) {
             auto& u = theirs.emplace_back();
-            for (const auto& c : g) u.push_back(std::make_unique<Cursor>(c->clone_for_thread()));
+            for (const auto& c : g) u.push_back(c->clone_for_thread());
         }
         SharedWindows windows(first, window);
         TopK their_top(k);
         bool helped = true;
         std::exception_ptr failure;
+        // The helper, held at the gate, is let go once this thread has no windows left (or
+        // failed): then there is nothing left for it to do.
+        std::atomic<bool> caller_done{false};
+        auto let_helper_go = [&] {
+            if (work.helper_gate == nullptr) return;
+            caller_done.store(true);
+            work.helper_gate->wake();
+        };
         std::thread helper([&] {
             try {
-                if (work.helper_gate != nullptr) work.helper_gate->wait();
-                score_range(theirs, first, window, their_top, &shared, &windows);
+                if (work.helper_gate != nullptr) {
+                    work.helper_gate->wait_or(caller_done);
+                    if (caller_done.load()) return;
+                }
+                helper_windows = score_range(theirs, first, window, their_top, &shared, &windows);
             } catch (const NeedsDatabase&) {
                 helped = false;  // this thread scores it all again, reading rk.db
                 windows.abandon();
@@ -434,11 +451,11 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
             score_range(groups, first, window, top, &shared, &windows);
         } catch (...) {
             windows.abandon();
-            if (work.helper_gate != nullptr) work.helper_gate->open();
+            let_helper_go();
             helper.join();
             throw;
         }
-        if (work.helper_gate != nullptr) work.helper_gate->open();
+        let_helper_go();
         helper.join();
         if (failure) std::rethrow_exception(failure);
         if (helped) {
@@ -457,6 +474,7 @@ Bm25Top bm25(store::Database& db, text::Tokenizer& tokenizer, const std::vector<
     }
     Bm25Top out;
     out.scored_again = scored_again;
+    out.helper_windows = helper_windows;
     // Until the heap is full nothing is turned away, by it or by the bounds.
     out.complete = !top.full();
     out.chunks = top.take();

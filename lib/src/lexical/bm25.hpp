@@ -30,6 +30,7 @@ struct Bm25Top {
     // The helper thread met a page it could not read (a damaged posting file) and the
     // calling thread scored the whole query again, alone.
     bool scored_again = false;
+    std::size_t helper_windows = 0;  // windows of chunk ids the helper thread scored
 };
 
 // How bm25() shares out and cuts up its work. The defaults are the ones to use; tests change
@@ -41,15 +42,15 @@ struct Bm25Work {
     // Chunk ids are scored this many at a time (a multiple of 64): the cursors that need
     // reading are chosen anew for each window from their pages' bounds in it.
     std::int64_t window = 8192;
-    // The calling thread starts only once the helper has taken its first window (not with
+    // The calling thread starts only once the helper has taken its first window (Error with
     // a gate).
     bool helper_first = false;
-    // The helper starts taking windows only once this opens (null: at once); bm25() opens it
-    // itself when the calling thread has no windows left, so that it never waits for the
-    // helper's start. Hybrid search gives it the end of the vector signal's thread, which
-    // holds the second core meanwhile: two threads taking turns on a core finish the same
-    // work sooner than two sharing it, since a helper switched out in the middle of a window
-    // holds up the caller, which waits for it at the end.
+    // The helper starts taking windows only once this opens, or once the calling thread has
+    // no windows left (so that it never waits for the helper's start); null: at once. Hybrid
+    // search gives it the end of the vector signal's thread, which holds the second core
+    // meanwhile: two threads taking turns on a core finish the same work sooner than two
+    // sharing it, since a helper switched out in the middle of a window holds up the caller,
+    // which waits for it at the end. bm25() never opens the gate itself.
     util::Gate* helper_gate = nullptr;
 };
 

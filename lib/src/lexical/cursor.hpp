@@ -123,13 +123,20 @@ class Cursor {
     }
     // A copy for another thread, which must not use the database: a page it would have to
     // read from rk.db (its file's copy found damaged) throws NeedsDatabase instead.
-    [[nodiscard]] Cursor clone_for_thread() const {
-        Cursor c(*this);
-        c.db_allowed_ = false;
-        c.page_view_ = {};  // (it would point into this cursor's buffers)
-        c.to_page(page_);
+    [[nodiscard]] std::unique_ptr<Cursor> clone_for_thread() const {
+        std::unique_ptr<Cursor> c(new Cursor(*this));  // (the copy constructor is private)
+        c->db_allowed_ = false;
+        c->page_view_ = {};  // (it would point into this cursor's buffers)
+        c->to_page(page_);
         return c;
     }
+
+    // Not copied or moved but by clone_for_thread(), which leaves its copy at a page: a
+    // copy does not take the decoded block it would stand in.
+    Cursor(Cursor&&) = delete;
+    Cursor& operator=(const Cursor&) = delete;
+    Cursor& operator=(Cursor&&) = delete;
+    ~Cursor() = default;
 
     // Back to where it stood when made, to be walked again.
     void rewind() {
@@ -259,6 +266,8 @@ class Cursor {
     }
 
   private:
+    Cursor(const Cursor&) = default;
+
     // Where the cursor stands: at a page's first entry (page not read), at a block's first
     // entry (block not decoded), or at a decoded entry.
     enum class State { page, block, entry };
@@ -410,7 +419,8 @@ class Cursor {
         Block block;
         DecodedBlock() = default;
         DecodedBlock(const DecodedBlock& /*unused*/) {}
-        DecodedBlock& operator=(const DecodedBlock& /*unused*/) { return *this; }
+        DecodedBlock& operator=(const DecodedBlock&) = delete;
+        ~DecodedBlock() = default;
     };
     DecodedBlock block_entries_;  // the current block's live entries, when state_ is entry
     std::int64_t doc_ = kEnd;

@@ -1,20 +1,34 @@
 // A gate threads wait at until some thread opens it, once and for all. Unlike std::latch it
-// may be opened more than once, by whichever of several threads gets there first.
+// may be opened more than once, by whichever of several threads gets there first; and a
+// waiter may also be let go without the gate opening (wait_or and wake).
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 namespace rk::util {
 
 class Gate {
   public:
     void open() {
-        if (!open_.exchange(true)) open_.notify_all();
+        state_.fetch_or(kOpen);
+        state_.notify_all();
     }
-    void wait() const { open_.wait(false); }
+    // Until the gate opens or `stop` is true; whoever sets `stop` then calls wake().
+    void wait_or(const std::atomic<bool>& stop) const {
+        for (auto s = state_.load(); (s & kOpen) == 0 && !stop.load(); s = state_.load()) {
+            state_.wait(s);
+        }
+    }
+    // Lets the waiters look at their `stop` again.
+    void wake() {
+        state_.fetch_add(kWake);
+        state_.notify_all();
+    }
 
   private:
-    std::atomic<bool> open_{false};
+    static constexpr std::uint32_t kOpen = 1, kWake = 2;  // the open bit; a count of wakes above it
+    std::atomic<std::uint32_t> state_{0};
 };
 
 }  // namespace rk::util
