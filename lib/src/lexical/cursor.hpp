@@ -136,7 +136,6 @@ class Cursor {
     Cursor(Cursor&&) = delete;
     Cursor& operator=(const Cursor&) = delete;
     Cursor& operator=(Cursor&&) = delete;
-    ~Cursor() = default;
 
     // Back to where it stood when made, to be walked again.
     void rewind() {
@@ -420,7 +419,6 @@ class Cursor {
         DecodedBlock() = default;
         DecodedBlock(const DecodedBlock& /*unused*/) {}
         DecodedBlock& operator=(const DecodedBlock&) = delete;
-        ~DecodedBlock() = default;
     };
     DecodedBlock block_entries_;  // the current block's live entries, when state_ is entry
     std::int64_t doc_ = kEnd;

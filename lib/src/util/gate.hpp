@@ -1,6 +1,6 @@
-// A gate threads wait at until some thread opens it, once and for all. Unlike std::latch it
-// may be opened more than once, by whichever of several threads gets there first; and a
-// waiter may also be let go without the gate opening (wait_or and wake).
+// A gate threads wait at until some thread opens it, for good (opening it again does
+// nothing). Unlike std::latch, a waiter can also be let go while it stays shut: wait_or a
+// flag, which whoever sets it follows with wake().
 #pragma once
 
 #include <atomic>
